@@ -1,0 +1,177 @@
+//! The application: settings in, a bound listener and wired state out. `build` binds (port 0
+//! in tests) and migrates; `run_until_stopped` serves and runs the outbox worker until the
+//! server stops, then stops the worker, which gives back what it had claimed.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::dev::Server;
+use actix_web::{App, HttpServer, middleware, web};
+use lettre::message::Mailbox;
+use tokio::sync::{Notify, watch};
+
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::db::Db;
+use crate::error::AppError;
+use crate::http::{self, AppState};
+use crate::jobs::OutboxWorker;
+use crate::links::Links;
+use crate::mail::Transport;
+use crate::tokens::SecretKey;
+
+/// Choices that tests and the command line make beyond the settings.
+#[derive(Clone, Default)]
+pub struct Options {
+    /// Run the outbox worker in this process (as `serve` does).
+    pub run_worker: bool,
+    /// Deliver through this transport instead of the configured one.
+    pub transport: Option<Transport>,
+    pub clock: Clock,
+}
+
+/// Everything shared by the server and the worker, built from settings.
+pub struct Services {
+    pub db: Db,
+    pub links: Links,
+    pub key: SecretKey,
+    pub clock: Clock,
+    pub transport: Transport,
+    pub from: Mailbox,
+    pub outbox_wake: Arc<Notify>,
+}
+
+impl Services {
+    pub fn open(settings: &Settings, base_url: &str, options: &Options) -> Result<Self, AppError> {
+        let db = Db::connect(&settings.database_url(), settings.db_pool_size)?;
+        db.migrate()?;
+        let from: Mailbox = settings.mail_from.parse().map_err(|e| {
+            AppError::config(format!(
+                "CONVENE_MAIL_FROM `{}` is not a mailbox: {e}",
+                settings.mail_from
+            ))
+        })?;
+        let transport = match &options.transport {
+            Some(t) => t.clone(),
+            None => Transport::from_settings(settings.smtp_url.as_deref(), &settings.data_dir)?,
+        };
+        Ok(Self {
+            db,
+            links: Links::parse(base_url).map_err(AppError::config)?,
+            key: SecretKey::load(settings.secret_key.as_deref(), &settings.data_dir)?,
+            clock: options.clock.clone(),
+            transport,
+            from,
+            outbox_wake: Arc::new(Notify::new()),
+        })
+    }
+
+    pub fn worker(&self, poll: std::time::Duration) -> OutboxWorker {
+        OutboxWorker {
+            db: self.db.clone(),
+            transport: self.transport.clone(),
+            links: self.links.clone(),
+            key: self.key.clone(),
+            from: self.from.clone(),
+            clock: self.clock.clone(),
+            wake: self.outbox_wake.clone(),
+            poll,
+            id: format!("{}-{}", hostname(), uuid::Uuid::new_v4()),
+        }
+    }
+}
+
+fn hostname() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "convene".into())
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    state: web::Data<AppState>,
+    worker: Option<OutboxWorker>,
+}
+
+impl Application {
+    pub async fn build(settings: Settings, options: Options) -> Result<Self, AppError> {
+        let listener = TcpListener::bind(&settings.bind)
+            .map_err(|e| AppError::config(format!("cannot listen on {}: {e}", settings.bind)))?;
+        let address = listener
+            .local_addr()
+            .map_err(|e| AppError::Internal(e.into()))?;
+        let port = address.port();
+        let base_url = match &settings.base_url {
+            Some(url) if !url.trim().is_empty() => url.trim().to_owned(),
+            _ if address.ip().is_unspecified() => format!("http://localhost:{port}"),
+            _ => format!("http://{address}"),
+        };
+        let services = {
+            let (settings, options) = (settings.clone(), options.clone());
+            tokio::task::spawn_blocking(move || Services::open(&settings, &base_url, &options))
+                .await
+                .map_err(|e| AppError::Internal(e.into()))??
+        };
+        let worker = options
+            .run_worker
+            .then(|| services.worker(settings.worker_poll()));
+        let state = web::Data::new(AppState {
+            db: services.db.clone(),
+            links: services.links.clone(),
+            key: services.key.clone(),
+            clock: services.clock.clone(),
+            settings: settings.clone(),
+            outbox_wake: services.outbox_wake.clone(),
+        });
+        let shared = state.clone();
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(shared.clone())
+                .wrap(
+                    middleware::DefaultHeaders::new()
+                        .add(("X-Content-Type-Options", "nosniff"))
+                        .add(("X-Frame-Options", "DENY"))
+                        .add(("Referrer-Policy", "same-origin")),
+                )
+                .wrap(middleware::Logger::new("%a \"%r\" %s %b %Dms").exclude("/healthz"))
+                .configure(http::routes)
+        })
+        .listen(listener)
+        .map_err(|e| AppError::Internal(e.into()))?
+        .shutdown_timeout(20)
+        .run();
+        Ok(Self {
+            port,
+            server,
+            state,
+            worker,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn base_url(&self) -> &str {
+        self.state.links.base()
+    }
+
+    pub fn state(&self) -> web::Data<AppState> {
+        self.state.clone()
+    }
+
+    /// Serves until the server is stopped (SIGTERM or Ctrl-C finish the requests in flight),
+    /// then stops the worker.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let (stop, stopped) = watch::channel(false);
+        let worker = self.worker.map(|w| tokio::spawn(w.run(stopped)));
+        let result = self.server.await;
+        let _ = stop.send(true);
+        if let Some(handle) = worker {
+            let _ = handle.await;
+        }
+        result
+    }
+}

@@ -1,0 +1,76 @@
+//! Settings, loaded once at start: built-in defaults, then `convene.toml` (if present), then
+//! `CONVENE_*` environment variables, the later overriding the earlier.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+use crate::error::AppError;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    /// Where the SQLite database, the secret key and `.eml` files live.
+    pub data_dir: PathBuf,
+    /// `sqlite://PATH` or `postgres://...`; unset means `DATA_DIR/convene.db`.
+    pub database_url: Option<String>,
+    pub bind: String,
+    /// The public address links are built from. Unset: `http://` and the bound address.
+    pub base_url: Option<String>,
+    /// `smtp://`, `smtps://` or `smtp://...?tls=required`; unset writes mail as `.eml` files.
+    pub smtp_url: Option<String>,
+    pub mail_from: String,
+    pub reminder_offsets: String,
+    /// 32 bytes, base64url. Unset: generated into `DATA_DIR/secret.key`. Every instance of one
+    /// deployment must share it.
+    pub secret_key: Option<String>,
+    pub db_pool_size: u32,
+    /// How often the outbox worker looks for due mail when nothing wakes it (milliseconds).
+    pub worker_poll_ms: u64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("data"),
+            database_url: None,
+            bind: "127.0.0.1:8080".into(),
+            base_url: None,
+            smtp_url: None,
+            mail_from: "Convene <convene@localhost>".into(),
+            reminder_offsets: "24h,1h".into(),
+            secret_key: None,
+            db_pool_size: 8,
+            worker_poll_ms: 1000,
+        }
+    }
+}
+
+impl Settings {
+    pub fn load() -> Result<Self, AppError> {
+        let config_file = std::env::var("CONVENE_CONFIG").unwrap_or_else(|_| "convene.toml".into());
+        Figment::from(Serialized::defaults(Settings::default()))
+            .merge(Toml::file(config_file))
+            .merge(Env::prefixed("CONVENE_").ignore(&["config"]))
+            .extract()
+            .map_err(|e| AppError::config(format!("invalid settings: {e}")))
+    }
+
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) if !url.trim().is_empty() => url.trim().to_owned(),
+            _ => self
+                .data_dir
+                .join("convene.db")
+                .to_string_lossy()
+                .into_owned(),
+        }
+    }
+
+    pub fn worker_poll(&self) -> Duration {
+        Duration::from_millis(self.worker_poll_ms.clamp(10, 60_000))
+    }
+}

@@ -1,0 +1,336 @@
+//! Events: rows, inserts and updates, and the read models the API and pages list.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::schema::{events, registrations};
+use super::{DbConn, is_unique_violation, lock_event};
+use crate::domain::{
+    Capacity, EventDraft, EventKind, EventStatus, EventWindow, LongText, SingleLine, Slug, WebUrl,
+};
+use crate::error::AppError;
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = events)]
+pub struct EventRow {
+    pub id: i64,
+    pub slug: String,
+    pub kind: String,
+    pub title: String,
+    pub summary: String,
+    pub description: String,
+    pub timezone: String,
+    pub all_day: bool,
+    pub starts_local: NaiveDateTime,
+    pub ends_local: NaiveDateTime,
+    pub starts_at: NaiveDateTime,
+    pub ends_at: NaiveDateTime,
+    pub venue: String,
+    pub address: String,
+    pub online_url: Option<String>,
+    pub capacity: Option<i32>,
+    pub going_count: i32,
+    pub waitlist_seq: i64,
+    pub signup_opens_at: Option<NaiveDateTime>,
+    pub signup_closes_at: Option<NaiveDateTime>,
+    pub status: String,
+    pub revision: i32,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+impl EventRow {
+    pub fn window(&self) -> Result<EventWindow, AppError> {
+        EventWindow::from_stored(
+            &self.timezone,
+            self.all_day,
+            self.starts_local,
+            self.ends_local,
+        )
+        .map_err(|e| {
+            AppError::Internal(anyhow::anyhow!(
+                "event {} has an unreadable window: {e}",
+                self.slug
+            ))
+        })
+    }
+
+    pub fn status(&self) -> EventStatus {
+        EventStatus::parse(&self.status).unwrap_or(EventStatus::Scheduled)
+    }
+
+    pub fn capacity(&self) -> Capacity {
+        Capacity::from_db(self.capacity)
+    }
+
+    /// The stored event as a draft, to apply a partial update to.
+    pub fn to_draft(&self) -> Result<EventDraft, AppError> {
+        let stored = |what: &str, e: String| {
+            AppError::Internal(anyhow::anyhow!(
+                "stored {what} of {} is invalid: {e}",
+                self.slug
+            ))
+        };
+        Ok(EventDraft {
+            slug: Slug::parse(&self.slug).map_err(|e| stored("slug", e))?,
+            kind: EventKind::parse(&self.kind).map_err(|e| stored("kind", e))?,
+            title: SingleLine::parse_optional(&self.title, usize::MAX)
+                .map_err(|e| stored("title", e))?,
+            summary: SingleLine::parse_optional(&self.summary, usize::MAX)
+                .map_err(|e| stored("summary", e))?,
+            description: LongText::parse(&self.description, usize::MAX)
+                .map_err(|e| stored("description", e))?,
+            window: self.window()?,
+            venue: SingleLine::parse_optional(&self.venue, usize::MAX)
+                .map_err(|e| stored("venue", e))?,
+            address: SingleLine::parse_optional(&self.address, usize::MAX)
+                .map_err(|e| stored("address", e))?,
+            online_url: self
+                .online_url
+                .as_deref()
+                .map(WebUrl::parse)
+                .transpose()
+                .map_err(|e| stored("online_url", e))?,
+            capacity: self.capacity(),
+            signup_opens_at: self.signup_opens_at,
+            signup_closes_at: self.signup_closes_at,
+        })
+    }
+
+    /// Why a signup cannot be taken now, if it cannot.
+    pub fn signup_closed_reason(&self, now: NaiveDateTime) -> Option<&'static str> {
+        if self.status() == EventStatus::Cancelled {
+            return Some("this event has been cancelled");
+        }
+        if now >= self.ends_at {
+            return Some("this event is over");
+        }
+        if self.signup_opens_at.is_some_and(|opens| now < opens) {
+            return Some("signup for this event has not opened yet");
+        }
+        if self.signup_closes_at.is_some_and(|closes| now >= closes) {
+            return Some("signup for this event has closed");
+        }
+        None
+    }
+}
+
+#[derive(Insertable, AsChangeset)]
+#[diesel(table_name = events, treat_none_as_null = true)]
+struct EventColumns<'a> {
+    slug: &'a str,
+    kind: &'a str,
+    title: &'a str,
+    summary: &'a str,
+    description: &'a str,
+    timezone: &'a str,
+    all_day: bool,
+    starts_local: NaiveDateTime,
+    ends_local: NaiveDateTime,
+    starts_at: NaiveDateTime,
+    ends_at: NaiveDateTime,
+    venue: &'a str,
+    address: &'a str,
+    online_url: Option<&'a str>,
+    capacity: Option<i32>,
+    signup_opens_at: Option<NaiveDateTime>,
+    signup_closes_at: Option<NaiveDateTime>,
+    updated_at: NaiveDateTime,
+}
+
+impl<'a> EventColumns<'a> {
+    fn of(draft: &'a EventDraft, now: NaiveDateTime) -> Self {
+        Self {
+            slug: draft.slug.as_str(),
+            kind: draft.kind.as_str(),
+            title: draft.title.as_str(),
+            summary: draft.summary.as_str(),
+            description: draft.description.as_str(),
+            timezone: draft.window.timezone().as_str(),
+            all_day: draft.window.all_day(),
+            starts_local: draft.window.starts_local(),
+            ends_local: draft.window.ends_local(),
+            starts_at: draft.window.starts_at(),
+            ends_at: draft.window.ends_at(),
+            venue: draft.venue.as_str(),
+            address: draft.address.as_str(),
+            online_url: draft.online_url.as_ref().map(WebUrl::as_str),
+            capacity: draft.capacity.as_db(),
+            signup_opens_at: draft.signup_opens_at,
+            signup_closes_at: draft.signup_closes_at,
+            updated_at: now,
+        }
+    }
+}
+
+fn slug_taken(slug: &Slug) -> AppError {
+    AppError::Invalid(crate::domain::Problems::single(
+        "slug",
+        format!("an event with the slug `{slug}` already exists"),
+    ))
+}
+
+pub fn insert(
+    conn: &mut DbConn,
+    draft: &EventDraft,
+    now: NaiveDateTime,
+) -> Result<EventRow, AppError> {
+    let result = diesel::insert_into(events::table)
+        .values((EventColumns::of(draft, now), events::created_at.eq(now)))
+        .returning(events::id)
+        .get_result::<i64>(conn);
+    match result {
+        Err(e) if is_unique_violation(&e) => Err(slug_taken(&draft.slug)),
+        other => find(conn, other?),
+    }
+}
+
+/// Stores a new version of an event. A move in time or place raises the revision.
+pub fn update(
+    conn: &mut DbConn,
+    current: &EventRow,
+    next: &EventDraft,
+    now: NaiveDateTime,
+) -> Result<EventRow, AppError> {
+    let moved = next.moves_from(&current.to_draft()?);
+    let revision = current.revision + i32::from(moved);
+    let result = diesel::update(events::table.find(current.id))
+        .set((EventColumns::of(next, now), events::revision.eq(revision)))
+        .execute(conn);
+    match result {
+        Err(e) if is_unique_violation(&e) => Err(slug_taken(&next.slug)),
+        other => {
+            other?;
+            find(conn, current.id)
+        }
+    }
+}
+
+/// Marks an event cancelled (once), raising its revision.
+pub fn cancel(conn: &mut DbConn, event_id: i64, now: NaiveDateTime) -> Result<EventRow, AppError> {
+    lock_event(conn, event_id)?;
+    let row = find(conn, event_id)?;
+    if row.status() == EventStatus::Cancelled {
+        return Ok(row);
+    }
+    diesel::update(events::table.find(event_id))
+        .set((
+            events::status.eq(EventStatus::Cancelled.as_str()),
+            events::revision.eq(events::revision + 1),
+            events::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    find(conn, event_id)
+}
+
+pub fn find(conn: &mut DbConn, event_id: i64) -> Result<EventRow, AppError> {
+    events::table
+        .find(event_id)
+        .select(EventRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| AppError::not_found("no such event"))
+}
+
+pub fn find_by_slug(conn: &mut DbConn, slug: &str) -> Result<EventRow, AppError> {
+    events::table
+        .filter(events::slug.eq(slug))
+        .select(EventRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| AppError::not_found(format!("no event with the slug `{slug}`")))
+}
+
+/// Which events a list shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Period {
+    /// Not yet over, soonest first.
+    Upcoming,
+    /// Over, most recent first.
+    Past,
+    /// Everything, soonest first.
+    All,
+}
+
+pub fn list(
+    conn: &mut DbConn,
+    period: Period,
+    kind: Option<EventKind>,
+    now: NaiveDateTime,
+    limit: i64,
+) -> Result<Vec<EventRow>, AppError> {
+    let mut query = events::table.select(EventRow::as_select()).into_boxed();
+    if let Some(kind) = kind {
+        query = query.filter(events::kind.eq(kind.as_str()));
+    }
+    query = match period {
+        Period::Upcoming => query
+            .filter(events::ends_at.gt(now))
+            .order((events::starts_at.asc(), events::id.asc())),
+        Period::Past => query
+            .filter(events::ends_at.le(now))
+            .order((events::starts_at.desc(), events::id.desc())),
+        Period::All => query.order((events::starts_at.asc(), events::id.asc())),
+    };
+    Ok(query.limit(limit).load(conn)?)
+}
+
+/// How many people wait for each of the given events.
+pub fn waitlist_counts(conn: &mut DbConn, event_ids: &[i64]) -> Result<Vec<(i64, i64)>, AppError> {
+    Ok(registrations::table
+        .filter(registrations::event_id.eq_any(event_ids))
+        .filter(registrations::status.eq("waitlisted"))
+        .group_by(registrations::event_id)
+        .select((registrations::event_id, diesel::dsl::count_star()))
+        .load(conn)?)
+}
+
+/// An event and the size of its waitlist, as lists and pages show it.
+#[derive(Debug, Clone)]
+pub struct EventSummary {
+    pub event: EventRow,
+    pub waitlist_count: i64,
+}
+
+pub fn with_waitlists(
+    conn: &mut DbConn,
+    rows: Vec<EventRow>,
+) -> Result<Vec<EventSummary>, AppError> {
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let counts = waitlist_counts(conn, &ids)?;
+    Ok(rows
+        .into_iter()
+        .map(|event| {
+            let waitlist_count = counts
+                .iter()
+                .find(|(id, _)| *id == event.id)
+                .map_or(0, |(_, n)| *n);
+            EventSummary {
+                event,
+                waitlist_count,
+            }
+        })
+        .collect())
+}
+
+pub fn summary_by_slug(conn: &mut DbConn, slug: &str) -> Result<EventSummary, AppError> {
+    let event = find_by_slug(conn, slug)?;
+    Ok(with_waitlists(conn, vec![event])?.remove(0))
+}
+
+/// Applies an organizer's change to the event named `slug` under the event's lock, and seats
+/// people from the waitlist if the change freed seats.
+pub fn change(
+    conn: &mut DbConn,
+    slug: &str,
+    now: NaiveDateTime,
+    apply: impl FnOnce(EventDraft) -> Result<EventDraft, crate::domain::Problems>,
+) -> Result<EventRow, AppError> {
+    let id = find_by_slug(conn, slug)?.id;
+    lock_event(conn, id)?;
+    let current = find(conn, id)?;
+    let next = apply(current.to_draft()?)?;
+    let updated = update(conn, &current, &next, now)?;
+    super::registrations::fill_free_seats(conn, updated.id, now)?;
+    find(conn, id)
+}

@@ -1,0 +1,340 @@
+//! Storage: one diesel code base over SQLite and PostgreSQL, chosen from the database URL.
+//!
+//! This module is the only place that knows which backend runs: it builds the pool, applies the
+//! embedded migrations, and opens write transactions (`BEGIN IMMEDIATE` on SQLite, a row lock on
+//! the event in PostgreSQL). The query modules beside it hold the row structs and the SQL.
+
+pub mod events;
+pub mod organizers;
+pub mod outbox;
+pub mod projects;
+pub mod registrations;
+pub mod schema;
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
+use diesel::pg::PgConnection;
+use diesel::prelude::*;
+use diesel::r2d2::{self, ManageConnection, Pool, PooledConnection};
+use diesel::sqlite::SqliteConnection;
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+use crate::error::AppError;
+
+pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+pub const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// A connection to either database. Queries written against it compile for both.
+#[derive(diesel::MultiConnection)]
+pub enum DbConn {
+    Postgres(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Postgres,
+    Sqlite,
+}
+
+impl Backend {
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Postgres => "postgresql",
+            Backend::Sqlite => "sqlite",
+        }
+    }
+}
+
+/// Where a database lives: the backend, picked from the URL scheme (never by trial), and the
+/// string its driver wants.
+#[derive(Debug, Clone)]
+pub struct DatabaseTarget {
+    pub backend: Backend,
+    pub address: String,
+}
+
+impl DatabaseTarget {
+    pub fn parse(url: &str) -> Result<Self, String> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(Self {
+                backend: Backend::Postgres,
+                address: url.to_owned(),
+            });
+        }
+        let path = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+            .unwrap_or(url);
+        if path.is_empty() {
+            return Err("the SQLite database path is empty".into());
+        }
+        if url.contains("://") && !url.starts_with("sqlite://") {
+            return Err(format!(
+                "unsupported database URL scheme in `{url}` (use sqlite:// or postgres://)"
+            ));
+        }
+        Ok(Self {
+            backend: Backend::Sqlite,
+            address: path.to_owned(),
+        })
+    }
+}
+
+/// Opens connections of the backend chosen up front and prepares each SQLite connection:
+/// foreign keys, WAL, a busy timeout and durable commits are per-connection settings.
+#[derive(Debug)]
+pub struct ConnectionManager {
+    target: DatabaseTarget,
+}
+
+impl ManageConnection for ConnectionManager {
+    type Connection = DbConn;
+    type Error = r2d2::Error;
+
+    fn connect(&self) -> Result<DbConn, r2d2::Error> {
+        match self.target.backend {
+            Backend::Postgres => PgConnection::establish(&self.target.address)
+                .map(DbConn::Postgres)
+                .map_err(r2d2::Error::ConnectionError),
+            Backend::Sqlite => {
+                let mut conn = SqliteConnection::establish(&self.target.address)
+                    .map_err(r2d2::Error::ConnectionError)?;
+                conn.batch_execute(
+                    "PRAGMA journal_mode = WAL;
+                     PRAGMA synchronous = FULL;
+                     PRAGMA foreign_keys = ON;
+                     PRAGMA busy_timeout = 10000;",
+                )
+                .map_err(r2d2::Error::QueryError)?;
+                Ok(DbConn::Sqlite(conn))
+            }
+        }
+    }
+
+    fn is_valid(&self, conn: &mut DbConn) -> Result<(), r2d2::Error> {
+        conn.batch_execute("SELECT 1")
+            .map_err(r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, _conn: &mut DbConn) -> bool {
+        false
+    }
+}
+
+pub type Conn = PooledConnection<ConnectionManager>;
+
+/// The database handle shared by requests and workers.
+#[derive(Clone)]
+pub struct Db {
+    pool: Pool<ConnectionManager>,
+    backend: Backend,
+    /// SQLite has one writer at a time; queueing writers here keeps them off SQLite's busy
+    /// handler, whose sleeps would cost far more than the wait.
+    write_gate: Arc<Mutex<()>>,
+}
+
+impl Db {
+    /// Connects (creating the SQLite file and its folder if needed) and checks the connection.
+    pub fn connect(url: &str, pool_size: u32) -> Result<Self, AppError> {
+        let target = DatabaseTarget::parse(url).map_err(AppError::config)?;
+        if target.backend == Backend::Sqlite
+            && let Some(parent) = Path::new(&target.address).parent()
+            && !parent.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(parent).map_err(|e| {
+                AppError::config(format!(
+                    "cannot create the folder {}: {e}",
+                    parent.display()
+                ))
+            })?;
+        }
+        let backend = target.backend;
+        let pool = Pool::builder()
+            .max_size(pool_size.max(2))
+            .connection_timeout(Duration::from_secs(10))
+            .build(ConnectionManager { target })
+            .map_err(|e| {
+                AppError::config(format!("cannot open the {} database: {e}", backend.name()))
+            })?;
+        Ok(Self {
+            pool,
+            backend,
+            write_gate: Arc::new(Mutex::new(())),
+        })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Applies the embedded migrations of this backend. On PostgreSQL an advisory lock keeps
+    /// several instances starting at once from racing each other.
+    pub fn migrate(&self) -> Result<usize, AppError> {
+        let mut conn = self.pool.get().map_err(AppError::unavailable)?;
+        let applied = match &mut *conn {
+            DbConn::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len()),
+            DbConn::Postgres(c) => {
+                c.batch_execute("SELECT pg_advisory_lock(7261736)")?;
+                let result = c
+                    .run_pending_migrations(POSTGRES_MIGRATIONS)
+                    .map(|v| v.len());
+                c.batch_execute("SELECT pg_advisory_unlock(7261736)")?;
+                result
+            }
+        };
+        applied.map_err(|e| AppError::Internal(anyhow::anyhow!("migration failed: {e}")))
+    }
+
+    /// Runs `f` on a pooled connection on the blocking thread pool.
+    pub async fn read<T, F>(&self, f: F) -> Result<T, AppError>
+    where
+        F: FnOnce(&mut DbConn) -> Result<T, AppError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get().map_err(AppError::unavailable)?;
+            f(&mut conn)
+        })
+        .await
+        .map_err(|e| AppError::Internal(e.into()))?
+    }
+
+    /// Runs `f` inside a write transaction, committed if it returns Ok and rolled back if not.
+    pub async fn write<T, F>(&self, f: F) -> Result<T, AppError>
+    where
+        F: FnOnce(&mut DbConn) -> Result<T, AppError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let pool = self.pool.clone();
+        let gate = self.write_gate.clone();
+        let backend = self.backend;
+        tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get().map_err(AppError::unavailable)?;
+            let _turn = (backend == Backend::Sqlite)
+                .then(|| gate.lock().unwrap_or_else(|p| p.into_inner()));
+            write_transaction(&mut conn, f)
+        })
+        .await
+        .map_err(|e| AppError::Internal(e.into()))?
+    }
+
+    /// The same as [`Db::write`], for callers that are already on a blocking thread.
+    pub fn write_blocking<T, F>(&self, f: F) -> Result<T, AppError>
+    where
+        F: FnOnce(&mut DbConn) -> Result<T, AppError>,
+    {
+        let mut conn = self.pool.get().map_err(AppError::unavailable)?;
+        let _turn = (self.backend == Backend::Sqlite)
+            .then(|| self.write_gate.lock().unwrap_or_else(|p| p.into_inner()));
+        write_transaction(&mut conn, f)
+    }
+
+    pub fn read_blocking<T, F>(&self, f: F) -> Result<T, AppError>
+    where
+        F: FnOnce(&mut DbConn) -> Result<T, AppError>,
+    {
+        let mut conn = self.pool.get().map_err(AppError::unavailable)?;
+        f(&mut conn)
+    }
+
+    /// Pool figures for operators: (connections open, of them idle).
+    pub fn pool_state(&self) -> (u32, u32) {
+        let state = self.pool.state();
+        (state.connections, state.idle_connections)
+    }
+}
+
+/// `BEGIN IMMEDIATE` on SQLite takes the write lock up front, so a transaction that reads and
+/// then writes waits for its turn instead of failing with SQLITE_BUSY half-way.
+fn write_transaction<T, F>(conn: &mut DbConn, f: F) -> Result<T, AppError>
+where
+    F: FnOnce(&mut DbConn) -> Result<T, AppError>,
+{
+    match conn {
+        DbConn::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?,
+        DbConn::Postgres(c) => AnsiTransactionManager::begin_transaction(c)?,
+    }
+    let outcome = f(conn);
+    let finish = match (&outcome, &mut *conn) {
+        (Ok(_), DbConn::Sqlite(c)) => AnsiTransactionManager::commit_transaction(c),
+        (Ok(_), DbConn::Postgres(c)) => AnsiTransactionManager::commit_transaction(c),
+        (Err(_), DbConn::Sqlite(c)) => AnsiTransactionManager::rollback_transaction(c),
+        (Err(_), DbConn::Postgres(c)) => AnsiTransactionManager::rollback_transaction(c),
+    };
+    match (outcome, finish) {
+        (Ok(value), Ok(())) => Ok(value),
+        (Ok(_), Err(e)) => Err(e.into()),
+        (Err(e), _) => Err(e),
+    }
+}
+
+/// Locks one event row for the rest of the transaction, so that every signup, cancellation
+/// and capacity change of that event happens one after another. On SQLite the transaction
+/// already holds the database's write lock.
+pub fn lock_event(conn: &mut DbConn, event_id: i64) -> Result<(), AppError> {
+    use schema::events;
+    if let DbConn::Postgres(pg) = conn {
+        events::table
+            .find(event_id)
+            .select(events::id)
+            .for_update()
+            .get_result::<i64>(pg)?;
+    }
+    Ok(())
+}
+
+/// Whether a diesel error is a unique-constraint violation.
+pub fn is_unique_violation(error: &diesel::result::Error) -> bool {
+    matches!(
+        error,
+        diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backend_comes_from_the_scheme() {
+        let pg = DatabaseTarget::parse("postgres://postgres@127.0.0.1/test").unwrap();
+        assert_eq!(pg.backend, Backend::Postgres);
+        let lite = DatabaseTarget::parse("sqlite://data/convene.db").unwrap();
+        assert_eq!(
+            (lite.backend, lite.address.as_str()),
+            (Backend::Sqlite, "data/convene.db")
+        );
+        let abs = DatabaseTarget::parse("sqlite:///var/lib/convene/convene.db").unwrap();
+        assert_eq!(abs.address, "/var/lib/convene/convene.db");
+        assert!(DatabaseTarget::parse("mysql://x").is_err());
+        assert!(DatabaseTarget::parse("sqlite://").is_err());
+    }
+
+    #[test]
+    fn migration_trees_have_the_same_names() {
+        let names = |dir: &str| {
+            let mut names: Vec<String> = std::fs::read_dir(dir)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            names.sort();
+            names
+        };
+        let sqlite = names("migrations/sqlite");
+        assert!(!sqlite.is_empty());
+        assert_eq!(sqlite, names("migrations/postgres"));
+        for name in &sqlite {
+            for backend in ["sqlite", "postgres"] {
+                for file in ["up.sql", "down.sql"] {
+                    let path = format!("migrations/{backend}/{name}/{file}");
+                    assert!(Path::new(&path).exists(), "{path} is missing");
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,185 @@
+//! The outbox: every email is a row here first, written in the transaction that caused it, and
+//! delivered later by the worker. Rows are claimed with a lease, so a crashed worker's rows are
+//! picked up again once the lease runs out.
+
+use chrono::{Duration, NaiveDateTime};
+use diesel::prelude::*;
+
+use super::DbConn;
+use super::schema::outbox;
+use crate::domain::Notice;
+use crate::error::AppError;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = outbox)]
+pub struct OutboxRow {
+    pub id: i64,
+    pub message_id: String,
+    pub kind: String,
+    pub event_id: Option<i64>,
+    pub registration_id: Option<i64>,
+    pub recipient: String,
+    pub payload: String,
+    pub dedupe_key: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub available_at: NaiveDateTime,
+    pub attempts: i32,
+    pub last_error: Option<String>,
+    pub claimed_by: Option<String>,
+    pub claimed_until: Option<NaiveDateTime>,
+    pub sent_at: Option<NaiveDateTime>,
+    pub failed_at: Option<NaiveDateTime>,
+}
+
+/// A message to be sent about one registration.
+pub struct NewMessage<'a> {
+    pub notice: Notice,
+    pub event_id: i64,
+    pub registration_id: i64,
+    pub recipient: &'a str,
+    pub payload: serde_json::Value,
+}
+
+pub fn enqueue(
+    conn: &mut DbConn,
+    message: NewMessage<'_>,
+    now: NaiveDateTime,
+) -> Result<i64, AppError> {
+    Ok(diesel::insert_into(outbox::table)
+        .values((
+            outbox::message_id.eq(uuid::Uuid::new_v4().to_string()),
+            outbox::kind.eq(message.notice.as_str()),
+            outbox::event_id.eq(Some(message.event_id)),
+            outbox::registration_id.eq(Some(message.registration_id)),
+            outbox::recipient.eq(message.recipient),
+            outbox::payload.eq(message.payload.to_string()),
+            outbox::created_at.eq(now),
+            outbox::available_at.eq(now),
+        ))
+        .returning(outbox::id)
+        .get_result(conn)?)
+}
+
+/// Takes up to `limit` due messages for `worker`, leasing them until `now + lease`. On
+/// PostgreSQL rows another worker is claiming are skipped rather than waited for.
+pub fn claim(
+    conn: &mut DbConn,
+    worker: &str,
+    now: NaiveDateTime,
+    lease: Duration,
+    limit: i64,
+) -> Result<Vec<OutboxRow>, AppError> {
+    let due = outbox::table
+        .filter(outbox::sent_at.is_null())
+        .filter(outbox::failed_at.is_null())
+        .filter(outbox::available_at.le(now))
+        .filter(
+            outbox::claimed_until
+                .is_null()
+                .or(outbox::claimed_until.lt(now)),
+        )
+        .order(outbox::id.asc())
+        .select(outbox::id)
+        .limit(limit);
+    let ids: Vec<i64> = match conn {
+        DbConn::Postgres(pg) => due.for_update().skip_locked().load(pg)?,
+        DbConn::Sqlite(_) => due.load(conn)?,
+    };
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    diesel::update(outbox::table.filter(outbox::id.eq_any(&ids)))
+        .set((
+            outbox::claimed_by.eq(worker),
+            outbox::claimed_until.eq(now + lease),
+            outbox::attempts.eq(outbox::attempts + 1),
+        ))
+        .execute(conn)?;
+    Ok(outbox::table
+        .filter(outbox::id.eq_any(&ids))
+        .order(outbox::id.asc())
+        .select(OutboxRow::as_select())
+        .load(conn)?)
+}
+
+/// Records one message as delivered. Each message is committed on its own.
+pub fn mark_sent(conn: &mut DbConn, id: i64, now: NaiveDateTime) -> Result<(), AppError> {
+    diesel::update(outbox::table.find(id).filter(outbox::sent_at.is_null()))
+        .set((
+            outbox::sent_at.eq(Some(now)),
+            outbox::claimed_until.eq(None::<NaiveDateTime>),
+            outbox::last_error.eq(None::<String>),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Records a temporary failure: the message is tried again at `retry_at`.
+pub fn mark_retry(
+    conn: &mut DbConn,
+    id: i64,
+    error: &str,
+    retry_at: NaiveDateTime,
+) -> Result<(), AppError> {
+    diesel::update(outbox::table.find(id))
+        .set((
+            outbox::available_at.eq(retry_at),
+            outbox::claimed_until.eq(None::<NaiveDateTime>),
+            outbox::last_error.eq(Some(truncate(error))),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Records a permanent failure (or a message that no longer applies, with its reason).
+pub fn mark_failed(
+    conn: &mut DbConn,
+    id: i64,
+    error: &str,
+    now: NaiveDateTime,
+) -> Result<(), AppError> {
+    diesel::update(outbox::table.find(id))
+        .set((
+            outbox::failed_at.eq(Some(now)),
+            outbox::claimed_until.eq(None::<NaiveDateTime>),
+            outbox::last_error.eq(Some(truncate(error))),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Gives back the messages a stopping worker had claimed but not sent.
+pub fn release(conn: &mut DbConn, worker: &str) -> Result<usize, AppError> {
+    Ok(diesel::update(
+        outbox::table
+            .filter(outbox::claimed_by.eq(worker))
+            .filter(outbox::sent_at.is_null())
+            .filter(outbox::failed_at.is_null()),
+    )
+    .set(outbox::claimed_until.eq(None::<NaiveDateTime>))
+    .execute(conn)?)
+}
+
+/// Messages not yet delivered nor given up on.
+pub fn pending_count(conn: &mut DbConn) -> Result<i64, AppError> {
+    Ok(outbox::table
+        .filter(outbox::sent_at.is_null())
+        .filter(outbox::failed_at.is_null())
+        .count()
+        .get_result(conn)?)
+}
+
+pub fn for_registration(
+    conn: &mut DbConn,
+    registration_id: i64,
+) -> Result<Vec<OutboxRow>, AppError> {
+    Ok(outbox::table
+        .filter(outbox::registration_id.eq(registration_id))
+        .order(outbox::id.asc())
+        .select(OutboxRow::as_select())
+        .load(conn)?)
+}
+
+fn truncate(error: &str) -> String {
+    error.chars().take(1000).collect()
+}

@@ -1,0 +1,501 @@
+//! Registrations and the waitlist. Every change here runs inside a write transaction and
+//! begins by locking the event, so signups, cancellations and capacity changes of one event
+//! happen strictly one after another on both databases; the seat decisions themselves are the
+//! pure functions of `domain::seats`.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde_json::json;
+
+use super::events::{self, EventRow};
+use super::outbox::{self, NewMessage};
+use super::projects::{self, ProjectRow};
+use super::schema::{
+    events as events_table, projects as projects_table, registration_projects, registrations,
+};
+use super::{DbConn, lock_event};
+use crate::domain::seats::{Seat, project_has_room, promotions_due, seat_for_newcomer};
+use crate::domain::{Notice, Problems, RegistrationStatus, SignupRequest, Slug};
+use crate::error::AppError;
+use crate::tokens::{self, SecretKey};
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = registrations)]
+pub struct RegistrationRow {
+    pub id: i64,
+    pub event_id: i64,
+    pub name: String,
+    pub email: String,
+    pub email_normalized: String,
+    pub status: String,
+    pub waitlist_seq: Option<i64>,
+    pub manage_nonce: String,
+    pub manage_token_hash: String,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+impl RegistrationRow {
+    pub fn status(&self) -> RegistrationStatus {
+        RegistrationStatus::parse(&self.status).unwrap_or(RegistrationStatus::Cancelled)
+    }
+
+    /// The attendee's private manage token, rebuilt from the stored nonce.
+    pub fn manage_token(&self, key: &SecretKey) -> String {
+        key.derive_token(MANAGE_PURPOSE, &self.manage_nonce)
+    }
+}
+
+const MANAGE_PURPOSE: &str = "manage";
+
+/// A registration as its owner and the organizers see it.
+#[derive(Debug, Clone)]
+pub struct RegistrationView {
+    pub registration: RegistrationRow,
+    /// 1 for the head of the waitlist; `None` unless waitlisted.
+    pub waitlist_position: Option<i64>,
+    pub projects: Vec<ProjectRow>,
+}
+
+/// What a signup did. The HTTP answer is the same for both; only the email differs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignupOutcome {
+    Registered { registration_id: i64, seat: Seat },
+    AlreadyRegistered { registration_id: i64 },
+}
+
+/// Resolves project slugs of one event, naming each unknown or full one.
+fn projects_to_join(
+    conn: &mut DbConn,
+    event_id: i64,
+    slugs: &[Slug],
+    except_registration: Option<i64>,
+) -> Result<Vec<ProjectRow>, AppError> {
+    let mut problems = Problems::new();
+    let mut chosen: Vec<ProjectRow> = Vec::new();
+    let available = projects::for_event(conn, event_id)?;
+    for (i, slug) in slugs.iter().enumerate() {
+        match available.iter().find(|p| p.slug == slug.as_str()) {
+            None => problems.add(
+                format!("projects[{i}]"),
+                format!("there is no project `{slug}` at this event"),
+            ),
+            Some(p) if chosen.iter().any(|c| c.id == p.id) => {}
+            Some(p) => chosen.push(p.clone()),
+        }
+    }
+    problems.finish()?;
+    let ids: Vec<i64> = chosen.iter().map(|p| p.id).collect();
+    let mut counts = projects::joined_counts(conn, &ids)?;
+    if let Some(own) = except_registration {
+        // Someone changing their projects keeps the places they already hold.
+        let mine: Vec<i64> = registration_projects::table
+            .filter(registration_projects::registration_id.eq(own))
+            .select(registration_projects::project_id)
+            .load(conn)?;
+        for (project_id, count) in counts.iter_mut() {
+            if mine.contains(project_id) {
+                *count -= 1;
+            }
+        }
+    }
+    let mut problems = Problems::new();
+    for (i, slug) in slugs.iter().enumerate() {
+        if let Some(p) = chosen.iter().find(|p| p.slug == slug.as_str()) {
+            let joined = counts
+                .iter()
+                .find(|(id, _)| *id == p.id)
+                .map_or(0, |(_, n)| *n);
+            if !project_has_room(p.capacity().limit(), joined.max(0) as u32) {
+                problems.add(
+                    format!("projects[{i}]"),
+                    format!("the project `{slug}` is full"),
+                );
+            }
+        }
+    }
+    problems.finish()?;
+    Ok(chosen)
+}
+
+fn set_projects(
+    conn: &mut DbConn,
+    registration_id: i64,
+    chosen: &[ProjectRow],
+) -> Result<(), AppError> {
+    diesel::delete(
+        registration_projects::table
+            .filter(registration_projects::registration_id.eq(registration_id)),
+    )
+    .execute(conn)?;
+    for project in chosen {
+        diesel::insert_into(registration_projects::table)
+            .values((
+                registration_projects::registration_id.eq(registration_id),
+                registration_projects::project_id.eq(project.id),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+fn waitlist_len(conn: &mut DbConn, event_id: i64) -> Result<u32, AppError> {
+    let n: i64 = registrations::table
+        .filter(registrations::event_id.eq(event_id))
+        .filter(registrations::status.eq(RegistrationStatus::Waitlisted.as_str()))
+        .count()
+        .get_result(conn)?;
+    Ok(n.max(0) as u32)
+}
+
+/// Takes a seat, or a place at the end of the waitlist, for one registration.
+fn take_place(
+    conn: &mut DbConn,
+    event: &EventRow,
+    waiting: u32,
+) -> Result<(Seat, Option<i64>), AppError> {
+    let seat = seat_for_newcomer(
+        event.capacity().limit(),
+        event.going_count.max(0) as u32,
+        waiting,
+    );
+    match seat {
+        Seat::Going => {
+            // The lock already serializes this; the guard in the WHERE clause makes the
+            // database itself refuse an overbooking should that ever change.
+            let taken = diesel::update(events_table::table.find(event.id))
+                .filter(
+                    events_table::capacity
+                        .is_null()
+                        .or(events_table::going_count.lt(events_table::capacity.assume_not_null())),
+                )
+                .set(events_table::going_count.eq(events_table::going_count + 1))
+                .execute(conn)?;
+            if taken != 1 {
+                return Err(AppError::Internal(anyhow::anyhow!(
+                    "seat accounting of event {} is inconsistent",
+                    event.id
+                )));
+            }
+            Ok((Seat::Going, None))
+        }
+        Seat::Waitlisted => {
+            let seq: i64 = diesel::update(events_table::table.find(event.id))
+                .set(events_table::waitlist_seq.eq(events_table::waitlist_seq + 1))
+                .returning(events_table::waitlist_seq)
+                .get_result(conn)?;
+            Ok((Seat::Waitlisted, Some(seq)))
+        }
+    }
+}
+
+/// Signs someone up for an event, or tells them by email that they already are.
+pub fn sign_up(
+    conn: &mut DbConn,
+    event_id: i64,
+    request: &SignupRequest,
+    key: &SecretKey,
+    now: NaiveDateTime,
+) -> Result<SignupOutcome, AppError> {
+    lock_event(conn, event_id)?;
+    let event = events::find(conn, event_id)?;
+    if let Some(reason) = event.signup_closed_reason(now) {
+        return Err(AppError::Conflict(reason.into()));
+    }
+    let chosen = projects_to_join(conn, event.id, &request.projects, None)?;
+    let email_key = request.email.normalized();
+    let existing: Option<RegistrationRow> = registrations::table
+        .filter(registrations::event_id.eq(event.id))
+        .filter(registrations::email_normalized.eq(&email_key))
+        .select(RegistrationRow::as_select())
+        .first(conn)
+        .optional()?;
+
+    if let Some(existing) = existing
+        .as_ref()
+        .filter(|r| r.status() != RegistrationStatus::Cancelled)
+    {
+        outbox::enqueue(
+            conn,
+            NewMessage {
+                notice: Notice::AlreadyRegistered,
+                event_id,
+                registration_id: existing.id,
+                recipient: &existing.email,
+                payload: json!({}),
+            },
+            now,
+        )?;
+        return Ok(SignupOutcome::AlreadyRegistered {
+            registration_id: existing.id,
+        });
+    }
+
+    let waiting = waitlist_len(conn, event.id)?;
+    let (seat, waitlist_seq) = take_place(conn, &event, waiting)?;
+    let status = match seat {
+        Seat::Going => RegistrationStatus::Going,
+        Seat::Waitlisted => RegistrationStatus::Waitlisted,
+    };
+    let registration_id = match existing {
+        // Someone who cancelled earlier comes back as a new arrival, with the same link.
+        Some(old) => diesel::update(registrations::table.find(old.id))
+            .set((
+                registrations::name.eq(request.name.as_str()),
+                registrations::email.eq(request.email.as_str()),
+                registrations::status.eq(status.as_str()),
+                registrations::waitlist_seq.eq(waitlist_seq),
+                registrations::updated_at.eq(now),
+            ))
+            .returning(registrations::id)
+            .get_result(conn)?,
+        None => {
+            let nonce = tokens::random_nonce();
+            let token_hash = tokens::token_hash(&key.derive_token(MANAGE_PURPOSE, &nonce));
+            diesel::insert_into(registrations::table)
+                .values((
+                    registrations::event_id.eq(event.id),
+                    registrations::name.eq(request.name.as_str()),
+                    registrations::email.eq(request.email.as_str()),
+                    registrations::email_normalized.eq(&email_key),
+                    registrations::status.eq(status.as_str()),
+                    registrations::waitlist_seq.eq(waitlist_seq),
+                    registrations::manage_nonce.eq(&nonce),
+                    registrations::manage_token_hash.eq(&token_hash),
+                    registrations::created_at.eq(now),
+                    registrations::updated_at.eq(now),
+                ))
+                .returning(registrations::id)
+                .get_result(conn)?
+        }
+    };
+    set_projects(conn, registration_id, &chosen)?;
+    let position = match seat {
+        Seat::Going => None,
+        Seat::Waitlisted => Some(i64::from(waiting) + 1),
+    };
+    outbox::enqueue(
+        conn,
+        NewMessage {
+            notice: Notice::SignupConfirmation,
+            event_id,
+            registration_id,
+            recipient: request.email.as_str(),
+            payload: json!({ "status": status.as_str(), "waitlist_position": position }),
+        },
+        now,
+    )?;
+    Ok(SignupOutcome::Registered {
+        registration_id,
+        seat,
+    })
+}
+
+/// Seats people from the head of the waitlist while seats are free, telling each by email.
+pub fn fill_free_seats(
+    conn: &mut DbConn,
+    event_id: i64,
+    now: NaiveDateTime,
+) -> Result<u32, AppError> {
+    let event = events::find(conn, event_id)?;
+    if event.status() != crate::domain::EventStatus::Scheduled {
+        return Ok(0);
+    }
+    let waiting = waitlist_len(conn, event_id)?;
+    let due = promotions_due(
+        event.capacity().limit(),
+        event.going_count.max(0) as u32,
+        waiting,
+    );
+    if due == 0 {
+        return Ok(0);
+    }
+    let heads: Vec<RegistrationRow> = registrations::table
+        .filter(registrations::event_id.eq(event_id))
+        .filter(registrations::status.eq(RegistrationStatus::Waitlisted.as_str()))
+        .order(registrations::waitlist_seq.asc())
+        .limit(i64::from(due))
+        .select(RegistrationRow::as_select())
+        .load(conn)?;
+    for head in &heads {
+        diesel::update(registrations::table.find(head.id))
+            .set((
+                registrations::status.eq(RegistrationStatus::Going.as_str()),
+                registrations::waitlist_seq.eq(None::<i64>),
+                registrations::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+        outbox::enqueue(
+            conn,
+            NewMessage {
+                notice: Notice::Promoted,
+                event_id,
+                registration_id: head.id,
+                recipient: &head.email,
+                payload: json!({}),
+            },
+            now,
+        )?;
+    }
+    diesel::update(events_table::table.find(event_id))
+        .set(events_table::going_count.eq(events_table::going_count + heads.len() as i32))
+        .execute(conn)?;
+    Ok(heads.len() as u32)
+}
+
+pub fn find_by_token(conn: &mut DbConn, token: &str) -> Result<RegistrationRow, AppError> {
+    // Every wrong token gets the same answer, whatever part of it was wrong.
+    let not_found = || AppError::not_found("no registration for this link");
+    if token.is_empty() || token.len() > 100 {
+        return Err(not_found());
+    }
+    registrations::table
+        .filter(registrations::manage_token_hash.eq(tokens::token_hash(token)))
+        .select(RegistrationRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or_else(not_found)
+}
+
+pub fn find(conn: &mut DbConn, registration_id: i64) -> Result<RegistrationRow, AppError> {
+    Ok(registrations::table
+        .find(registration_id)
+        .select(RegistrationRow::as_select())
+        .first(conn)?)
+}
+
+/// Cancels a registration. A second cancellation changes nothing and sends nothing.
+pub fn cancel(
+    conn: &mut DbConn,
+    registration_id: i64,
+    now: NaiveDateTime,
+) -> Result<RegistrationRow, AppError> {
+    let event_id = find(conn, registration_id)?.event_id;
+    lock_event(conn, event_id)?;
+    let current = find(conn, registration_id)?;
+    if current.status() == RegistrationStatus::Cancelled {
+        return Ok(current);
+    }
+    let was_going = current.status() == RegistrationStatus::Going;
+    diesel::update(registrations::table.find(current.id))
+        .set((
+            registrations::status.eq(RegistrationStatus::Cancelled.as_str()),
+            registrations::waitlist_seq.eq(None::<i64>),
+            registrations::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    if was_going {
+        diesel::update(events_table::table.find(event_id))
+            .set(events_table::going_count.eq(events_table::going_count - 1))
+            .execute(conn)?;
+    }
+    outbox::enqueue(
+        conn,
+        NewMessage {
+            notice: Notice::RegistrationCancelled,
+            event_id,
+            registration_id: current.id,
+            recipient: &current.email,
+            payload: json!({}),
+        },
+        now,
+    )?;
+    fill_free_seats(conn, event_id, now)?;
+    find(conn, current.id)
+}
+
+/// Replaces the projects an active registration joined.
+pub fn change_projects(
+    conn: &mut DbConn,
+    registration_id: i64,
+    slugs: &[Slug],
+    now: NaiveDateTime,
+) -> Result<(), AppError> {
+    let event_id = find(conn, registration_id)?.event_id;
+    lock_event(conn, event_id)?;
+    let current = find(conn, registration_id)?;
+    if current.status() == RegistrationStatus::Cancelled {
+        return Err(AppError::Conflict(
+            "this registration is cancelled; sign up again to join projects".into(),
+        ));
+    }
+    let chosen = projects_to_join(conn, event_id, slugs, Some(current.id))?;
+    set_projects(conn, current.id, &chosen)?;
+    diesel::update(registrations::table.find(current.id))
+        .set(registrations::updated_at.eq(now))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// A registration with its waitlist position and projects.
+pub fn view(
+    conn: &mut DbConn,
+    registration: RegistrationRow,
+) -> Result<RegistrationView, AppError> {
+    let waitlist_position = match registration.waitlist_seq {
+        Some(seq) => Some(
+            registrations::table
+                .filter(registrations::event_id.eq(registration.event_id))
+                .filter(registrations::status.eq(RegistrationStatus::Waitlisted.as_str()))
+                .filter(registrations::waitlist_seq.le(seq))
+                .count()
+                .get_result::<i64>(conn)?,
+        ),
+        None => None,
+    };
+    let projects = registration_projects::table
+        .inner_join(projects_table::table)
+        .filter(registration_projects::registration_id.eq(registration.id))
+        .order(projects_table::name.asc())
+        .select(ProjectRow::as_select())
+        .load(conn)?;
+    Ok(RegistrationView {
+        registration,
+        waitlist_position,
+        projects,
+    })
+}
+
+/// Every registration of an event for its organizers: going in signup order, then the
+/// waitlist in order, then the cancelled.
+pub fn list_for_event(conn: &mut DbConn, event_id: i64) -> Result<Vec<RegistrationView>, AppError> {
+    let rows: Vec<RegistrationRow> = registrations::table
+        .filter(registrations::event_id.eq(event_id))
+        .order(registrations::id.asc())
+        .select(RegistrationRow::as_select())
+        .load(conn)?;
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let memberships: Vec<(i64, ProjectRow)> = registration_projects::table
+        .inner_join(projects_table::table)
+        .filter(registration_projects::registration_id.eq_any(&ids))
+        .select((
+            registration_projects::registration_id,
+            ProjectRow::as_select(),
+        ))
+        .load(conn)?;
+    let mut waiting: Vec<&RegistrationRow> =
+        rows.iter().filter(|r| r.waitlist_seq.is_some()).collect();
+    waiting.sort_by_key(|r| r.waitlist_seq);
+    let mut views: Vec<RegistrationView> = rows
+        .iter()
+        .map(|r| RegistrationView {
+            registration: r.clone(),
+            waitlist_position: waiting
+                .iter()
+                .position(|w| w.id == r.id)
+                .map(|p| p as i64 + 1),
+            projects: memberships
+                .iter()
+                .filter(|(id, _)| *id == r.id)
+                .map(|(_, p)| p.clone())
+                .collect(),
+        })
+        .collect();
+    let rank = |v: &RegistrationView| match v.registration.status() {
+        RegistrationStatus::Going => (0, 0),
+        RegistrationStatus::Waitlisted => (1, v.waitlist_position.unwrap_or(0)),
+        RegistrationStatus::Cancelled => (2, 0),
+    };
+    views.sort_by_key(|v| (rank(v), v.registration.id));
+    Ok(views)
+}

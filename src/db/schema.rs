@@ -1,0 +1,139 @@
+// The tables of migrations/*, described for diesel. Kept by hand in step with both trees.
+
+diesel::table! {
+    events (id) {
+        id -> BigInt,
+        slug -> Text,
+        kind -> Text,
+        title -> Text,
+        summary -> Text,
+        description -> Text,
+        timezone -> Text,
+        all_day -> Bool,
+        starts_local -> Timestamp,
+        ends_local -> Timestamp,
+        starts_at -> Timestamp,
+        ends_at -> Timestamp,
+        venue -> Text,
+        address -> Text,
+        online_url -> Nullable<Text>,
+        capacity -> Nullable<Integer>,
+        going_count -> Integer,
+        waitlist_seq -> BigInt,
+        signup_opens_at -> Nullable<Timestamp>,
+        signup_closes_at -> Nullable<Timestamp>,
+        status -> Text,
+        revision -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    projects (id) {
+        id -> BigInt,
+        event_id -> BigInt,
+        slug -> Text,
+        name -> Text,
+        description -> Text,
+        repository_url -> Nullable<Text>,
+        notes_url -> Nullable<Text>,
+        location -> Text,
+        capacity -> Nullable<Integer>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    project_leads (id) {
+        id -> BigInt,
+        project_id -> BigInt,
+        position -> Integer,
+        name -> Text,
+        email -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    registrations (id) {
+        id -> BigInt,
+        event_id -> BigInt,
+        name -> Text,
+        email -> Text,
+        email_normalized -> Text,
+        status -> Text,
+        waitlist_seq -> Nullable<BigInt>,
+        manage_nonce -> Text,
+        manage_token_hash -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    registration_projects (registration_id, project_id) {
+        registration_id -> BigInt,
+        project_id -> BigInt,
+    }
+}
+
+diesel::table! {
+    organizers (id) {
+        id -> BigInt,
+        email -> Text,
+        email_normalized -> Text,
+        name -> Text,
+        password_hash -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    api_tokens (id) {
+        id -> BigInt,
+        organizer_id -> BigInt,
+        token_hash -> Text,
+        label -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    outbox (id) {
+        id -> BigInt,
+        message_id -> Text,
+        kind -> Text,
+        event_id -> Nullable<BigInt>,
+        registration_id -> Nullable<BigInt>,
+        recipient -> Text,
+        payload -> Text,
+        dedupe_key -> Nullable<Text>,
+        created_at -> Timestamp,
+        available_at -> Timestamp,
+        attempts -> Integer,
+        last_error -> Nullable<Text>,
+        claimed_by -> Nullable<Text>,
+        claimed_until -> Nullable<Timestamp>,
+        sent_at -> Nullable<Timestamp>,
+        failed_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::joinable!(projects -> events (event_id));
+diesel::joinable!(project_leads -> projects (project_id));
+diesel::joinable!(registrations -> events (event_id));
+diesel::joinable!(registration_projects -> registrations (registration_id));
+diesel::joinable!(registration_projects -> projects (project_id));
+diesel::joinable!(api_tokens -> organizers (organizer_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    events,
+    projects,
+    project_leads,
+    registrations,
+    registration_projects,
+    organizers,
+    api_tokens,
+    outbox,
+);

@@ -1,0 +1,69 @@
+//! Validated content of an event or a project, as an organizer wants it to be. The HTTP and
+//! CLI layers build drafts from input; the database layer stores them.
+
+use chrono::NaiveDateTime;
+
+use super::{Capacity, EmailAddress, EventKind, EventWindow, LongText, SingleLine, Slug, WebUrl};
+
+pub const TITLE_MAX: usize = 200;
+pub const SUMMARY_MAX: usize = 500;
+pub const DESCRIPTION_MAX: usize = 50_000;
+pub const PLACE_MAX: usize = 300;
+pub const NAME_MAX: usize = 120;
+pub const LEADS_MAX: usize = 20;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventDraft {
+    pub slug: Slug,
+    pub kind: EventKind,
+    pub title: SingleLine,
+    pub summary: SingleLine,
+    pub description: LongText,
+    pub window: EventWindow,
+    pub venue: SingleLine,
+    pub address: SingleLine,
+    pub online_url: Option<WebUrl>,
+    pub capacity: Capacity,
+    pub signup_opens_at: Option<NaiveDateTime>,
+    pub signup_closes_at: Option<NaiveDateTime>,
+}
+
+impl EventDraft {
+    /// Whether going from `self` to `next` changes what a calendar must show as a new version
+    /// of the event: its time or its place. Such changes raise the revision (the iCalendar
+    /// SEQUENCE) and are announced to attendees.
+    pub fn moves_from(&self, previous: &EventDraft) -> bool {
+        self.window != previous.window
+            || self.venue != previous.venue
+            || self.address != previous.address
+            || self.online_url != previous.online_url
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Lead {
+    pub name: SingleLine,
+    /// Leads with an address can be written to; the address is never shown publicly.
+    pub email: Option<EmailAddress>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProjectDraft {
+    pub slug: Slug,
+    pub name: SingleLine,
+    pub description: LongText,
+    pub repository_url: Option<WebUrl>,
+    pub notes_url: Option<WebUrl>,
+    /// Room or table.
+    pub location: SingleLine,
+    pub capacity: Capacity,
+    pub leads: Vec<Lead>,
+}
+
+/// A validated public signup.
+#[derive(Debug, Clone)]
+pub struct SignupRequest {
+    pub name: SingleLine,
+    pub email: EmailAddress,
+    pub projects: Vec<Slug>,
+}

@@ -1,0 +1,23 @@
+//! Validated domain types and the signup rules. No I/O lives here: input is parsed into these
+//! types at the HTTP and CLI boundary, and the database layer only ever sees valid values.
+
+pub mod drafts;
+pub mod email;
+pub mod event;
+pub mod notice;
+pub mod problems;
+pub mod seats;
+pub mod slug;
+pub mod text;
+pub mod time;
+pub mod weburl;
+
+pub use drafts::{EventDraft, Lead, ProjectDraft, SignupRequest};
+pub use email::EmailAddress;
+pub use event::{Capacity, EventKind, EventStatus, RegistrationStatus};
+pub use notice::Notice;
+pub use problems::{FieldProblem, Problems};
+pub use slug::Slug;
+pub use text::{LongText, SingleLine};
+pub use time::{EventWindow, TimeZoneName};
+pub use weburl::WebUrl;

@@ -1,0 +1,187 @@
+//! One error type for the whole service. Each variant is a stable kind that a client may rely
+//! on (shown as an RFC 9457 `application/problem+json` body); the cause of an internal error
+//! goes to the log only. Domain parsers return `String` messages, collected into `Problems`;
+//! the database and HTTP layers return `AppError`.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+
+use crate::domain::{FieldProblem, Problems};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// One or more fields of well-formed input are invalid.
+    #[error("invalid input")]
+    Invalid(Problems),
+    /// The request itself could not be read (malformed JSON, wrong types, a bad query).
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    #[error("authentication required")]
+    Unauthorized,
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// The request is valid but clashes with the current state (a taken slug, a closed signup).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("request body too large")]
+    PayloadTooLarge,
+    #[error("unsupported media type: {0}")]
+    UnsupportedMediaType(String),
+    /// A dependency (the database) cannot be reached right now.
+    #[error("service unavailable: {0}")]
+    Unavailable(String),
+    /// Settings that prevent start-up.
+    #[error("configuration: {0}")]
+    Config(String),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl AppError {
+    pub fn config(message: impl Into<String>) -> Self {
+        AppError::Config(message.into())
+    }
+
+    pub fn unavailable(cause: impl std::fmt::Display) -> Self {
+        AppError::Unavailable(cause.to_string())
+    }
+
+    pub fn not_found(what: impl Into<String>) -> Self {
+        AppError::NotFound(what.into())
+    }
+
+    fn kind(&self) -> &'static str {
+        match self {
+            AppError::Invalid(_) => "invalid-input",
+            AppError::BadRequest(_) => "bad-request",
+            AppError::Unauthorized => "unauthorized",
+            AppError::Forbidden(_) => "forbidden",
+            AppError::NotFound(_) => "not-found",
+            AppError::Conflict(_) => "conflict",
+            AppError::PayloadTooLarge => "payload-too-large",
+            AppError::UnsupportedMediaType(_) => "unsupported-media-type",
+            AppError::Unavailable(_) => "unavailable",
+            AppError::Config(_) | AppError::Internal(_) => "internal",
+        }
+    }
+
+    fn title(&self) -> &'static str {
+        match self {
+            AppError::Invalid(_) => "Some fields are not valid",
+            AppError::BadRequest(_) => "The request could not be read",
+            AppError::Unauthorized => "Authentication required",
+            AppError::Forbidden(_) => "Forbidden",
+            AppError::NotFound(_) => "Not found",
+            AppError::Conflict(_) => "Conflict with the current state",
+            AppError::PayloadTooLarge => "Request body too large",
+            AppError::UnsupportedMediaType(_) => "Unsupported media type",
+            AppError::Unavailable(_) => "Service temporarily unavailable",
+            AppError::Config(_) | AppError::Internal(_) => "Internal error",
+        }
+    }
+
+    /// What the client may read. Internal causes are never shown.
+    fn detail(&self) -> Option<String> {
+        match self {
+            AppError::Invalid(p) => Some(
+                p.list()
+                    .iter()
+                    .map(|f| format!("{}: {}", f.field, f.message))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            ),
+            AppError::BadRequest(m)
+            | AppError::Forbidden(m)
+            | AppError::NotFound(m)
+            | AppError::Conflict(m)
+            | AppError::UnsupportedMediaType(m) => Some(m.clone()),
+            AppError::Unauthorized => {
+                Some("send an organizer API token as `Authorization: Bearer TOKEN`".into())
+            }
+            AppError::PayloadTooLarge => {
+                Some("the request body is larger than this endpoint accepts".into())
+            }
+            AppError::Unavailable(_) => {
+                Some("the database cannot be reached; try again shortly".into())
+            }
+            AppError::Config(_) | AppError::Internal(_) => None,
+        }
+    }
+
+    pub fn problems(&self) -> &[FieldProblem] {
+        match self {
+            AppError::Invalid(p) => p.list(),
+            _ => &[],
+        }
+    }
+}
+
+impl From<Problems> for AppError {
+    fn from(problems: Problems) -> Self {
+        AppError::Invalid(problems)
+    }
+}
+
+impl From<diesel::result::Error> for AppError {
+    fn from(error: diesel::result::Error) -> Self {
+        match error {
+            diesel::result::Error::NotFound => AppError::NotFound("no such record".into()),
+            other => AppError::Internal(anyhow::Error::new(other)),
+        }
+    }
+}
+
+/// The RFC 9457 problem document.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ProblemDocument {
+    /// A stable URN naming the kind of problem.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// Every invalid field, for `invalid-input` problems.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldProblem>,
+}
+
+impl ResponseError for AppError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            AppError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::Unauthorized => StatusCode::UNAUTHORIZED,
+            AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+            AppError::NotFound(_) => StatusCode::NOT_FOUND,
+            AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Config(_) | AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.status_code();
+        if status.is_server_error() {
+            tracing::error!(error = ?self, "request failed");
+        }
+        let body = ProblemDocument {
+            kind: format!("urn:convene:problem:{}", self.kind()),
+            title: self.title().to_owned(),
+            status: status.as_u16(),
+            detail: self.detail(),
+            errors: self.problems().to_vec(),
+        };
+        let mut response = HttpResponse::build(status);
+        response.content_type("application/problem+json");
+        if matches!(self, AppError::Unauthorized) {
+            response.insert_header(("WWW-Authenticate", "Bearer realm=\"convene\""));
+        }
+        response.json(body)
+    }
+}

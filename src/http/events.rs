@@ -1,0 +1,416 @@
+//! `/api/v1/events`: list and create; one event: get, update, cancel.
+
+use actix_web::{HttpResponse, web};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::State;
+use super::auth::Organizer;
+use super::input::nullable;
+use crate::db::events::{self, EventSummary, Period};
+use crate::domain::drafts::{DESCRIPTION_MAX, PLACE_MAX, SUMMARY_MAX, TITLE_MAX};
+use crate::domain::time::{instant_text, parse_instant};
+use crate::domain::{
+    Capacity, EventDraft, EventKind, EventWindow, LongText, Problems, SingleLine, Slug, WebUrl,
+};
+use crate::error::AppError;
+use crate::links::Links;
+
+/// An event as the API shows it.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct EventBody {
+    pub slug: String,
+    /// `sprint`, `hack-in`, `summit`, `meetup` or `other`.
+    pub kind: String,
+    pub title: String,
+    pub summary: String,
+    /// Markdown.
+    pub description: String,
+    /// IANA time zone name.
+    pub timezone: String,
+    /// RFC 3339 with the event's local offset, or a date for all-day events.
+    pub starts_at: String,
+    /// RFC 3339 with the event's local offset, or the last day for all-day events.
+    pub ends_at: String,
+    pub all_day: bool,
+    pub venue: String,
+    pub address: String,
+    pub online_url: Option<String>,
+    /// Seats; null means unlimited.
+    pub capacity: Option<i32>,
+    /// `scheduled` or `cancelled`.
+    pub status: String,
+    pub going_count: i32,
+    pub waitlist_count: i64,
+    pub signup_opens_at: Option<String>,
+    pub signup_closes_at: Option<String>,
+    /// Raised by every change of time, place or status; the iCalendar SEQUENCE.
+    pub revision: i32,
+    pub url: String,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl EventBody {
+    pub fn of(summary: &EventSummary, links: &Links) -> Result<Self, AppError> {
+        let e = &summary.event;
+        let window = e.window()?;
+        Ok(Self {
+            slug: e.slug.clone(),
+            kind: e.kind.clone(),
+            title: e.title.clone(),
+            summary: e.summary.clone(),
+            description: e.description.clone(),
+            timezone: e.timezone.clone(),
+            starts_at: window.start_text(),
+            ends_at: window.end_text(),
+            all_day: e.all_day,
+            venue: e.venue.clone(),
+            address: e.address.clone(),
+            online_url: e.online_url.clone(),
+            capacity: e.capacity,
+            status: e.status.clone(),
+            going_count: e.going_count,
+            waitlist_count: summary.waitlist_count,
+            signup_opens_at: e.signup_opens_at.map(instant_text),
+            signup_closes_at: e.signup_closes_at.map(instant_text),
+            revision: e.revision,
+            url: links.event(&e.slug),
+            created_at: instant_text(e.created_at),
+            updated_at: instant_text(e.updated_at),
+        })
+    }
+}
+
+/// Fields to create an event with (kind, title, timezone, starts_at and ends_at are required)
+/// or to change (every field optional; `null` clears the nullable ones).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EventInput {
+    /// Made from the title when left out on creation.
+    pub slug: Option<String>,
+    pub kind: Option<String>,
+    pub title: Option<String>,
+    pub summary: Option<String>,
+    pub description: Option<String>,
+    pub timezone: Option<String>,
+    /// RFC 3339, or a local date-time read in `timezone`, or a date for all-day events.
+    pub starts_at: Option<String>,
+    pub ends_at: Option<String>,
+    pub all_day: Option<bool>,
+    pub venue: Option<String>,
+    pub address: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub online_url: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<i64>)]
+    pub capacity: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub signup_opens_at: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub signup_closes_at: Option<Option<String>>,
+}
+
+impl EventInput {
+    /// Builds the draft this input asks for: a new event when `base` is None, else `base`
+    /// with the given fields changed. Every invalid field is reported.
+    pub fn into_draft(self, base: Option<EventDraft>) -> Result<EventDraft, Problems> {
+        let mut p = Problems::new();
+        let creating = base.is_none();
+        let required = |p: &mut Problems, field: &str, value: &Option<String>| {
+            if creating && value.is_none() {
+                p.add(field, "is required");
+            }
+        };
+        for (field, value) in [
+            ("kind", &self.kind),
+            ("title", &self.title),
+            ("timezone", &self.timezone),
+            ("starts_at", &self.starts_at),
+            ("ends_at", &self.ends_at),
+        ] {
+            required(&mut p, field, value);
+        }
+
+        let title = self
+            .title
+            .as_deref()
+            .and_then(|t| p.check("title", SingleLine::parse(t, TITLE_MAX)));
+        let slug = match (&self.slug, &title, &base) {
+            (Some(s), _, _) => p.check("slug", Slug::parse(s)),
+            (None, Some(t), None) => p.check(
+                "slug",
+                Slug::from_title(t.as_str())
+                    .ok_or_else(|| "could not be made from the title; give one".to_owned()),
+            ),
+            _ => None,
+        };
+        let kind = self
+            .kind
+            .as_deref()
+            .and_then(|k| p.check("kind", EventKind::parse(k)));
+        let summary = self
+            .summary
+            .as_deref()
+            .and_then(|s| p.check("summary", SingleLine::parse_optional(s, SUMMARY_MAX)));
+        let description = self
+            .description
+            .as_deref()
+            .and_then(|d| p.check("description", LongText::parse(d, DESCRIPTION_MAX)));
+        let venue = self
+            .venue
+            .as_deref()
+            .and_then(|v| p.check("venue", SingleLine::parse_optional(v, PLACE_MAX)));
+        let address = self
+            .address
+            .as_deref()
+            .and_then(|a| p.check("address", SingleLine::parse_optional(a, PLACE_MAX)));
+        let online_url = self.online_url.map(|u| {
+            u.filter(|s| !s.trim().is_empty())
+                .and_then(|s| p.check("online_url", WebUrl::parse(&s)))
+        });
+        let capacity = self
+            .capacity
+            .and_then(|c| p.check("capacity", Capacity::parse(c)));
+        let opens = self
+            .signup_opens_at
+            .map(|o| o.and_then(|s| p.check("signup_opens_at", parse_instant(&s))));
+        let closes = self
+            .signup_closes_at
+            .map(|o| o.and_then(|s| p.check("signup_closes_at", parse_instant(&s))));
+
+        let window_touched = self.timezone.is_some()
+            || self.starts_at.is_some()
+            || self.ends_at.is_some()
+            || self.all_day.is_some();
+        let window = match (&base, window_touched) {
+            (Some(b), false) => Some(b.window.clone()),
+            _ => {
+                let current = base.as_ref().map(|b| &b.window);
+                let all_day = self
+                    .all_day
+                    .or(current.map(EventWindow::all_day))
+                    .unwrap_or(false);
+                let tz = self
+                    .timezone
+                    .clone()
+                    .or(current.map(|w| w.timezone().as_str().to_owned()))
+                    .unwrap_or_default();
+                let local = |dt: chrono::NaiveDateTime, all_day: bool| {
+                    if all_day {
+                        dt.format("%Y-%m-%d").to_string()
+                    } else {
+                        dt.format("%Y-%m-%dT%H:%M:%S").to_string()
+                    }
+                };
+                let starts = self
+                    .starts_at
+                    .clone()
+                    .or(current.map(|w| local(w.starts_local(), w.all_day())))
+                    .unwrap_or_default();
+                let ends = self
+                    .ends_at
+                    .clone()
+                    .or(current.map(|w| local(w.ends_local(), w.all_day())))
+                    .unwrap_or_default();
+                if creating
+                    && (self.timezone.is_none()
+                        || self.starts_at.is_none()
+                        || self.ends_at.is_none())
+                {
+                    None
+                } else {
+                    match EventWindow::parse(&tz, all_day, &starts, &ends) {
+                        Ok(w) => Some(w),
+                        Err(problems) => {
+                            for f in problems.into_list() {
+                                p.add(f.field, f.message);
+                            }
+                            None
+                        }
+                    }
+                }
+            }
+        };
+        p.finish()?;
+
+        let draft = match base {
+            None => EventDraft {
+                slug: slug.ok_or_else(|| Problems::single("slug", "is required"))?,
+                kind: kind.ok_or_else(|| Problems::single("kind", "is required"))?,
+                title: title.ok_or_else(|| Problems::single("title", "is required"))?,
+                summary: summary.unwrap_or_else(|| {
+                    SingleLine::parse_optional("", 1).expect("empty text is valid")
+                }),
+                description: description
+                    .unwrap_or_else(|| LongText::parse("", 1).expect("empty text is valid")),
+                window: window.ok_or_else(|| Problems::single("starts_at", "is required"))?,
+                venue: venue.unwrap_or_else(|| {
+                    SingleLine::parse_optional("", 1).expect("empty text is valid")
+                }),
+                address: address.unwrap_or_else(|| {
+                    SingleLine::parse_optional("", 1).expect("empty text is valid")
+                }),
+                online_url: online_url.flatten(),
+                capacity: capacity.unwrap_or(Capacity::UNLIMITED),
+                signup_opens_at: opens.flatten(),
+                signup_closes_at: closes.flatten(),
+            },
+            Some(b) => EventDraft {
+                slug: slug.unwrap_or(b.slug),
+                kind: kind.unwrap_or(b.kind),
+                title: title.unwrap_or(b.title),
+                summary: summary.unwrap_or(b.summary),
+                description: description.unwrap_or(b.description),
+                window: window.unwrap_or(b.window),
+                venue: venue.unwrap_or(b.venue),
+                address: address.unwrap_or(b.address),
+                online_url: online_url.unwrap_or(b.online_url),
+                capacity: capacity.unwrap_or(b.capacity),
+                signup_opens_at: opens.unwrap_or(b.signup_opens_at),
+                signup_closes_at: closes.unwrap_or(b.signup_closes_at),
+            },
+        };
+        if let (Some(o), Some(c)) = (draft.signup_opens_at, draft.signup_closes_at)
+            && c <= o
+        {
+            return Err(Problems::single(
+                "signup_closes_at",
+                "must be after signup_opens_at",
+            ));
+        }
+        Ok(draft)
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    /// Only events of this kind.
+    pub kind: Option<String>,
+    /// `upcoming` (default), `past` or `all`.
+    pub period: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/v1/events", tag = "events", params(ListQuery),
+    responses((status = 200, description = "Events, soonest first (past: most recent first)", body = [EventBody]),
+               (status = 400, description = "Unknown kind or period", body = crate::error::ProblemDocument, content_type = "application/problem+json")))]
+pub async fn list(state: State, query: web::Query<ListQuery>) -> Result<HttpResponse, AppError> {
+    let query = query.into_inner();
+    let kind = match query.kind.as_deref() {
+        None | Some("") => None,
+        Some(k) => {
+            Some(EventKind::parse(k).map_err(|m| AppError::BadRequest(format!("kind {m}")))?)
+        }
+    };
+    let period = match query.period.as_deref() {
+        None | Some("") | Some("upcoming") => Period::Upcoming,
+        Some("past") => Period::Past,
+        Some("all") => Period::All,
+        Some(_) => {
+            return Err(AppError::BadRequest(
+                "period must be one of `upcoming`, `past`, `all`".into(),
+            ));
+        }
+    };
+    let now = state.clock.now();
+    let summaries = state
+        .db
+        .read(move |conn| {
+            let rows = events::list(conn, period, kind, now, 1000)?;
+            events::with_waitlists(conn, rows)
+        })
+        .await?;
+    let bodies = summaries
+        .iter()
+        .map(|s| EventBody::of(s, &state.links))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(HttpResponse::Ok().json(bodies))
+}
+
+#[utoipa::path(post, path = "/api/v1/events", tag = "events", request_body = EventInput, security(("bearer" = [])),
+    responses((status = 201, description = "Created", body = EventBody),
+               (status = 401, description = "No or unknown API token", body = crate::error::ProblemDocument, content_type = "application/problem+json"),
+               (status = 422, description = "Invalid fields, each named", body = crate::error::ProblemDocument, content_type = "application/problem+json")))]
+pub async fn create(
+    state: State,
+    _organizer: Organizer,
+    input: web::Json<EventInput>,
+) -> Result<HttpResponse, AppError> {
+    let draft = input.into_inner().into_draft(None)?;
+    let now = state.clock.now();
+    let slug = state
+        .db
+        .write(move |conn| events::insert(conn, &draft, now).map(|row| row.slug))
+        .await?;
+    let summary = state
+        .db
+        .read(move |conn| events::summary_by_slug(conn, &slug))
+        .await?;
+    let body = EventBody::of(&summary, &state.links)?;
+    Ok(HttpResponse::Created()
+        .insert_header(("Location", body.url.clone()))
+        .json(body))
+}
+
+#[utoipa::path(get, path = "/api/v1/events/{slug}", tag = "events", params(("slug" = String, Path)),
+    responses((status = 200, body = EventBody), (status = 404, body = crate::error::ProblemDocument, content_type = "application/problem+json")))]
+pub async fn get(state: State, slug: web::Path<String>) -> Result<HttpResponse, AppError> {
+    let slug = slug.into_inner();
+    let summary = state
+        .db
+        .read(move |conn| events::summary_by_slug(conn, &slug))
+        .await?;
+    Ok(HttpResponse::Ok().json(EventBody::of(&summary, &state.links)?))
+}
+
+#[utoipa::path(patch, path = "/api/v1/events/{slug}", tag = "events", params(("slug" = String, Path)), request_body = EventInput, security(("bearer" = [])),
+    responses((status = 200, description = "The event as changed; raising capacity seats the waitlist in order", body = EventBody),
+               (status = 401, body = crate::error::ProblemDocument, content_type = "application/problem+json"),
+               (status = 404, body = crate::error::ProblemDocument, content_type = "application/problem+json"),
+               (status = 422, body = crate::error::ProblemDocument, content_type = "application/problem+json")))]
+pub async fn update(
+    state: State,
+    _organizer: Organizer,
+    slug: web::Path<String>,
+    input: web::Json<EventInput>,
+) -> Result<HttpResponse, AppError> {
+    let (slug, input, now) = (slug.into_inner(), input.into_inner(), state.clock.now());
+    let row = state
+        .db
+        .write(move |conn| {
+            events::change(conn, &slug, now, |current| input.into_draft(Some(current)))
+        })
+        .await?;
+    state.outbox_wake.notify_one();
+    let slug = row.slug;
+    let summary = state
+        .db
+        .read(move |conn| events::summary_by_slug(conn, &slug))
+        .await?;
+    Ok(HttpResponse::Ok().json(EventBody::of(&summary, &state.links)?))
+}
+
+#[utoipa::path(post, path = "/api/v1/events/{slug}/cancel", tag = "events", params(("slug" = String, Path)), security(("bearer" = [])),
+    responses((status = 200, description = "The cancelled event (cancelling twice changes nothing)", body = EventBody),
+               (status = 401, body = crate::error::ProblemDocument, content_type = "application/problem+json"),
+               (status = 404, body = crate::error::ProblemDocument, content_type = "application/problem+json")))]
+pub async fn cancel(
+    state: State,
+    _organizer: Organizer,
+    slug: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let (slug, now) = (slug.into_inner(), state.clock.now());
+    let summary = state
+        .db
+        .write(move |conn| {
+            let id = events::find_by_slug(conn, &slug)?.id;
+            events::cancel(conn, id, now)?;
+            events::summary_by_slug(conn, &slug)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(EventBody::of(&summary, &state.links)?))
+}

@@ -1,0 +1,123 @@
+//! HTTP: the route table, the shared state, and how malformed requests are answered. One file
+//! per resource beside this one; handlers parse input into domain types, make one database
+//! call, and render.
+
+pub mod auth;
+pub mod events;
+pub mod health;
+pub mod input;
+pub mod openapi;
+pub mod pages;
+pub mod projects;
+pub mod registrations;
+
+use std::sync::Arc;
+
+use actix_web::error::{JsonPayloadError, PayloadError};
+use actix_web::{HttpRequest, HttpResponse, web};
+use tokio::sync::Notify;
+
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::db::Db;
+use crate::error::AppError;
+use crate::links::Links;
+use crate::tokens::SecretKey;
+
+/// The largest JSON body any endpoint accepts. An event description of 50,000 characters fits.
+pub const JSON_LIMIT: usize = 256 * 1024;
+
+/// What every handler may use.
+pub struct AppState {
+    pub db: Db,
+    pub links: Links,
+    pub key: SecretKey,
+    pub clock: Clock,
+    pub settings: Settings,
+    /// Wakes the outbox worker after a request wrote mail.
+    pub outbox_wake: Arc<Notify>,
+}
+
+pub type State = web::Data<AppState>;
+
+/// The whole route table.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.app_data(
+        web::JsonConfig::default()
+            .limit(JSON_LIMIT)
+            .error_handler(|err, _req| json_error(err).into()),
+    )
+    .app_data(web::PayloadConfig::default().limit(JSON_LIMIT))
+    .app_data(web::QueryConfig::default().error_handler(|err, _req| {
+        AppError::BadRequest(format!("invalid query string: {err}")).into()
+    }))
+    .app_data(
+        web::PathConfig::default()
+            .error_handler(|_err, _req| AppError::not_found("no such page").into()),
+    )
+    .route("/", web::get().to(pages::home))
+    .route("/healthz", web::get().to(health::healthz))
+    .route("/readyz", web::get().to(health::readyz))
+    .service(
+        web::scope("/api/v1")
+            .route("/openapi.json", web::get().to(openapi::document))
+            .service(
+                web::resource("/events")
+                    .route(web::get().to(events::list))
+                    .route(web::post().to(events::create)),
+            )
+            .service(
+                web::resource("/events/{slug}")
+                    .route(web::get().to(events::get))
+                    .route(web::patch().to(events::update)),
+            )
+            .route("/events/{slug}/cancel", web::post().to(events::cancel))
+            .service(
+                web::resource("/events/{slug}/projects")
+                    .route(web::get().to(projects::list))
+                    .route(web::post().to(projects::create)),
+            )
+            .service(
+                web::resource("/events/{slug}/projects/{project}")
+                    .route(web::get().to(projects::get))
+                    .route(web::patch().to(projects::update))
+                    .route(web::delete().to(projects::delete)),
+            )
+            .service(
+                web::resource("/events/{slug}/registrations")
+                    .route(web::get().to(registrations::list))
+                    .route(web::post().to(registrations::sign_up)),
+            )
+            .service(
+                web::resource("/registrations/{token}")
+                    .route(web::get().to(registrations::get_own))
+                    .route(web::patch().to(registrations::change_own)),
+            )
+            .route(
+                "/registrations/{token}/cancel",
+                web::post().to(registrations::cancel_own),
+            )
+            .default_service(web::to(not_found)),
+    )
+    .default_service(web::to(not_found));
+}
+
+async fn not_found(_req: HttpRequest) -> Result<HttpResponse, AppError> {
+    Err(AppError::not_found("there is nothing at this address"))
+}
+
+fn json_error(err: JsonPayloadError) -> AppError {
+    match err {
+        JsonPayloadError::OverflowKnownLength { .. } | JsonPayloadError::Overflow { .. } => {
+            AppError::PayloadTooLarge
+        }
+        JsonPayloadError::Payload(PayloadError::Overflow) => AppError::PayloadTooLarge,
+        JsonPayloadError::ContentType => {
+            AppError::UnsupportedMediaType("send the body as application/json".into())
+        }
+        JsonPayloadError::Deserialize(e) => {
+            AppError::BadRequest(format!("the JSON body could not be read: {e}"))
+        }
+        other => AppError::BadRequest(format!("the request body could not be read: {other}")),
+    }
+}

@@ -1,0 +1,233 @@
+//! Signups and registrations: the public signup, the organizer's list, and the attendee's own
+//! registration reached through the secret token from their email.
+
+use actix_web::{HttpResponse, web};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::State;
+use super::auth::Organizer;
+use crate::db::events;
+use crate::db::registrations::{self, RegistrationView};
+use crate::domain::drafts::NAME_MAX;
+use crate::domain::time::instant_text;
+use crate::domain::{EmailAddress, Problems, SignupRequest, SingleLine, Slug};
+use crate::error::AppError;
+
+/// The most projects one person may join at one event.
+pub const PROJECTS_MAX: usize = 50;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignupInput {
+    pub name: String,
+    pub email: String,
+    /// Slugs of the projects to join.
+    #[serde(default)]
+    pub projects: Vec<String>,
+}
+
+fn project_slugs(p: &mut Problems, raw: &[String]) -> Vec<Slug> {
+    if raw.len() > PROJECTS_MAX {
+        p.add("projects", format!("at most {PROJECTS_MAX} projects"));
+        return Vec::new();
+    }
+    raw.iter()
+        .enumerate()
+        .filter_map(|(i, s)| p.check(&format!("projects[{i}]"), Slug::parse(s)))
+        .collect()
+}
+
+impl SignupInput {
+    pub fn parse(self) -> Result<SignupRequest, Problems> {
+        let mut p = Problems::new();
+        let name = p.check("name", SingleLine::parse(&self.name, NAME_MAX));
+        let email = p.check("email", EmailAddress::parse(&self.email));
+        let projects = project_slugs(&mut p, &self.projects);
+        p.finish()?;
+        match (name, email) {
+            (Some(name), Some(email)) => Ok(SignupRequest {
+                name,
+                email,
+                projects,
+            }),
+            _ => Err(Problems::single("name", "is required")),
+        }
+    }
+}
+
+/// The answer to every accepted signup, whether or not the address was known.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct SignupAccepted {
+    pub message: String,
+}
+
+pub const CHECK_INBOX: &str = "Thank you. Check your inbox: we have sent the details of your registration, and your private link to manage it, to the address you gave.";
+
+#[utoipa::path(post, path = "/api/v1/events/{slug}/registrations", tag = "registrations", params(("slug" = String, Path)), request_body = SignupInput,
+    responses((status = 202, description = "Accepted; the same answer for a new and a known address. Status, position and the manage link go to the address only.", body = SignupAccepted),
+               (status = 404, body = crate::error::ProblemDocument, content_type = "application/problem+json"),
+               (status = 409, description = "Signup is closed (cancelled, over, not open yet, closed)", body = crate::error::ProblemDocument, content_type = "application/problem+json"),
+               (status = 422, description = "Invalid fields, an unknown or full project", body = crate::error::ProblemDocument, content_type = "application/problem+json")))]
+pub async fn sign_up(
+    state: State,
+    slug: web::Path<String>,
+    input: web::Json<SignupInput>,
+) -> Result<HttpResponse, AppError> {
+    let request = input.into_inner().parse()?;
+    let (slug, key, now) = (slug.into_inner(), state.key.clone(), state.clock.now());
+    state
+        .db
+        .write(move |conn| {
+            let event = events::find_by_slug(conn, &slug)?;
+            registrations::sign_up(conn, event.id, &request, &key, now)
+        })
+        .await?;
+    state.outbox_wake.notify_one();
+    Ok(HttpResponse::Accepted().json(SignupAccepted {
+        message: CHECK_INBOX.into(),
+    }))
+}
+
+/// A registration as its owner sees it.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct OwnRegistrationBody {
+    pub event: String,
+    pub event_title: String,
+    pub name: String,
+    pub email: String,
+    /// `going`, `waitlisted` or `cancelled`.
+    pub status: String,
+    /// 1 for the head of the waitlist; null unless waitlisted.
+    pub waitlist_position: Option<i64>,
+    /// Slugs of the projects joined.
+    pub projects: Vec<String>,
+}
+
+/// A registration in an organizer's list.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct RegistrationBody {
+    pub name: String,
+    pub email: String,
+    pub status: String,
+    pub waitlist_position: Option<i64>,
+    pub projects: Vec<String>,
+    pub registered_at: String,
+    pub updated_at: String,
+}
+
+impl From<&RegistrationView> for RegistrationBody {
+    fn from(v: &RegistrationView) -> Self {
+        Self {
+            name: v.registration.name.clone(),
+            email: v.registration.email.clone(),
+            status: v.registration.status.clone(),
+            waitlist_position: v.waitlist_position,
+            projects: v.projects.iter().map(|p| p.slug.clone()).collect(),
+            registered_at: instant_text(v.registration.created_at),
+            updated_at: instant_text(v.registration.updated_at),
+        }
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/events/{slug}/registrations", tag = "registrations", params(("slug" = String, Path)), security(("bearer" = [])),
+    responses((status = 200, description = "Going, then the waitlist in order, then the cancelled", body = [RegistrationBody]),
+               (status = 401, body = crate::error::ProblemDocument, content_type = "application/problem+json"),
+               (status = 404, body = crate::error::ProblemDocument, content_type = "application/problem+json")))]
+pub async fn list(
+    state: State,
+    _organizer: Organizer,
+    slug: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let slug = slug.into_inner();
+    let views = state
+        .db
+        .read(move |conn| {
+            let event = events::find_by_slug(conn, &slug)?;
+            registrations::list_for_event(conn, event.id)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(views.iter().map(RegistrationBody::from).collect::<Vec<_>>()))
+}
+
+async fn own_body(state: &State, token: String) -> Result<OwnRegistrationBody, AppError> {
+    state
+        .db
+        .read(move |conn| {
+            let row = registrations::find_by_token(conn, &token)?;
+            let event = events::find(conn, row.event_id)?;
+            let v = registrations::view(conn, row)?;
+            Ok(OwnRegistrationBody {
+                event: event.slug,
+                event_title: event.title,
+                name: v.registration.name.clone(),
+                email: v.registration.email.clone(),
+                status: v.registration.status.clone(),
+                waitlist_position: v.waitlist_position,
+                projects: v.projects.iter().map(|p| p.slug.clone()).collect(),
+            })
+        })
+        .await
+}
+
+#[utoipa::path(get, path = "/api/v1/registrations/{token}", tag = "registrations", params(("token" = String, Path, description = "The secret token from the confirmation email")),
+    responses((status = 200, body = OwnRegistrationBody), (status = 404, description = "The same answer for every wrong token", body = crate::error::ProblemDocument, content_type = "application/problem+json")))]
+pub async fn get_own(state: State, token: web::Path<String>) -> Result<HttpResponse, AppError> {
+    let body = own_body(&state, token.into_inner()).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(body))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeProjectsInput {
+    /// The complete new list of project slugs.
+    pub projects: Vec<String>,
+}
+
+#[utoipa::path(patch, path = "/api/v1/registrations/{token}", tag = "registrations", params(("token" = String, Path)), request_body = ChangeProjectsInput,
+    responses((status = 200, body = OwnRegistrationBody),
+               (status = 404, body = crate::error::ProblemDocument, content_type = "application/problem+json"),
+               (status = 409, description = "The registration is cancelled", body = crate::error::ProblemDocument, content_type = "application/problem+json"),
+               (status = 422, body = crate::error::ProblemDocument, content_type = "application/problem+json")))]
+pub async fn change_own(
+    state: State,
+    token: web::Path<String>,
+    input: web::Json<ChangeProjectsInput>,
+) -> Result<HttpResponse, AppError> {
+    let mut p = Problems::new();
+    let slugs = project_slugs(&mut p, &input.projects);
+    p.finish()?;
+    let (token, now) = (token.into_inner(), state.clock.now());
+    let lookup = token.clone();
+    state
+        .db
+        .write(move |conn| {
+            let row = registrations::find_by_token(conn, &lookup)?;
+            registrations::change_projects(conn, row.id, &slugs, now)
+        })
+        .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(own_body(&state, token).await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/registrations/{token}/cancel", tag = "registrations", params(("token" = String, Path)),
+    responses((status = 200, description = "Cancelled (again: unchanged); the head of the waitlist moves up", body = OwnRegistrationBody),
+               (status = 404, body = crate::error::ProblemDocument, content_type = "application/problem+json")))]
+pub async fn cancel_own(state: State, token: web::Path<String>) -> Result<HttpResponse, AppError> {
+    let (token, now) = (token.into_inner(), state.clock.now());
+    let lookup = token.clone();
+    state
+        .db
+        .write(move |conn| {
+            let row = registrations::find_by_token(conn, &lookup)?;
+            registrations::cancel(conn, row.id, now)
+        })
+        .await?;
+    state.outbox_wake.notify_one();
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(own_body(&state, token).await?))
+}

@@ -1,0 +1,15 @@
+//! Convene: events, signups, projects, email and calendar feeds for code sprints, hack-ins,
+//! design summits and meetups.
+
+pub mod app;
+pub mod clock;
+pub mod config;
+pub mod db;
+pub mod demo;
+pub mod domain;
+pub mod error;
+pub mod http;
+pub mod jobs;
+pub mod links;
+pub mod mail;
+pub mod tokens;

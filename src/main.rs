@@ -1,0 +1,184 @@
+//! The `convene` command: parse arguments, set up logging, run one subcommand.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use convene::app::{Application, Options, Services};
+use convene::config::Settings;
+use convene::domain::{EmailAddress, SingleLine};
+use convene::error::AppError;
+use tokio::sync::watch;
+
+#[derive(Parser)]
+#[command(
+    name = "convene",
+    version,
+    about = "Events, signups, projects, email and calendar feeds for code sprints, hack-ins, summits and meetups"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the web pages, JSON API and feeds, and deliver email, in one process.
+    Serve {
+        /// Address to listen on (overrides CONVENE_BIND).
+        #[arg(long)]
+        bind: Option<String>,
+        /// Fill an empty database with sample events, projects and signups.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Deliver email from the outbox without serving HTTP.
+    Worker,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage organizers.
+    Organizer {
+        #[command(subcommand)]
+        command: OrganizerCommand,
+    },
+    /// Print a new random secret key for CONVENE_SECRET_KEY.
+    Secret,
+}
+
+#[derive(Subcommand)]
+enum OrganizerCommand {
+    /// Create an organizer; prints a generated password and an API token, once.
+    Add {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("CONVENE_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,actix_server=warn")),
+        )
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("convene: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("convene: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command) -> Result<(), AppError> {
+    let mut settings = Settings::load()?;
+    match command {
+        Command::Serve { bind, demo } => {
+            if let Some(bind) = bind {
+                settings.bind = bind;
+            }
+            let app = Application::build(
+                settings,
+                Options {
+                    run_worker: true,
+                    ..Options::default()
+                },
+            )
+            .await?;
+            if demo {
+                let state = app.state();
+                let seeded = tokio::task::spawn_blocking(move || {
+                    convene::demo::seed(&state.db, &state.key, &state.clock)
+                })
+                .await
+                .map_err(|e| AppError::Internal(e.into()))??;
+                if seeded {
+                    println!("Demo data added: sample events, projects and signups.");
+                }
+            }
+            println!("Convene is running at {}/ (Ctrl-C to stop)", app.base_url());
+            app.run_until_stopped()
+                .await
+                .map_err(|e| AppError::Internal(e.into()))
+        }
+        Command::Worker => {
+            let base = settings
+                .base_url
+                .clone()
+                .unwrap_or_else(|| format!("http://{}", settings.bind));
+            let services = Services::open(&settings, &base, &Options::default())?;
+            let worker = services.worker(settings.worker_poll());
+            let (stop, stopped) = watch::channel(false);
+            let handle = tokio::spawn(worker.run(stopped));
+            shutdown_signal().await;
+            let _ = stop.send(true);
+            handle.await.map_err(|e| AppError::Internal(e.into()))
+        }
+        Command::Migrate => {
+            let db = convene::db::Db::connect(&settings.database_url(), 2)?;
+            let applied = db.migrate()?;
+            println!(
+                "{applied} migration(s) applied to the {} database.",
+                db.backend().name()
+            );
+            Ok(())
+        }
+        Command::Organizer {
+            command: OrganizerCommand::Add { email, name },
+        } => {
+            let email = EmailAddress::parse(&email)
+                .map_err(|m| AppError::config(format!("--email {m}")))?;
+            let name = SingleLine::parse(&name, 120)
+                .map_err(|m| AppError::config(format!("--name {m}")))?;
+            let db = convene::db::Db::connect(&settings.database_url(), 2)?;
+            db.migrate()?;
+            let now = convene::clock::Clock::system().now();
+            let created = db
+                .write_blocking(|conn| convene::db::organizers::create(conn, &email, &name, now))?;
+            println!(
+                "Organizer {} <{}> created.",
+                created.organizer.name, created.organizer.email
+            );
+            println!("Password:  {}", created.password);
+            println!("API token: {}", created.api_token);
+            println!("Both are shown only now; only their hashes are stored.");
+            Ok(())
+        }
+        Command::Secret => {
+            println!("{}", convene::tokens::SecretKey::generate().encode());
+            Ok(())
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+}
