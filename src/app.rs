@@ -158,6 +158,11 @@ impl Application {
         self.state.links.base()
     }
 
+    /// Stops the server (and so the worker) from elsewhere, as SIGTERM would.
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
     pub fn state(&self) -> web::Data<AppState> {
         self.state.clone()
     }

@@ -13,6 +13,16 @@ use crate::domain::{
 use crate::error::AppError;
 use crate::tokens::SecretKey;
 
+/// slug, name, description, room or table, leads, capacity.
+type DemoProject = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static [&'static str],
+    Option<i64>,
+);
+
 struct DemoEvent {
     slug: &'static str,
     kind: EventKind,
@@ -27,14 +37,7 @@ struct DemoEvent {
     address: &'static str,
     online_url: Option<&'static str>,
     capacity: Option<i64>,
-    projects: &'static [(
-        &'static str,
-        &'static str,
-        &'static str,
-        &'static str,
-        &'static [&'static str],
-        Option<i64>,
-    )],
+    projects: &'static [DemoProject],
     signups: usize,
 }
 

@@ -12,7 +12,7 @@ use crate::domain::{FieldProblem, Problems};
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
     /// One or more fields of well-formed input are invalid.
-    #[error("invalid input")]
+    #[error("invalid input: {0}")]
     Invalid(Problems),
     /// The request itself could not be read (malformed JSON, wrong types, a bad query).
     #[error("bad request: {0}")]

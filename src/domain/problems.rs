@@ -60,3 +60,14 @@ impl Problems {
         problems
     }
 }
+
+impl std::fmt::Display for Problems {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let parts: Vec<String> = self
+            .0
+            .iter()
+            .map(|p| format!("{}: {}", p.field, p.message))
+            .collect();
+        f.write_str(&parts.join("; "))
+    }
+}

@@ -242,11 +242,11 @@ pub fn parse_local(raw: &str, tz: &TimeZoneName) -> Result<civil::DateTime, Stri
         return Err("must not be empty".into());
     }
     if let Ok(ts) = raw.parse::<jiff::Timestamp>() {
-        return Ok(ts
+        return ts
             .to_zoned_datetime(tz.zone.clone())
             .datetime()
             .round(jiff::Unit::Second)
-            .map_err(|e| e.to_string())?);
+            .map_err(|e| e.to_string());
     }
     raw.parse::<civil::DateTime>()
         .map(|dt| dt.round(jiff::Unit::Second).unwrap_or(dt))
@@ -257,8 +257,12 @@ pub fn parse_local(raw: &str, tz: &TimeZoneName) -> Result<civil::DateTime, Stri
 
 /// Parses a calendar date `YYYY-MM-DD` as midnight of that day.
 pub fn parse_date(raw: &str) -> Result<civil::DateTime, String> {
-    raw.trim()
-        .parse::<civil::Date>()
+    let raw = raw.trim();
+    // jiff reads the date part of a date-time too; an all-day event takes a bare date.
+    if raw.len() != 10 {
+        return Err("must be a date such as 2027-03-06".into());
+    }
+    raw.parse::<civil::Date>()
         .map(|d| d.to_datetime(civil::Time::midnight()))
         .map_err(|_| "must be a date such as 2027-03-06".into())
 }

@@ -1,1 +1,12 @@
+//! Convene's integration tests: one binary that starts the real application against a real
+//! database. Each test runs on SQLite and, when CONVENE_TEST_POSTGRES_URL is set (always in CI),
+//! on PostgreSQL.
 
+mod bad_input;
+mod cli;
+mod events;
+mod health;
+mod helpers;
+mod projects;
+mod registrations;
+mod signups;
