@@ -233,6 +233,14 @@ pub fn find(conn: &mut DbConn, event_id: i64) -> Result<EventRow, AppError> {
 }
 
 pub fn find_by_slug(conn: &mut DbConn, slug: &str) -> Result<EventRow, AppError> {
+    // Whatever a URL carries (NUL bytes included, which PostgreSQL refuses) is checked here
+    // first: something that is not a slug names no event.
+    if Slug::parse(slug).is_err() {
+        return Err(AppError::not_found(format!(
+            "no event with the slug `{}`",
+            slug.escape_default()
+        )));
+    }
     events::table
         .filter(events::slug.eq(slug))
         .select(EventRow::as_select())

@@ -158,6 +158,12 @@ pub fn find(conn: &mut DbConn, project_id: i64) -> Result<ProjectRow, AppError> 
 }
 
 pub fn find_by_slug(conn: &mut DbConn, event_id: i64, slug: &str) -> Result<ProjectRow, AppError> {
+    if crate::domain::Slug::parse(slug).is_err() {
+        return Err(AppError::not_found(format!(
+            "no project `{}` at this event",
+            slug.escape_default()
+        )));
+    }
     projects::table
         .filter(projects::event_id.eq(event_id))
         .filter(projects::slug.eq(slug))

@@ -5,14 +5,19 @@
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use std::path::PathBuf;
+
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 use crate::error::AppError;
 
 #[derive(Clone)]
 pub enum Transport {
     Smtp(AsyncSmtpTransport<Tokio1Executor>),
-    File(AsyncFileTransport<Tokio1Executor>),
+    /// One `.eml` file per message, named after its Message-ID: written under a temporary
+    /// name and renamed, so a reader never sees half a message and a retried delivery
+    /// replaces the file instead of adding a second one.
+    File(PathBuf),
     Memory(Arc<Mutex<Vec<Message>>>),
 }
 
@@ -34,7 +39,7 @@ impl Transport {
                 std::fs::create_dir_all(&dir).map_err(|e| {
                     AppError::config(format!("cannot create {}: {e}", dir.display()))
                 })?;
-                Ok(Transport::File(AsyncFileTransport::new(dir)))
+                Ok(Transport::File(dir))
             }
         }
     }
@@ -58,19 +63,31 @@ impl Transport {
                         reason: e.to_string(),
                     })
             }
-            Transport::File(file) => {
-                file.send(message)
-                    .await
-                    .map(drop)
-                    .map_err(|e| DeliveryError {
-                        permanent: false,
-                        reason: e.to_string(),
-                    })
-            }
+            Transport::File(dir) => write_eml(dir, &message).await.map_err(|e| DeliveryError {
+                permanent: false,
+                reason: format!("cannot write mail to {}: {e}", dir.display()),
+            }),
             Transport::Memory(sent) => {
                 sent.lock().unwrap_or_else(|p| p.into_inner()).push(message);
                 Ok(())
             }
         }
     }
+}
+
+async fn write_eml(dir: &std::path::Path, message: &Message) -> std::io::Result<()> {
+    let id = message
+        .headers()
+        .get_raw("Message-ID")
+        .map(|raw| {
+            raw.trim_matches(['<', '>', ' '])
+                .chars()
+                .filter(|c| c.is_ascii_alphanumeric() || "-_.@".contains(*c))
+                .collect::<String>()
+        })
+        .filter(|id| !id.is_empty())
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let temporary = dir.join(format!(".{id}.tmp"));
+    tokio::fs::write(&temporary, message.formatted()).await?;
+    tokio::fs::rename(&temporary, dir.join(format!("{id}.eml"))).await
 }

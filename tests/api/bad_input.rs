@@ -147,6 +147,10 @@ async fn unknown_slugs_answer_404(app: TestApp) {
         "/api/v1/events/nope/projects",
         "/api/v1/events/nope/projects/x",
         "/api/v1/events/%FF%FE",
+        "/api/v1/events/a%00b",
+        "/api/v1/events/a%00b/projects",
+        "/api/v1/events/ok/projects/a%00b",
+        "/api/v1/registrations/a%00b",
     ] {
         let response = app.get(path).await;
         assert_eq!(response.status(), 404, "{path}");

@@ -10,3 +10,4 @@ mod helpers;
 mod projects;
 mod registrations;
 mod signups;
+mod storage;
