@@ -124,6 +124,7 @@ impl Application {
             clock: services.clock.clone(),
             settings: settings.clone(),
             outbox_wake: services.outbox_wake.clone(),
+            feed_cache: Default::default(),
         });
         let shared = state.clone();
         let server = HttpServer::new(move || {

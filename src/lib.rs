@@ -9,6 +9,7 @@ pub mod demo;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod ical;
 pub mod jobs;
 pub mod links;
 pub mod mail;

@@ -51,6 +51,38 @@ impl Links {
     pub fn api_registration(&self, token: &str) -> String {
         format!("{}/api/v1/registrations/{token}", self.base)
     }
+
+    pub fn site_feed(&self) -> String {
+        format!("{}/calendar.ics", self.base)
+    }
+
+    pub fn kind_feed(&self, kind: &str) -> String {
+        format!("{}/calendar/{kind}.ics", self.base)
+    }
+
+    pub fn event_feed(&self, slug: &str) -> String {
+        format!("{}/events/{slug}.ics", self.base)
+    }
+
+    pub fn project_feed(&self, slug: &str, project: &str) -> String {
+        format!("{}/events/{slug}/projects/{project}.ics", self.base)
+    }
+
+    pub fn personal_feed(&self, token: &str) -> String {
+        format!("{}/feeds/{token}.ics", self.base)
+    }
+
+    pub fn subscribe_help(&self) -> String {
+        format!("{}/calendar", self.base)
+    }
+
+    /// The same address for calendar apps: `webcal://` makes them offer to subscribe.
+    pub fn webcal(url: &str) -> String {
+        match url.split_once("://") {
+            Some((_, rest)) => format!("webcal://{rest}"),
+            None => url.to_owned(),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -65,6 +97,10 @@ mod tests {
             "https://sprints.example.org/convene/events/pycon"
         );
         assert!(links.is_https());
+        assert_eq!(
+            Links::webcal(&links.site_feed()),
+            "webcal://sprints.example.org/convene/calendar.ics"
+        );
         assert!(Links::parse("ftp://x.org").is_err());
         assert!(Links::parse("https://x.org/?a=b").is_err());
     }

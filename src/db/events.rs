@@ -37,6 +37,8 @@ pub struct EventRow {
     pub revision: i32,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// Random and stable: the iCalendar UID, never derived from time or place.
+    pub uid: String,
 }
 
 impl EventRow {
@@ -176,7 +178,11 @@ pub fn insert(
     now: NaiveDateTime,
 ) -> Result<EventRow, AppError> {
     let result = diesel::insert_into(events::table)
-        .values((EventColumns::of(draft, now), events::created_at.eq(now)))
+        .values((
+            EventColumns::of(draft, now),
+            events::created_at.eq(now),
+            events::uid.eq(uuid::Uuid::new_v4().simple().to_string()),
+        ))
         .returning(events::id)
         .get_result::<i64>(conn);
     match result {

@@ -4,7 +4,9 @@
 //! embedded migrations, and opens write transactions (`BEGIN IMMEDIATE` on SQLite, a row lock on
 //! the event in PostgreSQL). The query modules beside it hold the row structs and the SQL.
 
+pub mod attendees;
 pub mod events;
+pub mod feeds;
 pub mod organizers;
 pub mod outbox;
 pub mod projects;

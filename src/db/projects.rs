@@ -22,6 +22,10 @@ pub struct ProjectRow {
     pub capacity: Option<i32>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    pub uid: String,
+    /// Raised when the project's room or table changes; added to the event's revision in the
+    /// project's calendar feed.
+    pub revision: i32,
 }
 
 impl ProjectRow {
@@ -110,6 +114,7 @@ pub fn insert(
             ProjectColumns::of(draft, now),
             projects::event_id.eq(event_id),
             projects::created_at.eq(now),
+            projects::uid.eq(uuid::Uuid::new_v4().simple().to_string()),
         ))
         .returning(projects::id)
         .get_result::<i64>(conn)
@@ -130,8 +135,13 @@ pub fn update(
     draft: &ProjectDraft,
     now: NaiveDateTime,
 ) -> Result<ProjectRow, AppError> {
+    let current = find(conn, project_id)?;
+    let moved = current.location != draft.location.as_str();
     let row = diesel::update(projects::table.find(project_id))
-        .set(ProjectColumns::of(draft, now))
+        .set((
+            ProjectColumns::of(draft, now),
+            projects::revision.eq(current.revision + i32::from(moved)),
+        ))
         .returning(projects::id)
         .get_result::<i64>(conn)
         .map_err(|e| {

@@ -204,6 +204,7 @@ pub fn sign_up(
     }
     let chosen = projects_to_join(conn, event.id, &request.projects, None)?;
     let email_key = request.email.normalized();
+    super::attendees::ensure(conn, &email_key, key, now)?;
     let existing: Option<RegistrationRow> = registrations::table
         .filter(registrations::event_id.eq(event.id))
         .filter(registrations::email_normalized.eq(&email_key))

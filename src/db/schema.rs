@@ -26,6 +26,7 @@ diesel::table! {
         revision -> Integer,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        uid -> Text,
     }
 }
 
@@ -42,6 +43,8 @@ diesel::table! {
         capacity -> Nullable<Integer>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        uid -> Text,
+        revision -> Integer,
     }
 }
 
@@ -120,6 +123,17 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    attendees (id) {
+        id -> BigInt,
+        email_normalized -> Text,
+        feed_nonce -> Text,
+        feed_token_hash -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(projects -> events (event_id));
 diesel::joinable!(project_leads -> projects (project_id));
 diesel::joinable!(registrations -> events (event_id));
@@ -136,4 +150,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     organizers,
     api_tokens,
     outbox,
+    attendees,
 );

@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod events;
+pub mod feeds;
 pub mod health;
 pub mod input;
 pub mod openapi;
@@ -36,6 +37,7 @@ pub struct AppState {
     pub settings: Settings,
     /// Wakes the outbox worker after a request wrote mail.
     pub outbox_wake: Arc<Notify>,
+    pub feed_cache: feeds::FeedCache,
 }
 
 pub type State = web::Data<AppState>;
@@ -56,6 +58,15 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .error_handler(|_err, _req| AppError::not_found("no such page").into()),
     )
     .route("/", web::get().to(pages::home))
+    .route("/calendar", web::get().to(feeds::subscribe_help))
+    .route("/calendar.ics", get_or_head().to(feeds::site))
+    .route("/calendar/{kind}.ics", get_or_head().to(feeds::kind))
+    .route("/events/{slug}.ics", get_or_head().to(feeds::event))
+    .route(
+        "/events/{slug}/projects/{project}.ics",
+        get_or_head().to(feeds::project),
+    )
+    .route("/feeds/{token}.ics", get_or_head().to(feeds::personal))
     .route("/healthz", web::get().to(health::healthz))
     .route("/readyz", web::get().to(health::readyz))
     .service(
@@ -97,9 +108,18 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 "/registrations/{token}/cancel",
                 web::post().to(registrations::cancel_own),
             )
+            .route(
+                "/registrations/{token}/feed-token",
+                web::post().to(registrations::rotate_feed),
+            )
             .default_service(web::to(not_found)),
     )
     .default_service(web::to(not_found));
+}
+
+/// Calendar clients check feeds with HEAD as well as GET.
+fn get_or_head() -> actix_web::Route {
+    web::route().guard(actix_web::guard::Any(actix_web::guard::Get()).or(actix_web::guard::Head()))
 }
 
 async fn not_found(_req: HttpRequest) -> Result<HttpResponse, AppError> {

@@ -12,7 +12,7 @@ use super::{events, projects, registrations};
     paths(
         events::list, events::create, events::get, events::update, events::cancel,
         projects::list, projects::create, projects::get, projects::update, projects::delete,
-        registrations::sign_up, registrations::list, registrations::get_own, registrations::change_own, registrations::cancel_own,
+        registrations::sign_up, registrations::list, registrations::get_own, registrations::change_own, registrations::cancel_own, registrations::rotate_feed,
     ),
     components(schemas(crate::error::ProblemDocument, crate::domain::FieldProblem)),
     modifiers(&BearerAuth),

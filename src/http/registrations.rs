@@ -7,8 +7,8 @@ use utoipa::ToSchema;
 
 use super::State;
 use super::auth::Organizer;
-use crate::db::events;
 use crate::db::registrations::{self, RegistrationView};
+use crate::db::{attendees, events};
 use crate::domain::drafts::NAME_MAX;
 use crate::domain::time::instant_text;
 use crate::domain::{EmailAddress, Problems, SignupRequest, SingleLine, Slug};
@@ -102,6 +102,8 @@ pub struct OwnRegistrationBody {
     pub waitlist_position: Option<i64>,
     /// Slugs of the projects joined.
     pub projects: Vec<String>,
+    /// The attendee's personal calendar feed (every event they signed up for).
+    pub feed_url: Option<String>,
 }
 
 /// A registration in an organizer's list.
@@ -151,12 +153,15 @@ pub async fn list(
 }
 
 async fn own_body(state: &State, token: String) -> Result<OwnRegistrationBody, AppError> {
+    let (links, key) = (state.links.clone(), state.key.clone());
     state
         .db
         .read(move |conn| {
             let row = registrations::find_by_token(conn, &token)?;
             let event = events::find(conn, row.event_id)?;
             let v = registrations::view(conn, row)?;
+            let feed_url = attendees::find(conn, &v.registration.email_normalized)?
+                .map(|a| links.personal_feed(&a.feed_token(&key)));
             Ok(OwnRegistrationBody {
                 event: event.slug,
                 event_title: event.title,
@@ -165,6 +170,7 @@ async fn own_body(state: &State, token: String) -> Result<OwnRegistrationBody, A
                 status: v.registration.status.clone(),
                 waitlist_position: v.waitlist_position,
                 projects: v.projects.iter().map(|p| p.slug.clone()).collect(),
+                feed_url,
             })
         })
         .await
@@ -227,6 +233,25 @@ pub async fn cancel_own(state: State, token: web::Path<String>) -> Result<HttpRe
         })
         .await?;
     state.outbox_wake.notify_one();
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(own_body(&state, token).await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/registrations/{token}/feed-token", tag = "registrations", params(("token" = String, Path)),
+    responses((status = 200, description = "A new personal feed link; the old one stops working", body = OwnRegistrationBody),
+               (status = 404, body = crate::error::ProblemDocument, content_type = "application/problem+json")))]
+pub async fn rotate_feed(state: State, token: web::Path<String>) -> Result<HttpResponse, AppError> {
+    let (token, key, now) = (token.into_inner(), state.key.clone(), state.clock.now());
+    let lookup = token.clone();
+    state
+        .db
+        .write(move |conn| {
+            let row = registrations::find_by_token(conn, &lookup)?;
+            let attendee = attendees::ensure(conn, &row.email_normalized, &key, now)?;
+            attendees::rotate_feed_token(conn, attendee.id, &key, now)
+        })
+        .await?;
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
         .json(own_body(&state, token).await?))

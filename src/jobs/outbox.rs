@@ -10,7 +10,7 @@ use tokio::sync::{Notify, watch};
 
 use crate::clock::Clock;
 use crate::db::outbox::{self, OutboxRow};
-use crate::db::{Db, events, registrations};
+use crate::db::{Db, attendees, events, registrations};
 use crate::domain::{Notice, RegistrationStatus};
 use crate::error::AppError;
 use crate::links::Links;
@@ -163,6 +163,8 @@ impl OutboxWorker {
                     return Ok(None);
                 }
                 let window = event.window()?;
+                let feed_url = attendees::find(conn, &view.registration.email_normalized)?
+                    .map(|a| links.personal_feed(&a.feed_token(&key)));
                 Ok(Some(NoticeContext {
                     name: view.registration.name.clone(),
                     email: view.registration.email.clone(),
@@ -173,6 +175,7 @@ impl OutboxWorker {
                     online_url: event.online_url.clone(),
                     event_url: links.event(&event.slug),
                     manage_url: links.manage(&view.registration.manage_token(&key)),
+                    feed_url,
                     going: status == RegistrationStatus::Going,
                     waitlist_position: view.waitlist_position.unwrap_or(0),
                     projects: view.projects.iter().map(|p| p.name.clone()).collect(),

@@ -22,6 +22,8 @@ pub struct NoticeContext {
     pub online_url: Option<String>,
     pub event_url: String,
     pub manage_url: String,
+    /// The attendee's personal calendar feed.
+    pub feed_url: Option<String>,
     pub going: bool,
     pub waitlist_position: i64,
     pub projects: Vec<String>,
@@ -44,6 +46,7 @@ macro_rules! notice_template {
             online_url: Option<&'a str>,
             event_url: &'a str,
             manage_url: &'a str,
+            feed_url: Option<&'a str>,
             going: bool,
             waitlist_position: i64,
             projects: &'a [String],
@@ -60,6 +63,7 @@ macro_rules! notice_template {
                     online_url: c.online_url.as_deref(),
                     event_url: &c.event_url,
                     manage_url: &c.manage_url,
+                    feed_url: c.feed_url.as_deref(),
                     going: c.going,
                     waitlist_position: c.waitlist_position,
                     projects: &c.projects,
@@ -179,6 +183,7 @@ mod tests {
             online_url: None,
             event_url: "https://c.example/events/s".into(),
             manage_url: "https://c.example/manage/TOKEN".into(),
+            feed_url: Some("https://c.example/feeds/FEED.ics".into()),
             going: false,
             waitlist_position: 3,
             projects: vec!["Twisted".into()],
@@ -202,6 +207,7 @@ mod tests {
         assert!(raw.contains("position 3"));
         assert!(raw.contains("https://c.example/manage/TOKEN"));
         assert!(raw.contains("  - Twisted"));
+        assert!(raw.contains("https://c.example/feeds/FEED.ics"));
         assert!(raw.contains("<script>"), "plain text is not HTML-escaped");
     }
 

@@ -90,6 +90,11 @@ fn create_pg_database(admin_url: &str) -> (String, String) {
 /// Starts the application, or returns None for PostgreSQL when no server is configured (and
 /// CI is not set: in CI a missing server fails the test).
 pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
+    // Server-side errors show in a failing test's output.
+    let _ = tracing_subscriber::fmt()
+        .with_test_writer()
+        .with_env_filter("warn,actix_server=error")
+        .try_init();
     let data_dir = tempfile::tempdir().expect("temporary folder");
     let (database_url, pg_database) = match backend {
         Backend::Sqlite => (

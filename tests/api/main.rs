@@ -5,6 +5,7 @@
 mod bad_input;
 mod cli;
 mod events;
+mod feeds;
 mod health;
 mod helpers;
 mod projects;

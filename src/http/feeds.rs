@@ -1,0 +1,511 @@
+//! Calendar feeds: the site's, one per kind, one per event, one per project, and each
+//! attendee's personal feed. Every feed carries a strong ETag and Last-Modified computed from
+//! a small fingerprint query, so an unchanged feed is answered 304 without being loaded or
+//! rendered; public feeds are also kept rendered in memory, keyed by their ETag.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use actix_web::http::header::{self, HttpDate};
+use actix_web::web::Bytes;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{Duration as Days, NaiveDateTime};
+use sha2::{Digest, Sha256};
+
+use super::State;
+use crate::db::events::{self, EventRow};
+use crate::db::feeds::{self, Fingerprint};
+use crate::db::projects::{self, ProjectRow};
+use crate::db::{attendees, registrations};
+use crate::domain::{EventKind, EventStatus, RegistrationStatus};
+use crate::error::AppError;
+use crate::ical::{self, CalEvent, Calendar, Status, When};
+use crate::links::Links;
+
+/// How often clients are asked to refresh, in minutes.
+const REFRESH_MINUTES: u32 = 60;
+/// Public feeds kept rendered; beyond this the cache starts afresh.
+const CACHE_ENTRIES: usize = 256;
+
+/// Rendered public feeds by key, each with the ETag it was rendered for.
+#[derive(Default)]
+pub struct FeedCache(Mutex<HashMap<String, (String, Bytes)>>);
+
+impl FeedCache {
+    fn get(&self, key: &str, etag: &str) -> Option<Bytes> {
+        let map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        map.get(key)
+            .filter(|(tag, _)| tag == etag)
+            .map(|(_, body)| body.clone())
+    }
+
+    fn put(&self, key: &str, etag: &str, body: Bytes) {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() >= CACHE_ENTRIES && !map.contains_key(key) {
+            map.clear();
+        }
+        map.insert(key.to_owned(), (etag.to_owned(), body));
+    }
+}
+
+/// A strong ETag: the feed's identity and fingerprint, and this build's version (a new
+/// release may render the same rows differently).
+fn etag(key: &str, fingerprint: &Fingerprint) -> String {
+    let mut hash = Sha256::new();
+    hash.update(env!("CARGO_PKG_VERSION").as_bytes());
+    hash.update(key.as_bytes());
+    hash.update(format!("{fingerprint:?}").as_bytes());
+    format!("\"{}\"", &URL_SAFE_NO_PAD.encode(hash.finalize())[..27])
+}
+
+fn system_time(t: NaiveDateTime) -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(t.and_utc().timestamp().max(0) as u64)
+}
+
+/// Whether the client's copy is current (RFC 9110 §13.2.2: If-None-Match wins over
+/// If-Modified-Since, and an unreadable date is ignored).
+fn not_modified(req: &HttpRequest, tag: &str, last_modified: Option<NaiveDateTime>) -> bool {
+    if let Some(values) = req
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+    {
+        return values
+            .split(',')
+            .map(str::trim)
+            .any(|candidate| candidate == tag || candidate == "*");
+    }
+    let since = req
+        .headers()
+        .get(header::IF_MODIFIED_SINCE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<HttpDate>().ok())
+        .map(SystemTime::from);
+    match (since, last_modified) {
+        (Some(since), Some(modified)) => system_time(modified) <= since,
+        _ => false,
+    }
+}
+
+/// Who may cache a feed.
+#[derive(Clone, Copy)]
+enum Audience {
+    Public,
+    Private,
+}
+
+struct Feed {
+    key: String,
+    audience: Audience,
+    fingerprint: Fingerprint,
+    filename: String,
+}
+
+impl Feed {
+    fn etag(&self) -> String {
+        etag(&self.key, &self.fingerprint)
+    }
+
+    fn headers(&self, response: &mut actix_web::HttpResponseBuilder, tag: &str) {
+        let cache = match self.audience {
+            Audience::Public => "public, max-age=300",
+            Audience::Private => "private, max-age=300",
+        };
+        response
+            .insert_header((header::ETAG, tag.to_owned()))
+            .insert_header((header::CACHE_CONTROL, cache));
+        if let Some(modified) = self.fingerprint.last_modified {
+            response.insert_header((header::LAST_MODIFIED, HttpDate::from(system_time(modified))));
+        }
+    }
+
+    /// Answers 304 when the client is current; otherwise renders (or reuses) the body.
+    async fn respond<F>(
+        self,
+        req: &HttpRequest,
+        state: &State,
+        render: F,
+    ) -> Result<HttpResponse, AppError>
+    where
+        F: FnOnce() -> futures_lite::BoxedRender,
+    {
+        let tag = self.etag();
+        if not_modified(req, &tag, self.fingerprint.last_modified) {
+            let mut response = HttpResponse::NotModified();
+            self.headers(&mut response, &tag);
+            return Ok(response.finish());
+        }
+        let cached = match self.audience {
+            Audience::Public => state.feed_cache.get(&self.key, &tag),
+            Audience::Private => None,
+        };
+        let body = match cached {
+            Some(body) => body,
+            None => {
+                let body = Bytes::from(render().await?);
+                if let Audience::Public = self.audience {
+                    state.feed_cache.put(&self.key, &tag, body.clone());
+                }
+                body
+            }
+        };
+        let mut response = HttpResponse::Ok();
+        self.headers(&mut response, &tag);
+        response
+            .content_type("text/calendar; charset=utf-8")
+            .insert_header((
+                header::CONTENT_DISPOSITION,
+                format!("inline; filename=\"{}\"", self.filename),
+            ));
+        Ok(response.body(body))
+    }
+}
+
+/// Boxed rendering futures, so each handler can hand its own to `Feed::respond`.
+mod futures_lite {
+    use std::future::Future;
+    use std::pin::Pin;
+
+    use crate::error::AppError;
+
+    pub type BoxedRender = Pin<Box<dyn Future<Output = Result<String, AppError>>>>;
+}
+
+fn location_of(event: &EventRow) -> String {
+    let place: Vec<&str> = [event.venue.as_str(), event.address.as_str()]
+        .into_iter()
+        .filter(|s| !s.is_empty())
+        .collect();
+    match (place.is_empty(), &event.online_url) {
+        (true, Some(url)) => url.clone(),
+        _ => place.join(", "),
+    }
+}
+
+fn when_of(event: &EventRow) -> When {
+    if event.all_day {
+        When::AllDay {
+            start: event.starts_local.date(),
+            end: event.ends_local.date() + Days::days(1),
+        }
+    } else {
+        When::Timed {
+            tzid: event.timezone.clone(),
+            start_local: event.starts_local,
+            end_local: event.ends_local,
+            start_utc: event.starts_at,
+            end_utc: event.ends_at,
+        }
+    }
+}
+
+/// An event as the public feeds show it.
+fn event_item(event: &EventRow, links: &Links) -> CalEvent {
+    let cancelled = event.status() == EventStatus::Cancelled;
+    let mut description = String::new();
+    for part in [event.summary.as_str(), event.description.as_str()] {
+        if !part.is_empty() {
+            description.push_str(part);
+            description.push_str("\n\n");
+        }
+    }
+    if let Some(url) = &event.online_url {
+        description.push_str(&format!("Online: {url}\n"));
+    }
+    description.push_str(&format!("Details and signup: {}", links.event(&event.slug)));
+    CalEvent {
+        uid: format!("{}@convene", event.uid),
+        sequence: event.revision,
+        modified: event.updated_at,
+        created: event.created_at,
+        // Some calendar apps ignore STATUS; the title says it too.
+        summary: if cancelled {
+            format!("Cancelled: {}", event.title)
+        } else {
+            event.title.clone()
+        },
+        description,
+        location: location_of(event),
+        url: Some(links.event(&event.slug)),
+        status: if cancelled {
+            Status::Cancelled
+        } else {
+            Status::Confirmed
+        },
+        categories: vec![event.kind.clone()],
+        when: when_of(event),
+    }
+}
+
+/// The event as one project sees it: the project's room or table first, its links in the text.
+fn project_item(event: &EventRow, project: &ProjectRow, links: &Links) -> CalEvent {
+    let mut item = event_item(event, links);
+    item.uid = format!("{}-{}@convene", event.uid, project.uid);
+    item.sequence = event.revision + project.revision;
+    item.modified = item.modified.max(project.updated_at);
+    if event.status() != EventStatus::Cancelled {
+        item.summary = format!("{}: {}", project.name, event.title);
+    }
+    let mut text = String::new();
+    if !project.description.is_empty() {
+        text.push_str(&project.description);
+        text.push_str("\n\n");
+    }
+    if !project.location.is_empty() {
+        text.push_str(&format!("Room or table: {}\n", project.location));
+    }
+    if let Some(url) = &project.notes_url {
+        text.push_str(&format!("Notes: {url}\n"));
+    }
+    if let Some(url) = &project.repository_url {
+        text.push_str(&format!("Repository: {url}\n"));
+    }
+    item.description = format!("{text}\n{}", item.description);
+    if !project.location.is_empty() {
+        item.location = [project.location.as_str(), item.location.as_str()]
+            .into_iter()
+            .filter(|s| !s.is_empty())
+            .collect::<Vec<_>>()
+            .join(", ");
+    }
+    item
+}
+
+fn calendar(name: String, description: String, events: Vec<CalEvent>) -> Calendar {
+    Calendar {
+        name,
+        description,
+        refresh_minutes: REFRESH_MINUTES,
+        events,
+    }
+}
+
+async fn public_feed(
+    req: HttpRequest,
+    state: State,
+    kind: Option<EventKind>,
+) -> Result<HttpResponse, AppError> {
+    let now = state.clock.now();
+    let fingerprint = state
+        .db
+        .read(move |conn| feeds::public_fingerprint(conn, kind, now))
+        .await?;
+    let key = format!("public:{}", kind.map_or("all", EventKind::as_str));
+    let filename = format!("convene-{}.ics", kind.map_or("events", EventKind::as_str));
+    let feed = Feed {
+        key,
+        audience: Audience::Public,
+        fingerprint,
+        filename,
+    };
+    let render_state = state.clone();
+    feed.respond(&req, &state, move || {
+        Box::pin(async move {
+            let rows = render_state
+                .db
+                .read(move |conn| feeds::public_events(conn, kind, now))
+                .await?;
+            let items = rows
+                .iter()
+                .map(|e| event_item(e, &render_state.links))
+                .collect();
+            let name = match kind {
+                None => "Convene: all events".to_owned(),
+                Some(k) => format!("Convene: {k} events"),
+            };
+            Ok(ical::render(&calendar(
+                name,
+                "Events announced on Convene".into(),
+                items,
+            )))
+        })
+    })
+    .await
+}
+
+pub async fn site(req: HttpRequest, state: State) -> Result<HttpResponse, AppError> {
+    public_feed(req, state, None).await
+}
+
+pub async fn kind(
+    req: HttpRequest,
+    state: State,
+    kind: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let kind = EventKind::parse(&kind)
+        .map_err(|_| AppError::not_found("no feed for this kind of event"))?;
+    public_feed(req, state, Some(kind)).await
+}
+
+pub async fn event(
+    req: HttpRequest,
+    state: State,
+    slug: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let slug = slug.into_inner();
+    let event = state
+        .db
+        .read(move |conn| events::find_by_slug(conn, &slug))
+        .await?;
+    let fingerprint = Fingerprint {
+        rows: event.id,
+        last_modified: Some(event.updated_at),
+        other: None,
+    };
+    let feed = Feed {
+        key: format!("event:{}", event.id),
+        audience: Audience::Public,
+        fingerprint,
+        filename: format!("{}.ics", event.slug),
+    };
+    let links = state.links.clone();
+    feed.respond(&req, &state, move || {
+        Box::pin(async move {
+            Ok(ical::render(&calendar(
+                event.title.clone(),
+                event.summary.clone(),
+                vec![event_item(&event, &links)],
+            )))
+        })
+    })
+    .await
+}
+
+pub async fn project(
+    req: HttpRequest,
+    state: State,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, AppError> {
+    let (slug, project_slug) = path.into_inner();
+    let (event, project) = state
+        .db
+        .read(move |conn| {
+            let event = events::find_by_slug(conn, &slug)?;
+            let project = projects::find_by_slug(conn, event.id, &project_slug)?;
+            Ok((event, project))
+        })
+        .await?;
+    let fingerprint = Fingerprint {
+        rows: project.id,
+        last_modified: Some(event.updated_at.max(project.updated_at)),
+        other: Some(event.updated_at),
+    };
+    let feed = Feed {
+        key: format!("project:{}", project.id),
+        audience: Audience::Public,
+        fingerprint,
+        filename: format!("{}-{}.ics", event.slug, project.slug),
+    };
+    let links = state.links.clone();
+    feed.respond(&req, &state, move || {
+        Box::pin(async move {
+            let name = format!("{} at {}", project.name, event.title);
+            Ok(ical::render(&calendar(
+                name,
+                project.description.clone(),
+                vec![project_item(&event, &project, &links)],
+            )))
+        })
+    })
+    .await
+}
+
+/// `/feeds/{token}.ics`: the events one attendee is going to (waitlisted ones tentative).
+pub async fn personal(
+    req: HttpRequest,
+    state: State,
+    token: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let (token, now) = (token.into_inner(), state.clock.now());
+    let (attendee, fingerprint) = state
+        .db
+        .read(move |conn| {
+            let attendee = attendees::find_by_feed_token(conn, &token)?;
+            let fingerprint = feeds::personal_fingerprint(conn, &attendee.email_normalized, now)?;
+            Ok((attendee, fingerprint))
+        })
+        .await?;
+    let feed = Feed {
+        key: format!("personal:{}", attendee.id),
+        audience: Audience::Private,
+        fingerprint,
+        filename: "my-events.ics".into(),
+    };
+    let render_state = state.clone();
+    feed.respond(&req, &state, move || {
+        Box::pin(async move {
+            let email = attendee.email_normalized.clone();
+            let rows = render_state
+                .db
+                .read(move |conn| feeds::personal(conn, &email, now))
+                .await?;
+            let items = rows
+                .iter()
+                .map(|(registration, event)| personal_item(registration, event, &render_state))
+                .collect();
+            Ok(ical::render(&calendar(
+                "My events on Convene".into(),
+                "The events you signed up for".into(),
+                items,
+            )))
+        })
+    })
+    .await
+}
+
+fn personal_item(
+    registration: &registrations::RegistrationRow,
+    event: &EventRow,
+    state: &State,
+) -> CalEvent {
+    let mut item = event_item(event, &state.links);
+    let manage = state.links.manage(&registration.manage_token(&state.key));
+    let standing = match registration.status() {
+        RegistrationStatus::Waitlisted => {
+            if item.status != Status::Cancelled {
+                item.status = Status::Tentative;
+            }
+            "You are on the waitlist."
+        }
+        _ => "You are going.",
+    };
+    item.description = format!(
+        "{standing} Change or cancel your registration: {manage}\n\n{}",
+        item.description
+    );
+    item
+}
+
+/// The page that explains how to subscribe, with every public feed.
+#[derive(Template)]
+#[template(path = "subscribe.html")]
+struct SubscribePage {
+    feeds: Vec<(String, String, String)>,
+}
+
+pub async fn subscribe_help(state: State) -> Result<HttpResponse, AppError> {
+    let links = &state.links;
+    let mut feeds = vec![(
+        "All events".to_owned(),
+        links.site_feed(),
+        Links::webcal(&links.site_feed()),
+    )];
+    for kind in EventKind::ALL {
+        let url = links.kind_feed(kind.as_str());
+        feeds.push((
+            format!("Only {kind} events"),
+            url.clone(),
+            Links::webcal(&url),
+        ));
+    }
+    let html = SubscribePage { feeds }
+        .render()
+        .map_err(|e| AppError::Internal(e.into()))?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(html))
+}

@@ -1,0 +1,268 @@
+//! iCalendar (RFC 5545) output: a pure function from calendar events to text. Times of timed
+//! events are written in their own zone with a generated VTIMEZONE for every zone used; all-day
+//! events are dates with an exclusive end. Nothing here reads the database or the clock.
+
+pub mod vtimezone;
+pub mod writer;
+
+use std::collections::BTreeMap;
+
+use chrono::{NaiveDate, NaiveDateTime};
+use jiff::Timestamp;
+
+use writer::ContentWriter;
+
+pub const PRODID: &str = concat!("-//Convene//Convene ", env!("CARGO_PKG_VERSION"), "//EN");
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Confirmed,
+    Tentative,
+    Cancelled,
+}
+
+impl Status {
+    fn as_str(self) -> &'static str {
+        match self {
+            Status::Confirmed => "CONFIRMED",
+            Status::Tentative => "TENTATIVE",
+            Status::Cancelled => "CANCELLED",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum When {
+    /// Wall-clock times in the IANA zone `tzid`, and the UTC instants they stand for.
+    Timed {
+        tzid: String,
+        start_local: NaiveDateTime,
+        end_local: NaiveDateTime,
+        start_utc: NaiveDateTime,
+        end_utc: NaiveDateTime,
+    },
+    /// Whole days; `end` is the day after the last one.
+    AllDay { start: NaiveDate, end: NaiveDate },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CalEvent {
+    pub uid: String,
+    pub sequence: i32,
+    /// When this information last changed (UTC); DTSTAMP and LAST-MODIFIED.
+    pub modified: NaiveDateTime,
+    pub created: NaiveDateTime,
+    pub summary: String,
+    pub description: String,
+    pub location: String,
+    pub url: Option<String>,
+    pub status: Status,
+    pub categories: Vec<String>,
+    pub when: When,
+}
+
+#[derive(Debug, Clone)]
+pub struct Calendar {
+    /// X-WR-CALNAME and NAME.
+    pub name: String,
+    pub description: String,
+    /// How often clients should refresh, in minutes.
+    pub refresh_minutes: u32,
+    pub events: Vec<CalEvent>,
+}
+
+fn utc_text(t: NaiveDateTime) -> String {
+    t.format("%Y%m%dT%H%M%SZ").to_string()
+}
+
+fn to_timestamp(t: NaiveDateTime) -> Timestamp {
+    Timestamp::from_second(t.and_utc().timestamp()).unwrap_or(Timestamp::UNIX_EPOCH)
+}
+
+/// Renders a whole calendar object.
+pub fn render(calendar: &Calendar) -> String {
+    let mut w = ContentWriter::with_capacity(512 + calendar.events.len() * 700);
+    w.begin("VCALENDAR");
+    w.raw("VERSION", &[], "2.0");
+    w.raw("PRODID", &[], PRODID);
+    w.raw("CALSCALE", &[], "GREGORIAN");
+    w.text("NAME", &calendar.name);
+    w.text("X-WR-CALNAME", &calendar.name);
+    if !calendar.description.is_empty() {
+        w.text("X-WR-CALDESC", &calendar.description);
+    }
+    let refresh = format!("PT{}M", calendar.refresh_minutes.max(1));
+    w.raw("REFRESH-INTERVAL", &[("VALUE", "DURATION")], &refresh);
+    w.raw("X-PUBLISHED-TTL", &[], &refresh);
+
+    // Each zone used, with the span it must cover.
+    let mut zones: BTreeMap<&str, (NaiveDateTime, NaiveDateTime)> = BTreeMap::new();
+    for event in &calendar.events {
+        if let When::Timed {
+            tzid,
+            start_utc,
+            end_utc,
+            ..
+        } = &event.when
+        {
+            let span = zones.entry(tzid.as_str()).or_insert((*start_utc, *end_utc));
+            span.0 = span.0.min(*start_utc);
+            span.1 = span.1.max(*end_utc);
+        }
+    }
+    for (tzid, (from, to)) in zones {
+        if let Ok(zone) = jiff::tz::TimeZone::get(tzid) {
+            vtimezone::write(&mut w, tzid, &zone, to_timestamp(from), to_timestamp(to));
+        }
+    }
+    for event in &calendar.events {
+        write_event(&mut w, event);
+    }
+    w.end("VCALENDAR");
+    w.finish()
+}
+
+fn write_event(w: &mut ContentWriter, e: &CalEvent) {
+    w.begin("VEVENT");
+    w.raw("UID", &[], &e.uid);
+    w.raw("DTSTAMP", &[], &utc_text(e.modified));
+    w.raw("CREATED", &[], &utc_text(e.created));
+    w.raw("LAST-MODIFIED", &[], &utc_text(e.modified));
+    w.raw("SEQUENCE", &[], &e.sequence.max(0).to_string());
+    match &e.when {
+        When::Timed {
+            tzid,
+            start_local,
+            end_local,
+            ..
+        } => {
+            w.raw(
+                "DTSTART",
+                &[("TZID", tzid)],
+                &start_local.format("%Y%m%dT%H%M%S").to_string(),
+            );
+            w.raw(
+                "DTEND",
+                &[("TZID", tzid)],
+                &end_local.format("%Y%m%dT%H%M%S").to_string(),
+            );
+        }
+        When::AllDay { start, end } => {
+            w.raw(
+                "DTSTART",
+                &[("VALUE", "DATE")],
+                &start.format("%Y%m%d").to_string(),
+            );
+            w.raw(
+                "DTEND",
+                &[("VALUE", "DATE")],
+                &end.format("%Y%m%d").to_string(),
+            );
+            w.raw("TRANSP", &[], "TRANSPARENT");
+        }
+    }
+    w.text("SUMMARY", &e.summary);
+    if !e.description.is_empty() {
+        w.text("DESCRIPTION", &e.description);
+    }
+    if !e.location.is_empty() {
+        w.text("LOCATION", &e.location);
+    }
+    if let Some(url) = &e.url {
+        w.raw("URL", &[("VALUE", "URI")], url);
+    }
+    if !e.categories.is_empty() {
+        let escaped: Vec<String> = e
+            .categories
+            .iter()
+            .map(|c| writer::escape_text(c))
+            .collect();
+        w.raw("CATEGORIES", &[], &escaped.join(","));
+    }
+    w.raw("STATUS", &[], e.status.as_str());
+    w.end("VEVENT");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::writer::tests::{unescape, unfold};
+    use super::*;
+
+    fn dt(s: &str) -> NaiveDateTime {
+        NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap()
+    }
+
+    pub(crate) fn sample() -> Calendar {
+        Calendar {
+            name: "Convene, sprints".into(),
+            description: "Sprints".into(),
+            refresh_minutes: 60,
+            events: vec![
+                CalEvent {
+                    uid: "convene-event-1".into(),
+                    sequence: 2,
+                    modified: dt("2027-01-02 10:00"),
+                    created: dt("2027-01-01 10:00"),
+                    summary: "Sprint, day 1; \\o/\r\nBEGIN:VALARM".into(),
+                    description: "Line one\nLine two".into(),
+                    location: "Hall B, Main St 1".into(),
+                    url: Some("https://c.example/events/s?a=b,c;d".into()),
+                    status: Status::Confirmed,
+                    categories: vec!["sprint".into()],
+                    when: When::Timed {
+                        tzid: "Europe/Berlin".into(),
+                        start_local: dt("2027-03-27 09:00"),
+                        end_local: dt("2027-03-28 17:00"),
+                        start_utc: dt("2027-03-27 08:00"),
+                        end_utc: dt("2027-03-28 15:00"),
+                    },
+                },
+                CalEvent {
+                    uid: "convene-event-2".into(),
+                    sequence: 0,
+                    modified: dt("2027-01-02 10:00"),
+                    created: dt("2027-01-01 10:00"),
+                    summary: "Summit".into(),
+                    description: String::new(),
+                    location: String::new(),
+                    url: None,
+                    status: Status::Cancelled,
+                    categories: vec![],
+                    when: When::AllDay {
+                        start: NaiveDate::from_ymd_opt(2027, 5, 1).unwrap(),
+                        end: NaiveDate::from_ymd_opt(2027, 5, 3).unwrap(),
+                    },
+                },
+            ],
+        }
+    }
+
+    #[test]
+    fn whole_calendar_golden() {
+        let text = render(&sample());
+        let expected = include_str!("../../tests/golden/sample.ics");
+        assert_eq!(
+            text,
+            expected.replace("\r\n", "\n").replace('\n', "\r\n"),
+            "rendered:\n{text}"
+        );
+    }
+
+    #[test]
+    fn one_summary_and_no_alarm_from_a_hostile_title() {
+        let lines = unfold(&render(&sample()));
+        let summaries: Vec<&String> = lines.iter().filter(|l| l.starts_with("SUMMARY:")).collect();
+        assert_eq!(summaries.len(), 2);
+        assert_eq!(
+            unescape(summaries[0].strip_prefix("SUMMARY:").unwrap()),
+            "Sprint, day 1; \\o/\nBEGIN:VALARM"
+        );
+        assert!(!lines.iter().any(|l| l == "BEGIN:VALARM"));
+    }
+
+    #[test]
+    fn urls_are_not_text_escaped() {
+        let lines = unfold(&render(&sample()));
+        assert!(lines.contains(&"URL;VALUE=URI:https://c.example/events/s?a=b,c;d".to_owned()));
+    }
+}
