@@ -20,6 +20,8 @@ struct EventLine {
 #[template(path = "home.html")]
 struct HomePage {
     events: Vec<EventLine>,
+    site_feed: String,
+    site_feed_webcal: String,
 }
 
 pub async fn home(state: State) -> Result<HttpResponse, AppError> {
@@ -50,9 +52,15 @@ pub async fn home(state: State) -> Result<HttpResponse, AppError> {
             seats,
         });
     }
-    let html = HomePage { events: lines }
-        .render()
-        .map_err(|e| AppError::Internal(e.into()))?;
+    let site_feed = state.links.site_feed();
+    let site_feed_webcal = crate::links::Links::webcal(&site_feed);
+    let html = HomePage {
+        events: lines,
+        site_feed,
+        site_feed_webcal,
+    }
+    .render()
+    .map_err(|e| AppError::Internal(e.into()))?;
     Ok(HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
         .body(html))

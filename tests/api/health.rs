@@ -62,6 +62,21 @@ async fn home_page_lists_upcoming_events_escaped(app: TestApp) {
     );
     assert!(!html.contains("<script>alert"), "{html}");
     assert!(html.contains("5 seats left"));
+    assert!(
+        html.contains("webcal://convene.example/calendar.ics"),
+        "the site feed is offered for subscription"
+    );
+    let help = app.get("/calendar").await.text().await.unwrap();
+    for app_name in [
+        "Google Calendar",
+        "Apple Calendar",
+        "Outlook",
+        "Thunderbird",
+        "every several hours",
+    ] {
+        assert!(help.contains(app_name), "{app_name}");
+    }
+    assert!(help.contains("webcal://convene.example/calendar/hack-in.ics"));
 }
 
 crate::on_both_backends!(
