@@ -13,6 +13,7 @@ use tokio::sync::{Notify, watch};
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::Db;
+use crate::domain::ReminderOffsets;
 use crate::error::AppError;
 use crate::http::{self, AppState};
 use crate::jobs::OutboxWorker;
@@ -39,6 +40,7 @@ pub struct Services {
     pub transport: Transport,
     pub from: Mailbox,
     pub outbox_wake: Arc<Notify>,
+    pub reminder_offsets: ReminderOffsets,
 }
 
 impl Services {
@@ -53,8 +55,14 @@ impl Services {
         })?;
         let transport = match &options.transport {
             Some(t) => t.clone(),
-            None => Transport::from_settings(settings.smtp_url.as_deref(), &settings.data_dir)?,
+            None => Transport::from_settings(
+                settings.smtp_url.as_deref(),
+                &settings.data_dir,
+                settings.smtp_timeout(),
+            )?,
         };
+        let reminder_offsets = ReminderOffsets::parse(&settings.reminder_offsets)
+            .map_err(|e| AppError::config(format!("CONVENE_REMINDER_OFFSETS: {e}")))?;
         Ok(Self {
             db,
             links: Links::parse(base_url).map_err(AppError::config)?,
@@ -63,6 +71,7 @@ impl Services {
             transport,
             from,
             outbox_wake: Arc::new(Notify::new()),
+            reminder_offsets,
         })
     }
 
@@ -77,6 +86,7 @@ impl Services {
             wake: self.outbox_wake.clone(),
             poll,
             id: format!("{}-{}", hostname(), uuid::Uuid::new_v4()),
+            reminder_offsets: self.reminder_offsets.clone(),
         }
     }
 }

@@ -30,6 +30,8 @@ pub struct Settings {
     pub db_pool_size: u32,
     /// How often the outbox worker looks for due mail when nothing wakes it (milliseconds).
     pub worker_poll_ms: u64,
+    /// How long to wait for an SMTP server before trying again later (seconds).
+    pub smtp_timeout_secs: u64,
 }
 
 impl Default for Settings {
@@ -45,6 +47,7 @@ impl Default for Settings {
             secret_key: None,
             db_pool_size: 8,
             worker_poll_ms: 1000,
+            smtp_timeout_secs: 30,
         }
     }
 }
@@ -68,6 +71,10 @@ impl Settings {
                 .to_string_lossy()
                 .into_owned(),
         }
+    }
+
+    pub fn smtp_timeout(&self) -> Duration {
+        Duration::from_secs(self.smtp_timeout_secs.clamp(1, 600))
     }
 
     pub fn worker_poll(&self) -> Duration {

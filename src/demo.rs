@@ -245,6 +245,7 @@ fn draft(e: &DemoEvent, now: NaiveDateTime) -> Result<EventDraft, AppError> {
         capacity: Capacity::parse(e.capacity).map_err(AppError::config)?,
         signup_opens_at: None,
         signup_closes_at: None,
+        reminder_offsets: None,
     })
 }
 

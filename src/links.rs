@@ -52,6 +52,10 @@ impl Links {
         format!("{}/api/v1/registrations/{token}", self.base)
     }
 
+    pub fn unsubscribe(&self, token: &str) -> String {
+        format!("{}/unsubscribe/{token}", self.base)
+    }
+
     pub fn site_feed(&self) -> String {
         format!("{}/calendar.ics", self.base)
     }

@@ -42,6 +42,11 @@ enum Command {
     },
     /// Print a new random secret key for CONVENE_SECRET_KEY.
     Secret,
+    /// Send one message through the configured mail settings, to check them.
+    SendTestEmail {
+        #[arg(long)]
+        to: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -154,6 +159,24 @@ async fn run(command: Command) -> Result<(), AppError> {
             println!("Password:  {}", created.password);
             println!("API token: {}", created.api_token);
             println!("Both are shown only now; only their hashes are stored.");
+            Ok(())
+        }
+        Command::SendTestEmail { to } => {
+            let to = EmailAddress::parse(&to).map_err(|m| AppError::config(format!("--to {m}")))?;
+            let transport = convene::mail::Transport::from_settings(
+                settings.smtp_url.as_deref(),
+                &settings.data_dir,
+                settings.smtp_timeout(),
+            )?;
+            let message = convene::mail::compose::test_message(&settings.mail_from, to.as_str())?;
+            transport.send(message).await.map_err(|e| {
+                AppError::config(format!("the test message was not accepted: {}", e.reason))
+            })?;
+            println!(
+                "Sent a test message to {} through {}.",
+                to.as_str(),
+                transport.describe()
+            );
             Ok(())
         }
         Command::Secret => {

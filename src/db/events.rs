@@ -6,7 +6,8 @@ use diesel::prelude::*;
 use super::schema::{events, registrations};
 use super::{DbConn, is_unique_violation, lock_event};
 use crate::domain::{
-    Capacity, EventDraft, EventKind, EventStatus, EventWindow, LongText, SingleLine, Slug, WebUrl,
+    Capacity, EventDraft, EventKind, EventStatus, EventWindow, LongText, Notice, ReminderOffsets,
+    SingleLine, Slug, WebUrl,
 };
 use crate::error::AppError;
 
@@ -39,6 +40,8 @@ pub struct EventRow {
     pub updated_at: NaiveDateTime,
     /// Random and stable: the iCalendar UID, never derived from time or place.
     pub uid: String,
+    /// The organizer's reminder offsets for this event (`24h,1h`); None: the service default.
+    pub reminder_offsets: Option<String>,
 }
 
 impl EventRow {
@@ -96,6 +99,10 @@ impl EventRow {
             capacity: self.capacity(),
             signup_opens_at: self.signup_opens_at,
             signup_closes_at: self.signup_closes_at,
+            reminder_offsets: self
+                .reminder_offsets
+                .as_deref()
+                .and_then(|r| ReminderOffsets::parse(r).ok()),
         })
     }
 
@@ -137,6 +144,7 @@ struct EventColumns<'a> {
     capacity: Option<i32>,
     signup_opens_at: Option<NaiveDateTime>,
     signup_closes_at: Option<NaiveDateTime>,
+    reminder_offsets: Option<String>,
     updated_at: NaiveDateTime,
 }
 
@@ -160,6 +168,7 @@ impl<'a> EventColumns<'a> {
             capacity: draft.capacity.as_db(),
             signup_opens_at: draft.signup_opens_at,
             signup_closes_at: draft.signup_closes_at,
+            reminder_offsets: draft.reminder_offsets.as_ref().map(ToString::to_string),
             updated_at: now,
         }
     }
@@ -219,6 +228,14 @@ pub fn cancel(conn: &mut DbConn, event_id: i64, now: NaiveDateTime) -> Result<Ev
     if row.status() == EventStatus::Cancelled {
         return Ok(row);
     }
+    let recipients = super::registrations::active(conn, event_id, None, false)?;
+    super::registrations::notify_all(
+        conn,
+        &recipients,
+        Notice::EventCancelled,
+        &serde_json::json!({}),
+        now,
+    )?;
     diesel::update(events::table.find(event_id))
         .set((
             events::status.eq(EventStatus::Cancelled.as_str()),
@@ -343,8 +360,38 @@ pub fn change(
     let id = find_by_slug(conn, slug)?.id;
     lock_event(conn, id)?;
     let current = find(conn, id)?;
-    let next = apply(current.to_draft()?)?;
+    let previous = current.to_draft()?;
+    let next = apply(previous.clone())?;
     let updated = update(conn, &current, &next, now)?;
+    let changes = next.changes_from(&previous);
+    if !changes.is_empty() && updated.status() == EventStatus::Scheduled {
+        let changes: Vec<serde_json::Value> = changes
+            .iter()
+            .map(|c| serde_json::json!({ "what": c.what, "before": c.before, "after": c.after }))
+            .collect();
+        let recipients = super::registrations::active(conn, id, None, false)?;
+        super::registrations::notify_all(
+            conn,
+            &recipients,
+            Notice::EventChanged,
+            &serde_json::json!({ "changes": changes }),
+            now,
+        )?;
+    }
     super::registrations::fill_free_seats(conn, updated.id, now)?;
     find(conn, id)
+}
+
+/// Scheduled events starting after `from` and no later than `to`.
+pub fn starting_between(
+    conn: &mut DbConn,
+    from: NaiveDateTime,
+    to: NaiveDateTime,
+) -> Result<Vec<EventRow>, AppError> {
+    Ok(events::table
+        .filter(events::status.eq(EventStatus::Scheduled.as_str()))
+        .filter(events::starts_at.gt(from))
+        .filter(events::starts_at.le(to))
+        .select(EventRow::as_select())
+        .load(conn)?)
 }

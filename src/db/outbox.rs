@@ -29,6 +29,19 @@ pub struct OutboxRow {
     pub claimed_until: Option<NaiveDateTime>,
     pub sent_at: Option<NaiveDateTime>,
     pub failed_at: Option<NaiveDateTime>,
+    pub skipped_at: Option<NaiveDateTime>,
+}
+
+impl OutboxRow {
+    /// `pending`, `sent`, `failed` or `skipped`.
+    pub fn state(&self) -> &'static str {
+        match (self.sent_at, self.failed_at, self.skipped_at) {
+            (Some(_), _, _) => "sent",
+            (_, Some(_), _) => "failed",
+            (_, _, Some(_)) => "skipped",
+            _ => "pending",
+        }
+    }
 }
 
 /// A message to be sent about one registration.
@@ -60,6 +73,62 @@ pub fn enqueue(
         .get_result(conn)?)
 }
 
+/// Inserts a message that must exist once only, under `dedupe_key`; a second insert with the
+/// same key, from this instance or another, is ignored. Returns whether a row was added.
+pub fn enqueue_once(
+    conn: &mut DbConn,
+    message: NewMessage<'_>,
+    dedupe_key: &str,
+    now: NaiveDateTime,
+) -> Result<bool, AppError> {
+    let row = (
+        outbox::message_id.eq(uuid::Uuid::new_v4().to_string()),
+        outbox::kind.eq(message.notice.as_str()),
+        outbox::event_id.eq(Some(message.event_id)),
+        outbox::registration_id.eq(Some(message.registration_id)),
+        outbox::recipient.eq(message.recipient),
+        outbox::payload.eq(message.payload.to_string()),
+        outbox::dedupe_key.eq(Some(dedupe_key)),
+        outbox::created_at.eq(now),
+        outbox::available_at.eq(now),
+    );
+    let added = match conn {
+        DbConn::Postgres(pg) => diesel::insert_into(outbox::table)
+            .values(row)
+            .on_conflict_do_nothing()
+            .execute(pg)?,
+        DbConn::Sqlite(lite) => diesel::insert_into(outbox::table)
+            .values(row)
+            .on_conflict_do_nothing()
+            .execute(lite)?,
+    };
+    Ok(added == 1)
+}
+
+/// The dedupe keys already used for one event's messages of one kind.
+pub fn dedupe_keys(
+    conn: &mut DbConn,
+    event_id: i64,
+    notice: Notice,
+) -> Result<std::collections::HashSet<String>, AppError> {
+    let keys: Vec<Option<String>> = outbox::table
+        .filter(outbox::event_id.eq(event_id))
+        .filter(outbox::kind.eq(notice.as_str()))
+        .select(outbox::dedupe_key)
+        .load(conn)?;
+    Ok(keys.into_iter().flatten().collect())
+}
+
+/// One event's messages, newest first, for its organizers.
+pub fn for_event(conn: &mut DbConn, event_id: i64, limit: i64) -> Result<Vec<OutboxRow>, AppError> {
+    Ok(outbox::table
+        .filter(outbox::event_id.eq(event_id))
+        .order(outbox::id.desc())
+        .limit(limit)
+        .select(OutboxRow::as_select())
+        .load(conn)?)
+}
+
 /// Takes up to `limit` due messages for `worker`, leasing them until `now + lease`. On
 /// PostgreSQL rows another worker is claiming are skipped rather than waited for.
 pub fn claim(
@@ -72,6 +141,7 @@ pub fn claim(
     let due = outbox::table
         .filter(outbox::sent_at.is_null())
         .filter(outbox::failed_at.is_null())
+        .filter(outbox::skipped_at.is_null())
         .filter(outbox::available_at.le(now))
         .filter(
             outbox::claimed_until
@@ -148,6 +218,23 @@ pub fn mark_failed(
     Ok(())
 }
 
+/// Records a message that no longer applied when its turn came.
+pub fn mark_skipped(
+    conn: &mut DbConn,
+    id: i64,
+    reason: &str,
+    now: NaiveDateTime,
+) -> Result<(), AppError> {
+    diesel::update(outbox::table.find(id))
+        .set((
+            outbox::skipped_at.eq(Some(now)),
+            outbox::claimed_until.eq(None::<NaiveDateTime>),
+            outbox::last_error.eq(Some(truncate(reason))),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
 /// Gives back the messages a stopping worker had claimed but not sent.
 pub fn release(conn: &mut DbConn, worker: &str) -> Result<usize, AppError> {
     Ok(diesel::update(
@@ -165,6 +252,7 @@ pub fn pending_count(conn: &mut DbConn) -> Result<i64, AppError> {
     Ok(outbox::table
         .filter(outbox::sent_at.is_null())
         .filter(outbox::failed_at.is_null())
+        .filter(outbox::skipped_at.is_null())
         .count()
         .get_result(conn)?)
 }

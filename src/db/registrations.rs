@@ -33,11 +33,18 @@ pub struct RegistrationRow {
     pub manage_token_hash: String,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// Opted out of reminders and organizer messages for this event.
+    pub muted: bool,
 }
 
 impl RegistrationRow {
     pub fn status(&self) -> RegistrationStatus {
         RegistrationStatus::parse(&self.status).unwrap_or(RegistrationStatus::Cancelled)
+    }
+
+    /// The token of this registration's one-click opt-out link.
+    pub fn unsubscribe_token(&self, key: &SecretKey) -> String {
+        key.sign_row(UNSUBSCRIBE_PURPOSE, self.id, &self.manage_nonce)
     }
 
     /// The attendee's private manage token, rebuilt from the stored nonce.
@@ -47,6 +54,39 @@ impl RegistrationRow {
 }
 
 const MANAGE_PURPOSE: &str = "manage";
+const UNSUBSCRIBE_PURPOSE: &str = "unsubscribe";
+
+/// The registration an opt-out link names; every wrong link gets the same 404.
+pub fn find_by_unsubscribe_token(
+    conn: &mut DbConn,
+    key: &SecretKey,
+    token: &str,
+) -> Result<RegistrationRow, AppError> {
+    let not_found = || AppError::not_found("no registration for this link");
+    let id = tokens::signed_row_id(token).ok_or_else(not_found)?;
+    let row = registrations::table
+        .find(id)
+        .select(RegistrationRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or_else(not_found)?;
+    if key.verify_row(UNSUBSCRIBE_PURPOSE, token, row.id, &row.manage_nonce) {
+        Ok(row)
+    } else {
+        Err(not_found())
+    }
+}
+
+/// Stops reminders and organizer messages for one registration.
+pub fn mute(conn: &mut DbConn, registration_id: i64, now: NaiveDateTime) -> Result<(), AppError> {
+    diesel::update(registrations::table.find(registration_id))
+        .set((
+            registrations::muted.eq(true),
+            registrations::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
 
 /// A registration as its owner and the organizers see it.
 #[derive(Debug, Clone)]
@@ -499,4 +539,63 @@ pub fn list_for_event(conn: &mut DbConn, event_id: i64) -> Result<Vec<Registrati
     };
     views.sort_by_key(|v| (rank(v), v.registration.id));
     Ok(views)
+}
+
+/// People going to an event who have not opted out of reminders.
+pub fn going_unmuted(conn: &mut DbConn, event_id: i64) -> Result<Vec<RegistrationRow>, AppError> {
+    Ok(registrations::table
+        .filter(registrations::event_id.eq(event_id))
+        .filter(registrations::status.eq(RegistrationStatus::Going.as_str()))
+        .filter(registrations::muted.eq(false))
+        .select(RegistrationRow::as_select())
+        .load(conn)?)
+}
+
+/// Active registrations (going and waitlisted) of an event, optionally only those that joined
+/// one project, optionally leaving out those who opted out of bulk mail.
+pub fn active(
+    conn: &mut DbConn,
+    event_id: i64,
+    project_id: Option<i64>,
+    skip_muted: bool,
+) -> Result<Vec<RegistrationRow>, AppError> {
+    let mut query = registrations::table
+        .filter(registrations::event_id.eq(event_id))
+        .filter(registrations::status.ne(RegistrationStatus::Cancelled.as_str()))
+        .select(RegistrationRow::as_select())
+        .into_boxed();
+    if skip_muted {
+        query = query.filter(registrations::muted.eq(false));
+    }
+    if let Some(project_id) = project_id {
+        let members = registration_projects::table
+            .filter(registration_projects::project_id.eq(project_id))
+            .select(registration_projects::registration_id);
+        query = query.filter(registrations::id.eq_any(members));
+    }
+    Ok(query.load(conn)?)
+}
+
+/// Queues one notice for each of `recipients`.
+pub fn notify_all(
+    conn: &mut DbConn,
+    recipients: &[RegistrationRow],
+    notice: Notice,
+    payload: &serde_json::Value,
+    now: NaiveDateTime,
+) -> Result<usize, AppError> {
+    for r in recipients {
+        outbox::enqueue(
+            conn,
+            NewMessage {
+                notice,
+                event_id: r.event_id,
+                registration_id: r.id,
+                recipient: &r.email,
+                payload: payload.clone(),
+            },
+            now,
+        )?;
+    }
+    Ok(recipients.len())
 }

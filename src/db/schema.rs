@@ -27,6 +27,7 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         uid -> Text,
+        reminder_offsets -> Nullable<Text>,
     }
 }
 
@@ -71,6 +72,7 @@ diesel::table! {
         manage_token_hash -> Text,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        muted -> Bool,
     }
 }
 
@@ -120,6 +122,7 @@ diesel::table! {
         claimed_until -> Nullable<Timestamp>,
         sent_at -> Nullable<Timestamp>,
         failed_at -> Nullable<Timestamp>,
+        skipped_at -> Nullable<Timestamp>,
     }
 }
 

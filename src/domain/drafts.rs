@@ -3,7 +3,10 @@
 
 use chrono::NaiveDateTime;
 
-use super::{Capacity, EmailAddress, EventKind, EventWindow, LongText, SingleLine, Slug, WebUrl};
+use super::{
+    Capacity, EmailAddress, EventKind, EventWindow, LongText, ReminderOffsets, SingleLine, Slug,
+    WebUrl,
+};
 
 pub const TITLE_MAX: usize = 200;
 pub const SUMMARY_MAX: usize = 500;
@@ -26,9 +29,56 @@ pub struct EventDraft {
     pub capacity: Capacity,
     pub signup_opens_at: Option<NaiveDateTime>,
     pub signup_closes_at: Option<NaiveDateTime>,
+    /// The organizer's own reminder offsets; None: the service default.
+    pub reminder_offsets: Option<ReminderOffsets>,
+}
+
+/// One announced change: what, before, after.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventChange {
+    pub what: &'static str,
+    pub before: String,
+    pub after: String,
 }
 
 impl EventDraft {
+    /// Where the event happens, in one line.
+    pub fn place(&self) -> String {
+        let mut parts: Vec<&str> = [self.venue.as_str(), self.address.as_str()]
+            .into_iter()
+            .filter(|s| !s.is_empty())
+            .collect();
+        if let Some(url) = &self.online_url {
+            parts.push(url.as_str());
+        }
+        if parts.is_empty() {
+            "to be announced".into()
+        } else {
+            parts.join(", ")
+        }
+    }
+
+    /// The changes of time and place from `previous`, as attendees are told about them.
+    pub fn changes_from(&self, previous: &EventDraft) -> Vec<EventChange> {
+        let mut changes = Vec::new();
+        if self.window != previous.window {
+            changes.push(EventChange {
+                what: "Time",
+                before: previous.window.human(),
+                after: self.window.human(),
+            });
+        }
+        let (before, after) = (previous.place(), self.place());
+        if before != after {
+            changes.push(EventChange {
+                what: "Place",
+                before,
+                after,
+            });
+        }
+        changes
+    }
+
     /// Whether going from `self` to `next` changes what a calendar must show as a new version
     /// of the event: its time or its place. Such changes raise the revision (the iCalendar
     /// SEQUENCE) and are announced to attendees.

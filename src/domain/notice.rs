@@ -14,26 +14,59 @@ pub enum Notice {
     Promoted,
     /// Your registration is cancelled, as you asked.
     RegistrationCancelled,
+    /// The event moved in time or place.
+    EventChanged,
+    /// The event is called off.
+    EventCancelled,
+    /// The event starts soon.
+    Reminder,
+    /// A message from the organizer.
+    OrganizerMessage,
 }
 
 impl Notice {
+    pub const ALL: &'static [Notice] = &[
+        Notice::SignupConfirmation,
+        Notice::AlreadyRegistered,
+        Notice::Promoted,
+        Notice::RegistrationCancelled,
+        Notice::EventChanged,
+        Notice::EventCancelled,
+        Notice::Reminder,
+        Notice::OrganizerMessage,
+    ];
+
+    /// Whether the message carries the event as an `.ics` attachment.
+    pub fn attaches_event(self) -> bool {
+        matches!(
+            self,
+            Notice::SignupConfirmation
+                | Notice::Promoted
+                | Notice::EventChanged
+                | Notice::EventCancelled
+        )
+    }
+
+    /// Whether the attendee may opt out of this kind (reminders and organizer messages are
+    /// bulk mail; the rest are about their own registration).
+    pub fn is_bulk(self) -> bool {
+        matches!(self, Notice::Reminder | Notice::OrganizerMessage)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Notice::SignupConfirmation => "signup_confirmation",
             Notice::AlreadyRegistered => "already_registered",
             Notice::Promoted => "promoted",
             Notice::RegistrationCancelled => "registration_cancelled",
+            Notice::EventChanged => "event_changed",
+            Notice::EventCancelled => "event_cancelled",
+            Notice::Reminder => "reminder",
+            Notice::OrganizerMessage => "organizer_message",
         }
     }
 
     pub fn parse(raw: &str) -> Option<Self> {
-        [
-            Notice::SignupConfirmation,
-            Notice::AlreadyRegistered,
-            Notice::Promoted,
-            Notice::RegistrationCancelled,
-        ]
-        .into_iter()
-        .find(|n| n.as_str() == raw)
+        Self::ALL.iter().copied().find(|n| n.as_str() == raw)
     }
 }

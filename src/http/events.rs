@@ -8,6 +8,7 @@ use super::State;
 use super::auth::Organizer;
 use super::input::nullable;
 use crate::db::events::{self, EventSummary, Period};
+use crate::domain::ReminderOffsets;
 use crate::domain::drafts::{DESCRIPTION_MAX, PLACE_MAX, SUMMARY_MAX, TITLE_MAX};
 use crate::domain::time::{instant_text, parse_instant};
 use crate::domain::{
@@ -46,6 +47,8 @@ pub struct EventBody {
     pub signup_closes_at: Option<String>,
     /// Raised by every change of time, place or status; the iCalendar SEQUENCE.
     pub revision: i32,
+    /// This event's own reminder offsets; null: the service default.
+    pub reminder_offsets: Option<String>,
     pub url: String,
     pub created_at: String,
     pub updated_at: String,
@@ -75,6 +78,7 @@ impl EventBody {
             signup_opens_at: e.signup_opens_at.map(instant_text),
             signup_closes_at: e.signup_closes_at.map(instant_text),
             revision: e.revision,
+            reminder_offsets: e.reminder_offsets.clone(),
             url: links.event(&e.slug),
             created_at: instant_text(e.created_at),
             updated_at: instant_text(e.updated_at),
@@ -112,6 +116,11 @@ pub struct EventInput {
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<String>)]
     pub signup_closes_at: Option<Option<String>>,
+    /// When reminders go out before the start, such as `24h,1h` (`""` for none); null: the
+    /// service default.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub reminder_offsets: Option<Option<String>>,
 }
 
 impl EventInput {
@@ -181,6 +190,9 @@ impl EventInput {
         let closes = self
             .signup_closes_at
             .map(|o| o.and_then(|s| p.check("signup_closes_at", parse_instant(&s))));
+        let reminders = self
+            .reminder_offsets
+            .map(|o| o.and_then(|s| p.check("reminder_offsets", ReminderOffsets::parse(&s))));
 
         let window_touched = self.timezone.is_some()
             || self.starts_at.is_some()
@@ -258,6 +270,7 @@ impl EventInput {
                 capacity: capacity.unwrap_or(Capacity::UNLIMITED),
                 signup_opens_at: opens.flatten(),
                 signup_closes_at: closes.flatten(),
+                reminder_offsets: reminders.flatten(),
             },
             Some(b) => EventDraft {
                 slug: slug.unwrap_or(b.slug),
@@ -272,6 +285,7 @@ impl EventInput {
                 capacity: capacity.unwrap_or(b.capacity),
                 signup_opens_at: opens.unwrap_or(b.signup_opens_at),
                 signup_closes_at: closes.unwrap_or(b.signup_closes_at),
+                reminder_offsets: reminders.unwrap_or(b.reminder_offsets),
             },
         };
         if let (Some(o), Some(c)) = (draft.signup_opens_at, draft.signup_closes_at)

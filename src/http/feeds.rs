@@ -13,17 +13,18 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chrono::{Duration as Days, NaiveDateTime};
+use chrono::NaiveDateTime;
 use sha2::{Digest, Sha256};
 
 use super::State;
 use crate::db::events::{self, EventRow};
 use crate::db::feeds::{self, Fingerprint};
-use crate::db::projects::{self, ProjectRow};
+use crate::db::projects;
 use crate::db::{attendees, registrations};
-use crate::domain::{EventKind, EventStatus, RegistrationStatus};
+use crate::domain::{EventKind, RegistrationStatus};
 use crate::error::AppError;
-use crate::ical::{self, CalEvent, Calendar, Status, When};
+use crate::ical::items::{event_item, project_item};
+use crate::ical::{self, CalEvent, Calendar, Status};
 use crate::links::Links;
 
 /// How often clients are asked to refresh, in minutes.
@@ -175,111 +176,12 @@ mod futures_lite {
     pub type BoxedRender = Pin<Box<dyn Future<Output = Result<String, AppError>>>>;
 }
 
-fn location_of(event: &EventRow) -> String {
-    let place: Vec<&str> = [event.venue.as_str(), event.address.as_str()]
-        .into_iter()
-        .filter(|s| !s.is_empty())
-        .collect();
-    match (place.is_empty(), &event.online_url) {
-        (true, Some(url)) => url.clone(),
-        _ => place.join(", "),
-    }
-}
-
-fn when_of(event: &EventRow) -> When {
-    if event.all_day {
-        When::AllDay {
-            start: event.starts_local.date(),
-            end: event.ends_local.date() + Days::days(1),
-        }
-    } else {
-        When::Timed {
-            tzid: event.timezone.clone(),
-            start_local: event.starts_local,
-            end_local: event.ends_local,
-            start_utc: event.starts_at,
-            end_utc: event.ends_at,
-        }
-    }
-}
-
-/// An event as the public feeds show it.
-fn event_item(event: &EventRow, links: &Links) -> CalEvent {
-    let cancelled = event.status() == EventStatus::Cancelled;
-    let mut description = String::new();
-    for part in [event.summary.as_str(), event.description.as_str()] {
-        if !part.is_empty() {
-            description.push_str(part);
-            description.push_str("\n\n");
-        }
-    }
-    if let Some(url) = &event.online_url {
-        description.push_str(&format!("Online: {url}\n"));
-    }
-    description.push_str(&format!("Details and signup: {}", links.event(&event.slug)));
-    CalEvent {
-        uid: format!("{}@convene", event.uid),
-        sequence: event.revision,
-        modified: event.updated_at,
-        created: event.created_at,
-        // Some calendar apps ignore STATUS; the title says it too.
-        summary: if cancelled {
-            format!("Cancelled: {}", event.title)
-        } else {
-            event.title.clone()
-        },
-        description,
-        location: location_of(event),
-        url: Some(links.event(&event.slug)),
-        status: if cancelled {
-            Status::Cancelled
-        } else {
-            Status::Confirmed
-        },
-        categories: vec![event.kind.clone()],
-        when: when_of(event),
-    }
-}
-
-/// The event as one project sees it: the project's room or table first, its links in the text.
-fn project_item(event: &EventRow, project: &ProjectRow, links: &Links) -> CalEvent {
-    let mut item = event_item(event, links);
-    item.uid = format!("{}-{}@convene", event.uid, project.uid);
-    item.sequence = event.revision + project.revision;
-    item.modified = item.modified.max(project.updated_at);
-    if event.status() != EventStatus::Cancelled {
-        item.summary = format!("{}: {}", project.name, event.title);
-    }
-    let mut text = String::new();
-    if !project.description.is_empty() {
-        text.push_str(&project.description);
-        text.push_str("\n\n");
-    }
-    if !project.location.is_empty() {
-        text.push_str(&format!("Room or table: {}\n", project.location));
-    }
-    if let Some(url) = &project.notes_url {
-        text.push_str(&format!("Notes: {url}\n"));
-    }
-    if let Some(url) = &project.repository_url {
-        text.push_str(&format!("Repository: {url}\n"));
-    }
-    item.description = format!("{text}\n{}", item.description);
-    if !project.location.is_empty() {
-        item.location = [project.location.as_str(), item.location.as_str()]
-            .into_iter()
-            .filter(|s| !s.is_empty())
-            .collect::<Vec<_>>()
-            .join(", ");
-    }
-    item
-}
-
 fn calendar(name: String, description: String, events: Vec<CalEvent>) -> Calendar {
     Calendar {
         name,
         description,
         refresh_minutes: REFRESH_MINUTES,
+        method: None,
         events,
     }
 }

@@ -7,6 +7,7 @@ pub mod events;
 pub mod feeds;
 pub mod health;
 pub mod input;
+pub mod messages;
 pub mod openapi;
 pub mod pages;
 pub mod projects;
@@ -67,6 +68,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         get_or_head().to(feeds::project),
     )
     .route("/feeds/{token}.ics", get_or_head().to(feeds::personal))
+    .service(
+        web::resource("/unsubscribe/{token}")
+            .route(web::get().to(messages::unsubscribe_page))
+            .route(web::post().to(messages::unsubscribe)),
+    )
     .route("/healthz", web::get().to(health::healthz))
     .route("/readyz", web::get().to(health::readyz))
     .service(
@@ -99,6 +105,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     .route(web::get().to(registrations::list))
                     .route(web::post().to(registrations::sign_up)),
             )
+            .route("/events/{slug}/messages", web::post().to(messages::send))
+            .route("/events/{slug}/outbox", web::get().to(messages::outbox))
             .service(
                 web::resource("/registrations/{token}")
                     .route(web::get().to(registrations::get_own))

@@ -4,7 +4,7 @@ use actix_web::HttpResponse;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{events, projects, registrations};
+use super::{events, messages, projects, registrations};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -13,10 +13,11 @@ use super::{events, projects, registrations};
         events::list, events::create, events::get, events::update, events::cancel,
         projects::list, projects::create, projects::get, projects::update, projects::delete,
         registrations::sign_up, registrations::list, registrations::get_own, registrations::change_own, registrations::cancel_own, registrations::rotate_feed,
+        messages::send, messages::outbox,
     ),
     components(schemas(crate::error::ProblemDocument, crate::domain::FieldProblem)),
     modifiers(&BearerAuth),
-    tags((name = "events"), (name = "projects"), (name = "registrations"))
+    tags((name = "events"), (name = "projects"), (name = "registrations"), (name = "mail"))
 )]
 pub struct ApiDoc;
 

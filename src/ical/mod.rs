@@ -2,6 +2,7 @@
 //! events are written in their own zone with a generated VTIMEZONE for every zone used; all-day
 //! events are dates with an exclusive end. Nothing here reads the database or the clock.
 
+pub mod items;
 pub mod vtimezone;
 pub mod writer;
 
@@ -68,6 +69,8 @@ pub struct Calendar {
     pub description: String,
     /// How often clients should refresh, in minutes.
     pub refresh_minutes: u32,
+    /// `PUBLISH` for a calendar attached to email; None for feeds.
+    pub method: Option<&'static str>,
     pub events: Vec<CalEvent>,
 }
 
@@ -86,6 +89,9 @@ pub fn render(calendar: &Calendar) -> String {
     w.raw("VERSION", &[], "2.0");
     w.raw("PRODID", &[], PRODID);
     w.raw("CALSCALE", &[], "GREGORIAN");
+    if let Some(method) = calendar.method {
+        w.raw("METHOD", &[], method);
+    }
     w.text("NAME", &calendar.name);
     w.text("X-WR-CALNAME", &calendar.name);
     if !calendar.description.is_empty() {
@@ -197,6 +203,7 @@ mod tests {
             name: "Convene, sprints".into(),
             description: "Sprints".into(),
             refresh_minutes: 60,
+            method: None,
             events: vec![
                 CalEvent {
                     uid: "convene-event-1".into(),

@@ -1,25 +1,32 @@
 //! The outbox worker: claims due messages with a lease, renders each from the current state
-//! of its registration, delivers it, and commits it as sent on its own. Temporary failures are
-//! retried with exponential backoff for about a day; permanent ones are kept with their reason.
+//! of its registration (dropping those that no longer apply), delivers a few at a time, and
+//! commits each as sent on its own. Temporary failures are retried with exponential backoff
+//! for about a day; permanent ones are kept with their reason for the organizer to see.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::StreamExt;
 use lettre::message::Mailbox;
+use serde::Deserialize;
 use tokio::sync::{Notify, watch};
 
 use crate::clock::Clock;
 use crate::db::outbox::{self, OutboxRow};
-use crate::db::{Db, attendees, events, registrations};
-use crate::domain::{Notice, RegistrationStatus};
+use crate::db::{Db, DbConn, attendees, events, registrations};
+use crate::domain::{EventStatus, Notice, RegistrationStatus, ReminderOffsets};
 use crate::error::AppError;
+use crate::ical::items::email_attachment;
 use crate::links::Links;
+use crate::mail::compose::{Change, ProjectLine};
 use crate::mail::{self, NoticeContext, Transport};
 use crate::tokens::SecretKey;
 
 /// How long a claim holds before another worker may take the message.
-const LEASE_SECONDS: i64 = 300;
-const BATCH: i64 = 50;
+pub const LEASE_SECONDS: i64 = 300;
+const BATCH: i64 = 64;
+/// Messages in flight at once; the SMTP pool keeps as many connections open.
+pub const CONCURRENCY: usize = 8;
 /// About 24 hours of retries: 30 s, 1, 2, 4 ... minutes, then hourly.
 const MAX_ATTEMPTS: i32 = 30;
 
@@ -34,6 +41,7 @@ pub struct OutboxWorker {
     pub wake: Arc<Notify>,
     pub poll: Duration,
     pub id: String,
+    pub reminder_offsets: ReminderOffsets,
 }
 
 /// What happened to one message.
@@ -50,13 +58,42 @@ pub fn backoff(attempts: i32) -> chrono::Duration {
     chrono::Duration::seconds((30_i64 << exponent).min(3600))
 }
 
+/// What the row that caused a message recorded about it.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct Payload {
+    changes: Vec<ChangePayload>,
+    offset_minutes: i64,
+    starts_at: Option<chrono::NaiveDateTime>,
+    subject: String,
+    body: String,
+    project: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct ChangePayload {
+    what: String,
+    before: String,
+    after: String,
+}
+
 impl OutboxWorker {
-    /// Delivers until `stop` turns true, then gives back what it had claimed.
+    /// Schedules reminders and delivers until `stop` turns true, then gives back what it had
+    /// claimed.
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
         tracing::info!(worker = %self.id, transport = self.transport.describe(), "outbox worker started");
+        // Reminders are looked for every 15 polls (15 s by default), not on every batch.
+        let scan_every = (self.poll * 15).clamp(Duration::from_millis(50), Duration::from_secs(15));
+        let mut last_scan: Option<std::time::Instant> = None;
         loop {
             if *stop.borrow() {
                 break;
+            }
+            if last_scan.is_none_or(|t| t.elapsed() >= scan_every) {
+                last_scan = Some(std::time::Instant::now());
+                if let Err(e) = self.schedule_reminders().await {
+                    tracing::warn!(error = %e, "could not schedule reminders");
+                }
             }
             let handled = match self.run_once().await {
                 Ok(n) => n,
@@ -87,6 +124,14 @@ impl OutboxWorker {
         }
     }
 
+    /// Inserts the reminders that are due now (once each, however many workers run).
+    pub async fn schedule_reminders(&self) -> Result<usize, AppError> {
+        let (now, defaults) = (self.clock.now(), self.reminder_offsets.clone());
+        self.db
+            .write(move |conn| super::reminders::schedule_due(conn, &defaults, now))
+            .await
+    }
+
     /// Claims one batch and delivers it; returns how many messages were handled.
     pub async fn run_once(&self) -> Result<usize, AppError> {
         let (worker, now) = (self.id.clone(), self.clock.now());
@@ -103,92 +148,65 @@ impl OutboxWorker {
             })
             .await?;
         let count = batch.len();
-        for row in batch {
-            let id = row.id;
-            let attempts = row.attempts;
-            let outcome = self.deliver(row).await;
-            let now = self.clock.now();
-            let recorded = match &outcome {
-                Delivery::Sent => {
-                    self.db
-                        .write(move |conn| outbox::mark_sent(conn, id, now))
-                        .await
-                }
-                Delivery::Skipped(why) => {
-                    tracing::info!(message = id, reason = %why, "message no longer applies");
-                    let why = format!("skipped: {why}");
-                    self.db
-                        .write(move |conn| outbox::mark_failed(conn, id, &why, now))
-                        .await
-                }
-                Delivery::Retry(why) if attempts < MAX_ATTEMPTS => {
-                    tracing::warn!(message = id, attempts, error = %why, "delivery failed, will retry");
-                    let (why, at) = (why.clone(), now + backoff(attempts));
-                    self.db
-                        .write(move |conn| outbox::mark_retry(conn, id, &why, at))
-                        .await
-                }
-                Delivery::Retry(why) | Delivery::Failed(why) => {
-                    tracing::error!(message = id, attempts, error = %why, "delivery failed for good");
-                    let why = why.clone();
-                    self.db
-                        .write(move |conn| outbox::mark_failed(conn, id, &why, now))
-                        .await
-                }
-            };
-            if let Err(e) = recorded {
-                tracing::error!(message = id, error = %e, "could not record the delivery outcome");
-            }
-        }
+        futures::stream::iter(batch)
+            .for_each_concurrent(CONCURRENCY, |row| self.handle(row))
+            .await;
         Ok(count)
+    }
+
+    async fn handle(&self, row: OutboxRow) {
+        let (id, attempts) = (row.id, row.attempts);
+        let outcome = self.deliver(row).await;
+        let now = self.clock.now();
+        let recorded = match &outcome {
+            Delivery::Sent => {
+                self.db
+                    .write(move |conn| outbox::mark_sent(conn, id, now))
+                    .await
+            }
+            Delivery::Skipped(why) => {
+                tracing::info!(message = id, reason = %why, "message no longer applies");
+                let why = format!("skipped: {why}");
+                self.db
+                    .write(move |conn| outbox::mark_skipped(conn, id, &why, now))
+                    .await
+            }
+            Delivery::Retry(why) if attempts < MAX_ATTEMPTS => {
+                tracing::warn!(message = id, attempts, error = %why, "delivery failed, will retry");
+                let (why, at) = (why.clone(), now + backoff(attempts));
+                self.db
+                    .write(move |conn| outbox::mark_retry(conn, id, &why, at))
+                    .await
+            }
+            Delivery::Retry(why) | Delivery::Failed(why) => {
+                tracing::error!(message = id, attempts, error = %why, "delivery failed for good");
+                let why = why.clone();
+                self.db
+                    .write(move |conn| outbox::mark_failed(conn, id, &why, now))
+                    .await
+            }
+        };
+        if let Err(e) = recorded {
+            tracing::error!(message = id, error = %e, "could not record the delivery outcome");
+        }
     }
 
     async fn deliver(&self, row: OutboxRow) -> Delivery {
         let Some(notice) = Notice::parse(&row.kind) else {
             return Delivery::Failed(format!("unknown message kind `{}`", row.kind));
         };
-        let (links, key) = (self.links.clone(), self.key.clone());
-        let registration_id = row.registration_id;
+        let (links, key, now) = (self.links.clone(), self.key.clone(), self.clock.now());
+        let (registration_id, payload) = (row.registration_id, row.payload.clone());
         let context = self
             .db
-            .read(move |conn| -> Result<Option<NoticeContext>, AppError> {
-                let Some(id) = registration_id else {
-                    return Ok(None);
-                };
-                let registration = registrations::find(conn, id)?;
-                let event = events::find(conn, registration.event_id)?;
-                let view = registrations::view(conn, registration)?;
-                let status = view.registration.status();
-                if notice == Notice::Promoted && status != RegistrationStatus::Going {
-                    return Ok(None);
-                }
-                let window = event.window()?;
-                let feed_url = attendees::find(conn, &view.registration.email_normalized)?
-                    .map(|a| links.personal_feed(&a.feed_token(&key)));
-                Ok(Some(NoticeContext {
-                    name: view.registration.name.clone(),
-                    email: view.registration.email.clone(),
-                    event_title: event.title.clone(),
-                    when: window.human(),
-                    venue: event.venue.clone(),
-                    address: event.address.clone(),
-                    online_url: event.online_url.clone(),
-                    event_url: links.event(&event.slug),
-                    manage_url: links.manage(&view.registration.manage_token(&key)),
-                    feed_url,
-                    going: status == RegistrationStatus::Going,
-                    waitlist_position: view.waitlist_position.unwrap_or(0),
-                    projects: view.projects.iter().map(|p| p.name.clone()).collect(),
-                }))
+            .read(move |conn| match registration_id {
+                Some(id) => build_context(conn, notice, id, &payload, &links, &key, now),
+                None => Ok(Err("the message names no registration".into())),
             })
             .await;
         let context = match context {
-            Ok(Some(c)) => c,
-            Ok(None) => {
-                return Delivery::Skipped(
-                    "the registration changed before the message went out".into(),
-                );
-            }
+            Ok(Ok(c)) => c,
+            Ok(Err(why)) => return Delivery::Skipped(why),
             Err(AppError::NotFound(what)) => return Delivery::Skipped(what),
             Err(e) => return Delivery::Retry(e.to_string()),
         };
@@ -206,6 +224,93 @@ impl OutboxWorker {
             Err(e) => Delivery::Retry(e.reason),
         }
     }
+}
+
+/// The context of one message, or why it no longer applies.
+fn build_context(
+    conn: &mut DbConn,
+    notice: Notice,
+    registration_id: i64,
+    payload: &str,
+    links: &Links,
+    key: &SecretKey,
+    now: chrono::NaiveDateTime,
+) -> Result<Result<NoticeContext, String>, AppError> {
+    let payload: Payload = serde_json::from_str(payload).unwrap_or_default();
+    let registration = registrations::find(conn, registration_id)?;
+    let event = events::find(conn, registration.event_id)?;
+    let view = registrations::view(conn, registration)?;
+    let r = &view.registration;
+    let status = r.status();
+    let scheduled = event.status() == EventStatus::Scheduled;
+    let why_not = match notice {
+        Notice::Promoted if status != RegistrationStatus::Going => Some("no longer going"),
+        Notice::Reminder if status != RegistrationStatus::Going => Some("not going"),
+        Notice::Reminder if !scheduled => Some("the event is cancelled"),
+        Notice::Reminder if payload.starts_at != Some(event.starts_at) => {
+            Some("the event moved; a new reminder follows")
+        }
+        Notice::Reminder if now >= event.starts_at => Some("the event has started"),
+        Notice::EventChanged | Notice::EventCancelled | Notice::OrganizerMessage
+            if status == RegistrationStatus::Cancelled =>
+        {
+            Some("the registration is cancelled")
+        }
+        n if n.is_bulk() && r.muted => Some("the attendee opted out"),
+        _ => None,
+    };
+    if let Some(why) = why_not {
+        return Ok(Err(why.into()));
+    }
+    let window = event.window()?;
+    let feed_url = attendees::find(conn, &r.email_normalized)?
+        .map(|a| links.personal_feed(&a.feed_token(key)));
+    let place = [event.venue.as_str(), event.address.as_str()]
+        .into_iter()
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join(", ");
+    Ok(Ok(NoticeContext {
+        name: r.name.clone(),
+        email: r.email.clone(),
+        event_title: event.title.clone(),
+        when: window.human(),
+        place,
+        online_url: event.online_url.clone(),
+        event_url: links.event(&event.slug),
+        manage_url: links.manage(&r.manage_token(key)),
+        feed_url,
+        unsubscribe_url: notice
+            .is_bulk()
+            .then(|| links.unsubscribe(&r.unsubscribe_token(key))),
+        going: status == RegistrationStatus::Going,
+        waitlist_position: view.waitlist_position.unwrap_or(0),
+        projects: view
+            .projects
+            .iter()
+            .map(|p| ProjectLine {
+                name: p.name.clone(),
+                location: p.location.clone(),
+                notes_url: p.notes_url.clone(),
+            })
+            .collect(),
+        changes: payload
+            .changes
+            .into_iter()
+            .map(|c| Change {
+                what: c.what,
+                before: c.before,
+                after: c.after,
+            })
+            .collect(),
+        reminder_in: ReminderOffsets::describe(chrono::Duration::minutes(payload.offset_minutes)),
+        message_subject: payload.subject,
+        message_body: payload.body,
+        message_project: payload.project,
+        calendar: notice
+            .attaches_event()
+            .then(|| email_attachment(&event, links, status == RegistrationStatus::Waitlisted)),
+    }))
 }
 
 #[cfg(test)]

@@ -1,140 +1,185 @@
-//! Turns a notice about a registration into a complete message: headers built with lettre's
-//! typed API (so names and subjects cannot add headers), a plain-text body from a template with
-//! normalized line ends, and a stable Message-ID per outbox row.
+//! Turns a notice into a complete message. Each kind has three templates under
+//! `web/templates/email/`: `KIND.subject.txt`, `KIND.txt` and `KIND.html`. Headers are built
+//! with lettre's typed API (names and subjects cannot add headers), bodies have normalized
+//! line ends, and the Message-ID is the outbox row's own.
 
 use askama::Template;
 use lettre::Message;
 use lettre::message::header::{ContentType, HeaderName, HeaderValue};
-use lettre::message::{Mailbox, header};
+use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart, header};
 
 use crate::domain::Notice;
 use crate::error::AppError;
 
-/// Everything a notice may mention.
+/// A project as a message mentions it.
+#[derive(Debug, Clone, Default)]
+pub struct ProjectLine {
+    pub name: String,
+    /// Room or table.
+    pub location: String,
+    pub notes_url: Option<String>,
+}
+
+/// One change to an event, before and after.
 #[derive(Debug, Clone)]
+pub struct Change {
+    pub what: String,
+    pub before: String,
+    pub after: String,
+}
+
+/// Everything a notice may mention.
+#[derive(Debug, Clone, Default)]
 pub struct NoticeContext {
     pub name: String,
     pub email: String,
     pub event_title: String,
+    /// The event's time in its own zone, with the zone named.
     pub when: String,
-    pub venue: String,
-    pub address: String,
+    /// Venue and address.
+    pub place: String,
     pub online_url: Option<String>,
     pub event_url: String,
     pub manage_url: String,
     /// The attendee's personal calendar feed.
     pub feed_url: Option<String>,
+    /// One-click opt-out of reminders and organizer messages for this event.
+    pub unsubscribe_url: Option<String>,
     pub going: bool,
     pub waitlist_position: i64,
-    pub projects: Vec<String>,
+    pub projects: Vec<ProjectLine>,
+    pub changes: Vec<Change>,
+    /// "24 hours", for reminders.
+    pub reminder_in: String,
+    pub message_subject: String,
+    pub message_body: String,
+    pub message_project: Option<String>,
+    /// The event as an iCalendar object, attached when the notice calls for it.
+    pub calendar: Option<String>,
 }
 
-macro_rules! notice_template {
-    ($name:ident, $path:literal) => {
-        #[derive(Template)]
-        #[template(path = $path, escape = "none")]
-        #[allow(
-            dead_code,
-            reason = "every notice gets the same context; each template uses part of it"
-        )]
-        struct $name<'a> {
-            name: &'a str,
-            event_title: &'a str,
-            when: &'a str,
-            venue: &'a str,
-            address: &'a str,
-            online_url: Option<&'a str>,
-            event_url: &'a str,
-            manage_url: &'a str,
-            feed_url: Option<&'a str>,
-            going: bool,
-            waitlist_position: i64,
-            projects: &'a [String],
+macro_rules! notice_templates {
+    ($($kind:ident => $subject:literal, $text:literal, $html:literal;)+) => {
+        mod templates {
+            use askama::Template;
+            use super::NoticeContext;
+            $(
+                pub mod $kind {
+                    use super::*;
+
+                    #[derive(Template)]
+                    #[template(path = $subject, escape = "none")]
+                    pub struct Subject<'a> {
+                        pub c: &'a NoticeContext,
+                    }
+
+                    #[derive(Template)]
+                    #[template(path = $text, escape = "none")]
+                    pub struct Text<'a> {
+                        pub c: &'a NoticeContext,
+                    }
+
+                    #[derive(Template)]
+                    #[template(path = $html)]
+                    pub struct Html<'a> {
+                        pub c: &'a NoticeContext,
+                        pub subject: &'a str,
+                    }
+                }
+            )+
         }
 
-        impl<'a> $name<'a> {
-            fn of(c: &'a NoticeContext) -> Self {
-                Self {
-                    name: &c.name,
-                    event_title: &c.event_title,
-                    when: &c.when,
-                    venue: &c.venue,
-                    address: &c.address,
-                    online_url: c.online_url.as_deref(),
-                    event_url: &c.event_url,
-                    manage_url: &c.manage_url,
-                    feed_url: c.feed_url.as_deref(),
-                    going: c.going,
-                    waitlist_position: c.waitlist_position,
-                    projects: &c.projects,
-                }
+        /// Subject, plain text and HTML of a notice.
+        fn render(notice: Notice, c: &NoticeContext) -> Result<(String, String, String), askama::Error> {
+            match notice {
+                $(
+                    notice_kind!($kind) => {
+                        let subject = templates::$kind::Subject { c }.render()?;
+                        let subject = subject.trim().to_owned();
+                        let text = templates::$kind::Text { c }.render()?;
+                        let html = templates::$kind::Html { c, subject: &subject }.render()?;
+                        Ok((subject, text, html))
+                    }
+                )+
             }
         }
     };
 }
 
-notice_template!(SignupConfirmationText, "email/signup_confirmation.txt");
-notice_template!(AlreadyRegisteredText, "email/already_registered.txt");
-notice_template!(PromotedText, "email/promoted.txt");
-notice_template!(
-    RegistrationCancelledText,
-    "email/registration_cancelled.txt"
-);
-
-fn subject(notice: Notice, c: &NoticeContext) -> String {
-    match notice {
-        Notice::SignupConfirmation if c.going => format!("You're going: {}", c.event_title),
-        Notice::SignupConfirmation => {
-            format!("Waitlist #{}: {}", c.waitlist_position, c.event_title)
-        }
-        Notice::AlreadyRegistered => format!("You're already registered: {}", c.event_title),
-        Notice::Promoted => format!("A seat is yours: {}", c.event_title),
-        Notice::RegistrationCancelled => format!("Cancelled: {}", c.event_title),
-    }
+macro_rules! notice_kind {
+    (signup_confirmation) => {
+        Notice::SignupConfirmation
+    };
+    (already_registered) => {
+        Notice::AlreadyRegistered
+    };
+    (promoted) => {
+        Notice::Promoted
+    };
+    (registration_cancelled) => {
+        Notice::RegistrationCancelled
+    };
+    (event_changed) => {
+        Notice::EventChanged
+    };
+    (event_cancelled) => {
+        Notice::EventCancelled
+    };
+    (reminder) => {
+        Notice::Reminder
+    };
+    (organizer_message) => {
+        Notice::OrganizerMessage
+    };
 }
 
-fn body(notice: Notice, c: &NoticeContext) -> Result<String, askama::Error> {
-    match notice {
-        Notice::SignupConfirmation => SignupConfirmationText::of(c).render(),
-        Notice::AlreadyRegistered => AlreadyRegisteredText::of(c).render(),
-        Notice::Promoted => PromotedText::of(c).render(),
-        Notice::RegistrationCancelled => RegistrationCancelledText::of(c).render(),
-    }
+notice_templates! {
+    signup_confirmation => "email/signup_confirmation.subject.txt", "email/signup_confirmation.txt", "email/signup_confirmation.html";
+    already_registered => "email/already_registered.subject.txt", "email/already_registered.txt", "email/already_registered.html";
+    promoted => "email/promoted.subject.txt", "email/promoted.txt", "email/promoted.html";
+    registration_cancelled => "email/registration_cancelled.subject.txt", "email/registration_cancelled.txt", "email/registration_cancelled.html";
+    event_changed => "email/event_changed.subject.txt", "email/event_changed.txt", "email/event_changed.html";
+    event_cancelled => "email/event_cancelled.subject.txt", "email/event_cancelled.txt", "email/event_cancelled.html";
+    reminder => "email/reminder.subject.txt", "email/reminder.txt", "email/reminder.html";
+    organizer_message => "email/organizer_message.subject.txt", "email/organizer_message.txt", "email/organizer_message.html";
 }
 
-/// `Auto-Submitted: auto-generated` (RFC 3834): tells auto-responders not to answer.
-#[derive(Clone)]
-struct AutoSubmitted;
+/// A header with a fixed name and a value we built ourselves.
+macro_rules! simple_header {
+    ($name:ident, $text:literal) => {
+        #[derive(Clone)]
+        struct $name(String);
 
-impl header::Header for AutoSubmitted {
-    fn name() -> HeaderName {
-        HeaderName::new_from_ascii_str("Auto-Submitted")
-    }
-
-    fn parse(_: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
-        Ok(Self)
-    }
-
-    fn display(&self) -> HeaderValue {
-        HeaderValue::new(Self::name(), "auto-generated".into())
-    }
-}
-
-/// Line ends become CR LF and a line holding a single dot gains a second one, so a body can
-/// never end the SMTP DATA phase early, whatever a template or a user put in it.
-pub fn normalize_body(text: &str) -> String {
-    let unified = text.replace("\r\n", "\n").replace('\r', "\n");
-    unified
-        .split('\n')
-        .map(|line| {
-            if line.starts_with('.') {
-                format!(".{line}")
-            } else {
-                line.to_owned()
+        impl header::Header for $name {
+            fn name() -> HeaderName {
+                HeaderName::new_from_ascii_str($text)
             }
-        })
-        .collect::<Vec<_>>()
-        .join("\r\n")
+
+            fn parse(s: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+                Ok(Self(s.to_owned()))
+            }
+
+            fn display(&self) -> HeaderValue {
+                // Values come from our own URLs; a line break could never be part of one.
+                HeaderValue::new(Self::name(), self.0.replace(['\r', '\n'], ""))
+            }
+        }
+    };
+}
+
+// RFC 3834: tells auto-responders not to answer.
+simple_header!(AutoSubmitted, "Auto-Submitted");
+// RFC 2369 and RFC 8058: the mail client's own unsubscribe button, one click.
+simple_header!(ListUnsubscribe, "List-Unsubscribe");
+simple_header!(ListUnsubscribePost, "List-Unsubscribe-Post");
+
+/// Line ends become CR LF. (A line holding a single dot cannot end the SMTP DATA phase early:
+/// lettre's SMTP client dot-stuffs every line that starts with a dot, as RFC 5321 asks, and
+/// the receiving server removes the extra dot again. Doing it here as well would double it.)
+pub fn normalize_body(text: &str) -> String {
+    text.replace("\r\n", "\n")
+        .replace('\r', "\n")
+        .replace('\n', "\r\n")
 }
 
 /// The complete message for one outbox row. `message_id` is the row's own, so a retried
@@ -156,16 +201,62 @@ pub fn compose(
         Some(c.name.clone()),
         c.email.parse().map_err(|e| internal(format!("{e}")))?,
     );
-    let text = body(notice, c).map_err(|e| internal(e.to_string()))?;
-    Message::builder()
+    let (subject, text, html) = render(notice, c).map_err(|e| internal(e.to_string()))?;
+    let mut builder = Message::builder()
         .from(from.clone())
         .to(to)
-        .subject(subject(notice, c))
+        .subject(subject.replace(['\r', '\n'], " "))
         .message_id(Some(format!("<{message_id}@{host}>")))
-        .header(AutoSubmitted)
+        .header(AutoSubmitted("auto-generated".into()));
+    if notice.is_bulk()
+        && let Some(url) = &c.unsubscribe_url
+    {
+        builder = builder
+            .header(ListUnsubscribe(format!("<{url}>")))
+            .header(ListUnsubscribePost("List-Unsubscribe=One-Click".into()));
+    }
+    let alternative = MultiPart::alternative()
+        .singlepart(
+            SinglePart::builder()
+                .header(ContentType::TEXT_PLAIN)
+                .body(normalize_body(&text)),
+        )
+        .singlepart(
+            SinglePart::builder()
+                .header(ContentType::TEXT_HTML)
+                .body(normalize_body(&html)),
+        );
+    let body = match (&c.calendar, notice.attaches_event()) {
+        (Some(calendar), true) => {
+            let content_type = ContentType::parse("text/calendar; charset=utf-8; method=PUBLISH")
+                .map_err(|e| internal(e.to_string()))?;
+            MultiPart::mixed().multipart(alternative).singlepart(
+                Attachment::new("event.ics".into()).body(calendar.clone(), content_type),
+            )
+        }
+        _ => alternative,
+    };
+    builder.multipart(body).map_err(|e| internal(e.to_string()))
+}
+
+/// The message `convene send-test-email` sends to check an operator's settings.
+pub fn test_message(from: &str, to: &str) -> Result<Message, AppError> {
+    let from: Mailbox = from.parse().map_err(|e| {
+        AppError::config(format!("CONVENE_MAIL_FROM `{from}` is not a mailbox: {e}"))
+    })?;
+    let to: Mailbox = to
+        .parse()
+        .map_err(|e| AppError::config(format!("`{to}` is not an address: {e}")))?;
+    Message::builder()
+        .from(from)
+        .to(to)
+        .subject("Convene test message")
+        .header(AutoSubmitted("auto-generated".into()))
         .header(ContentType::TEXT_PLAIN)
-        .body(normalize_body(&text))
-        .map_err(|e| internal(e.to_string()))
+        .body(normalize_body(
+            "This is a test message from Convene. If you can read it, the mail settings work.\n",
+        ))
+        .map_err(|e| AppError::config(format!("cannot build the test message: {e}")))
 }
 
 #[cfg(test)]
@@ -178,41 +269,80 @@ mod tests {
             email: "ada@example.org".into(),
             event_title: "Sprint </title><script>".into(),
             when: "Sat 6 Mar 2027, 09:30–17:00 (Europe/Berlin)".into(),
-            venue: "Hall B".into(),
-            address: "Main St 1".into(),
-            online_url: None,
+            place: "Hall B, Main St 1".into(),
             event_url: "https://c.example/events/s".into(),
             manage_url: "https://c.example/manage/TOKEN".into(),
             feed_url: Some("https://c.example/feeds/FEED.ics".into()),
-            going: false,
+            unsubscribe_url: Some("https://c.example/unsubscribe/U".into()),
             waitlist_position: 3,
-            projects: vec!["Twisted".into()],
+            projects: vec![ProjectLine {
+                name: "Twisted".into(),
+                location: "Table 3".into(),
+                notes_url: None,
+            }],
+            reminder_in: "1 day".into(),
+            calendar: Some("BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n".into()),
+            ..NoticeContext::default()
+        }
+    }
+
+    fn raw(notice: Notice, c: &NoticeContext) -> String {
+        let from: Mailbox = "Convene <convene@example.org>".parse().unwrap();
+        String::from_utf8(
+            compose(notice, c, &from, "abc", "example.org")
+                .unwrap()
+                .formatted(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn every_notice_renders_with_subject_text_and_html() {
+        for notice in Notice::ALL {
+            let message = raw(*notice, &context());
+            assert!(
+                message.contains("Message-ID: <abc@example.org>"),
+                "{notice:?}"
+            );
+            assert!(
+                message.contains("text/plain") && message.contains("text/html"),
+                "{notice:?}"
+            );
+            let (subject, _, html) = render(*notice, &context()).unwrap();
+            assert!(!subject.is_empty() && !subject.contains('\n'), "{notice:?}");
+            assert!(
+                !html.contains("<script>"),
+                "{notice:?}: the HTML part is escaped"
+            );
+            assert_eq!(
+                message.contains("text/calendar"),
+                notice.attaches_event(),
+                "{notice:?}"
+            );
+            assert_eq!(
+                message.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click"),
+                notice.is_bulk(),
+                "{notice:?}"
+            );
         }
     }
 
     #[test]
-    fn confirmation_names_the_position_and_the_link() {
-        let from: Mailbox = "Convene <convene@example.org>".parse().unwrap();
-        let msg = compose(
-            Notice::SignupConfirmation,
-            &context(),
-            &from,
-            "abc",
-            "example.org",
-        )
-        .unwrap();
-        let raw = String::from_utf8(msg.formatted()).unwrap();
-        assert!(raw.contains("Message-ID: <abc@example.org>"), "{raw}");
-        assert!(raw.contains("Auto-Submitted: auto-generated"));
-        assert!(raw.contains("position 3"));
-        assert!(raw.contains("https://c.example/manage/TOKEN"));
-        assert!(raw.contains("  - Twisted"));
-        assert!(raw.contains("https://c.example/feeds/FEED.ics"));
-        assert!(raw.contains("<script>"), "plain text is not HTML-escaped");
+    fn confirmation_names_the_position_and_the_links() {
+        let (subject, text, html) = render(Notice::SignupConfirmation, &context()).unwrap();
+        assert_eq!(subject, "Waitlist #3: Sprint </title><script>");
+        assert!(text.contains("waitlist at position 3"));
+        assert!(text.contains("https://c.example/manage/TOKEN"));
+        assert!(text.contains("  - Twisted (Table 3)"));
+        assert!(text.contains("https://c.example/feeds/FEED.ics"));
+        assert!(
+            html.contains("Sprint &#60;/title&#62;&#60;script&#62;"),
+            "{html}"
+        );
     }
 
     #[test]
-    fn bodies_cannot_end_the_data_phase() {
-        assert_eq!(normalize_body("a\n.\nb\r.x\r\n"), "a\r\n..\r\nb\r\n..x\r\n");
+    fn line_ends_are_normalized() {
+        assert_eq!(normalize_body("a\n.\nb\r.x\r\n"), "a\r\n.\r\nb\r\n.x\r\n");
     }
 }

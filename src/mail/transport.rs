@@ -3,7 +3,7 @@
 //! and an in-memory list for unit tests.
 
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 
 use std::path::PathBuf;
 
@@ -13,12 +13,55 @@ use crate::error::AppError;
 
 #[derive(Clone)]
 pub enum Transport {
-    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    Smtp(Arc<SmtpClient>),
     /// One `.eml` file per message, named after its Message-ID: written under a temporary
     /// name and renamed, so a reader never sees half a message and a retried delivery
     /// replaces the file instead of adding a second one.
     File(PathBuf),
     Memory(Arc<Mutex<Vec<Message>>>),
+}
+
+/// As many pooled connections as the worker sends messages at once.
+fn pool_config() -> lettre::transport::smtp::PoolConfig {
+    lettre::transport::smtp::PoolConfig::new().max_size(crate::jobs::outbox::CONCURRENCY as u32)
+}
+
+/// lettre's pooled SMTP client, with an overall time limit per delivery.
+pub struct SmtpClient {
+    url: String,
+    timeout: std::time::Duration,
+    pool: RwLock<AsyncSmtpTransport<Tokio1Executor>>,
+}
+
+impl SmtpClient {
+    async fn send(&self, message: Message) -> Result<(), DeliveryError> {
+        let limit = self.timeout * 2;
+        let transport = self.pool.read().unwrap_or_else(|p| p.into_inner()).clone();
+        match tokio::time::timeout(limit, transport.send(message)).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(DeliveryError {
+                permanent: e.is_permanent(),
+                reason: e.to_string(),
+            }),
+            Err(_) => {
+                // The abandoned connection may be half-way through a command; a fresh pool
+                // makes sure it is never used again.
+                if let Ok(builder) = AsyncSmtpTransport::<Tokio1Executor>::from_url(&self.url) {
+                    *self.pool.write().unwrap_or_else(|p| p.into_inner()) = builder
+                        .timeout(Some(self.timeout))
+                        .pool_config(pool_config())
+                        .build();
+                }
+                Err(DeliveryError {
+                    permanent: false,
+                    reason: format!(
+                        "the SMTP server did not answer within {} s",
+                        limit.as_secs()
+                    ),
+                })
+            }
+        }
+    }
 }
 
 /// Why a delivery failed, and whether trying again may help.
@@ -29,10 +72,25 @@ pub struct DeliveryError {
 }
 
 impl Transport {
-    pub fn from_settings(smtp_url: Option<&str>, data_dir: &Path) -> Result<Self, AppError> {
+    pub fn from_settings(
+        smtp_url: Option<&str>,
+        data_dir: &Path,
+        timeout: std::time::Duration,
+    ) -> Result<Self, AppError> {
         match smtp_url.map(str::trim).filter(|u| !u.is_empty()) {
             Some(url) => AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
-                .map(|builder| Transport::Smtp(builder.build()))
+                .map(|builder| {
+                    Transport::Smtp(Arc::new(SmtpClient {
+                        url: url.to_owned(),
+                        timeout,
+                        pool: RwLock::new(
+                            builder
+                                .timeout(Some(timeout))
+                                .pool_config(pool_config())
+                                .build(),
+                        ),
+                    }))
+                })
                 .map_err(|e| AppError::config(format!("CONVENE_SMTP_URL is not usable: {e}"))),
             None => {
                 let dir = data_dir.join("mail");
@@ -54,15 +112,7 @@ impl Transport {
 
     pub async fn send(&self, message: Message) -> Result<(), DeliveryError> {
         match self {
-            Transport::Smtp(smtp) => {
-                smtp.send(message)
-                    .await
-                    .map(drop)
-                    .map_err(|e| DeliveryError {
-                        permanent: e.is_permanent(),
-                        reason: e.to_string(),
-                    })
-            }
+            Transport::Smtp(client) => client.send(message).await,
             Transport::File(dir) => write_eml(dir, &message).await.map_err(|e| DeliveryError {
                 permanent: false,
                 reason: format!("cannot write mail to {}: {e}", dir.display()),

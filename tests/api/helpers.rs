@@ -13,7 +13,10 @@ use convene::domain::{EmailAddress, SingleLine};
 use diesel::Connection;
 use diesel::connection::SimpleConnection;
 use diesel::pg::PgConnection;
+use mail_parser::MimeHeaders;
 use serde_json::{Value, json};
+
+pub use crate::smtp::{Behaviour, SmtpSink};
 
 /// Links in mail and feeds must start with this, whatever address the server listens on.
 pub const BASE_URL: &str = "https://convene.example";
@@ -30,6 +33,11 @@ pub struct TestApp {
     pub token: String,
     pub data_dir: tempfile::TempDir,
     pub state: actix_web::web::Data<convene::http::AppState>,
+    pub clock: Clock,
+    /// The SMTP server this app delivers to.
+    pub smtp: SmtpSink,
+    eml_files: bool,
+    database_url: String,
     lifecycle: Lifecycle,
 }
 
@@ -49,7 +57,10 @@ impl Lifecycle {
         if let Some(task) = self.running.lock().await.take() {
             let _ = task.await;
         }
-        if let (Some(name), Some(admin_url)) = (self.pg_database, postgres_admin_url()) {
+        if let Some((name, admin_url)) = self
+            .pg_database
+            .and_then(|name| Some((name, postgres_admin_url()?)))
+        {
             tokio::task::spawn_blocking(move || {
                 if let Ok(mut admin) = PgConnection::establish(&admin_url) {
                     let _ = admin
@@ -90,34 +101,81 @@ fn create_pg_database(admin_url: &str) -> (String, String) {
 /// Starts the application, or returns None for PostgreSQL when no server is configured (and
 /// CI is not set: in CI a missing server fails the test).
 pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
+    spawn_app_with(backend, Setup::default()).await
+}
+
+/// Choices beyond the defaults of `spawn_app`.
+#[derive(Default, Clone)]
+pub struct Setup {
+    /// Deliver as `.eml` files (the default without SMTP) instead of to the SMTP sink.
+    pub eml_files: bool,
+    /// Share another app's database, SMTP sink and secret key (a second instance).
+    pub beside: Option<Beside>,
+    pub smtp_timeout_secs: Option<u64>,
+}
+
+#[derive(Clone)]
+pub struct Beside {
+    database_url: String,
+    smtp: SmtpSink,
+    secret_key: String,
+    clock: Clock,
+}
+
+impl TestApp {
+    /// What a second instance needs to run beside this one.
+    pub fn beside(&self) -> Beside {
+        Beside {
+            database_url: self.database_url.clone(),
+            smtp: self.smtp.clone(),
+            secret_key: self.state.key.encode(),
+            clock: self.clock.clone(),
+        }
+    }
+}
+
+pub async fn spawn_app_with(backend: Backend, setup: Setup) -> Option<TestApp> {
     // Server-side errors show in a failing test's output.
     let _ = tracing_subscriber::fmt()
         .with_test_writer()
         .with_env_filter("warn,actix_server=error")
         .try_init();
     let data_dir = tempfile::tempdir().expect("temporary folder");
-    let (database_url, pg_database) = match backend {
-        Backend::Sqlite => (
-            format!("sqlite://{}", data_dir.path().join("convene.db").display()),
-            None,
-        ),
-        Backend::Postgres => {
-            let admin = postgres_admin_url()?;
-            let (url, name) = tokio::task::spawn_blocking(move || create_pg_database(&admin))
-                .await
-                .unwrap();
-            (url, Some(name))
-        }
+    let (database_url, pg_database) = match (&setup.beside, backend) {
+        (Some(other), _) => (other.database_url.clone(), None),
+        (None, backend) => match backend {
+            Backend::Sqlite => (
+                format!("sqlite://{}", data_dir.path().join("convene.db").display()),
+                None,
+            ),
+            Backend::Postgres => {
+                let admin = postgres_admin_url()?;
+                let (url, name) = tokio::task::spawn_blocking(move || create_pg_database(&admin))
+                    .await
+                    .unwrap();
+                (url, Some(name))
+            }
+        },
     };
+    let smtp = setup
+        .beside
+        .as_ref()
+        .map_or_else(SmtpSink::start, |b| b.smtp.clone());
     let settings = Settings {
         data_dir: data_dir.path().to_path_buf(),
-        database_url: Some(database_url),
+        database_url: Some(database_url.clone()),
         bind: "127.0.0.1:0".into(),
         base_url: Some(BASE_URL.into()),
         worker_poll_ms: 50,
+        smtp_url: (!setup.eml_files).then(|| smtp.url()),
+        smtp_timeout_secs: setup.smtp_timeout_secs.unwrap_or(30),
+        secret_key: setup.beside.as_ref().map(|b| b.secret_key.clone()),
         ..Settings::default()
     };
-    let clock = Clock::system();
+    let clock = setup
+        .beside
+        .as_ref()
+        .map_or_else(Clock::system, |b| b.clock.clone());
     let app = Application::build(
         settings,
         Options {
@@ -138,7 +196,11 @@ pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
     let db = state.db.clone();
     let now = clock.now();
     let token = tokio::task::spawn_blocking(move || {
-        let email = EmailAddress::parse("organizer@example.org").unwrap();
+        let email = EmailAddress::parse(&format!(
+            "organizer-{}@example.org",
+            uuid::Uuid::new_v4().simple()
+        ))
+        .unwrap();
         let name = SingleLine::parse("Olga Organizer", 100).unwrap();
         db.write_blocking(|conn| organizers::create(conn, &email, &name, now))
             .unwrap()
@@ -155,6 +217,10 @@ pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
         token,
         data_dir,
         state,
+        clock,
+        smtp,
+        eml_files: setup.eml_files,
+        database_url,
         lifecycle: Lifecycle {
             server,
             running,
@@ -280,8 +346,17 @@ impl TestApp {
         self.data_dir.path().join("mail")
     }
 
-    /// Every message delivered so far, parsed.
+    /// Every message delivered so far, parsed: what the SMTP server accepted (or, for an app
+    /// without SMTP, the `.eml` files it wrote).
     pub fn mail(&self) -> Vec<Mail> {
+        if !self.eml_files {
+            return self
+                .smtp
+                .messages()
+                .iter()
+                .map(|raw| Mail::parse(raw))
+                .collect();
+        }
         let Ok(entries) = std::fs::read_dir(self.mail_dir()) else {
             return Vec::new();
         };
@@ -311,6 +386,14 @@ impl TestApp {
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// The messages that reached `to` so far.
+    pub fn mail_to(&self, to: &str) -> Vec<Mail> {
+        self.mail()
+            .into_iter()
+            .filter(|m| m.to.eq_ignore_ascii_case(to))
+            .collect()
     }
 
     /// Waits until the outbox holds nothing undelivered.
@@ -351,7 +434,10 @@ pub struct Mail {
     pub to: String,
     pub subject: String,
     pub body: String,
+    pub html: String,
     pub message_id: String,
+    /// The attached `.ics`, if any.
+    pub calendar: Option<String>,
     pub raw: String,
 }
 
@@ -371,8 +457,16 @@ impl Mail {
             subject: message.subject().unwrap_or_default().to_owned(),
             body: message
                 .body_text(0)
+                .map(|b| b.replace("\r\n", "\n"))
+                .unwrap_or_default(),
+            html: message
+                .body_html(0)
                 .map(|b| b.into_owned())
                 .unwrap_or_default(),
+            calendar: message
+                .attachments()
+                .find(|a| a.is_content_type("text", "calendar"))
+                .map(|a| String::from_utf8_lossy(a.contents()).into_owned()),
             message_id: message.message_id().unwrap_or_default().to_owned(),
             raw: String::from_utf8_lossy(bytes).into_owned(),
         }

@@ -1,0 +1,8 @@
+-- Email: per-event reminder offsets chosen by the organizer (NULL: the service default), and
+-- a per-registration opt-out from reminders and organizer messages (one-click unsubscribe).
+ALTER TABLE events ADD COLUMN reminder_offsets TEXT;
+ALTER TABLE registrations ADD COLUMN muted BOOLEAN NOT NULL DEFAULT 0;
+-- A message that no longer applied when its turn came (the registration was cancelled,
+-- the event moved): neither sent nor failed.
+ALTER TABLE outbox ADD COLUMN skipped_at TIMESTAMP;
+CREATE INDEX outbox_event ON outbox (event_id, id);

@@ -1,0 +1,66 @@
+//! Reminder scheduling: when a reminder's moment has come, one outbox row per (registration,
+//! offset, event start) is inserted under a unique key, so any number of instances scheduling
+//! at once produce one message. A moved event has a new start, hence new keys: reminders for
+//! the new time go out, and the worker drops any unsent one for the old time.
+
+use chrono::{Duration, NaiveDateTime};
+use serde_json::json;
+
+use crate::db::outbox::{self, NewMessage};
+use crate::db::{DbConn, events, registrations};
+use crate::domain::reminders::MAX_OFFSET_DAYS;
+use crate::domain::{Notice, ReminderOffsets};
+use crate::error::AppError;
+
+/// Inserts every reminder due at `now`; returns how many were added. Someone who signed up
+/// after a reminder's moment does not get that one (a late signup 2 hours before gets the
+/// 1-hour reminder only).
+pub fn schedule_due(
+    conn: &mut DbConn,
+    defaults: &ReminderOffsets,
+    now: NaiveDateTime,
+) -> Result<usize, AppError> {
+    let mut added = 0;
+    for event in events::starting_between(conn, now, now + Duration::days(MAX_OFFSET_DAYS))? {
+        let offsets = match event.reminder_offsets.as_deref() {
+            Some(own) => ReminderOffsets::parse(own).unwrap_or_else(|_| defaults.clone()),
+            None => defaults.clone(),
+        };
+        let due: Vec<Duration> = offsets
+            .offsets()
+            .iter()
+            .copied()
+            .filter(|o| event.starts_at - *o <= now)
+            .collect();
+        if due.is_empty() {
+            continue;
+        }
+        let existing = outbox::dedupe_keys(conn, event.id, Notice::Reminder)?;
+        let going = registrations::going_unmuted(conn, event.id)?;
+        for offset in due {
+            let moment = event.starts_at - offset;
+            for registration in going.iter().filter(|r| r.created_at < moment) {
+                let key = format!(
+                    "reminder:{}:{}:{}",
+                    registration.id,
+                    offset.num_minutes(),
+                    event.starts_at.and_utc().timestamp()
+                );
+                if existing.contains(&key) {
+                    continue;
+                }
+                let message = NewMessage {
+                    notice: Notice::Reminder,
+                    event_id: event.id,
+                    registration_id: registration.id,
+                    recipient: &registration.email,
+                    payload: json!({ "offset_minutes": offset.num_minutes(), "starts_at": event.starts_at }),
+                };
+                if outbox::enqueue_once(conn, message, &key, now)? {
+                    added += 1;
+                }
+            }
+        }
+    }
+    Ok(added)
+}
