@@ -309,7 +309,9 @@ pub fn seed(db: &Db, key: &SecretKey, clock: &Clock) -> Result<bool, AppError> {
                     .cloned()
                     .collect(),
             };
-            db.write_blocking(|conn| registrations::sign_up(conn, event.id, &request, key, now))?;
+            db.write_blocking(|conn| {
+                registrations::sign_up(conn, &event.slug, &request, key, now)
+            })?;
         }
     }
     Ok(true)

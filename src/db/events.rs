@@ -395,3 +395,26 @@ pub fn starting_between(
         .select(EventRow::as_select())
         .load(conn)?)
 }
+
+/// The event named `slug`, locked for the rest of the transaction: every signup,
+/// cancellation and capacity change of one event happens one after another. On PostgreSQL
+/// that is a row lock taken by this very read; on SQLite the write transaction already holds
+/// the database's write lock.
+pub fn lock_by_slug(conn: &mut DbConn, slug: &str) -> Result<EventRow, AppError> {
+    if Slug::parse(slug).is_err() {
+        return Err(AppError::not_found(format!(
+            "no event with the slug `{}`",
+            slug.escape_default()
+        )));
+    }
+    let query = events::table.filter(events::slug.eq(slug));
+    let row = match conn {
+        DbConn::Postgres(pg) => query
+            .select(EventRow::as_select())
+            .for_update()
+            .first(pg)
+            .optional()?,
+        DbConn::Sqlite(_) => query.select(EventRow::as_select()).first(conn).optional()?,
+    };
+    row.ok_or_else(|| AppError::not_found(format!("no event with the slug `{slug}`")))
+}

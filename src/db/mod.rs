@@ -180,7 +180,12 @@ impl Db {
     pub fn migrate(&self) -> Result<usize, AppError> {
         let mut conn = self.pool.get().map_err(AppError::unavailable)?;
         let applied = match &mut *conn {
-            DbConn::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len()),
+            DbConn::Sqlite(c) => {
+                let result = c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len());
+                // Fresh statistics let SQLite's planner pick the partial indexes.
+                c.batch_execute("PRAGMA optimize")?;
+                result
+            }
             DbConn::Postgres(c) => {
                 c.batch_execute("SELECT pg_advisory_lock(7261736)")?;
                 let result = c

@@ -111,6 +111,9 @@ fn projects_to_join(
     slugs: &[Slug],
     except_registration: Option<i64>,
 ) -> Result<Vec<ProjectRow>, AppError> {
+    if slugs.is_empty() {
+        return Ok(Vec::new());
+    }
     let mut problems = Problems::new();
     let mut chosen: Vec<ProjectRow> = Vec::new();
     let available = projects::for_event(conn, event_id)?;
@@ -179,6 +182,17 @@ fn set_projects(
     Ok(())
 }
 
+/// Whether anyone waits for a seat (one indexed row, not a count).
+fn waitlist_nonempty(conn: &mut DbConn, event_id: i64) -> Result<bool, AppError> {
+    Ok(registrations::table
+        .filter(registrations::event_id.eq(event_id))
+        .filter(registrations::status.eq(RegistrationStatus::Waitlisted.as_str()))
+        .select(registrations::id)
+        .first::<i64>(conn)
+        .optional()?
+        .is_some())
+}
+
 fn waitlist_len(conn: &mut DbConn, event_id: i64) -> Result<u32, AppError> {
     let n: i64 = registrations::table
         .filter(registrations::event_id.eq(event_id))
@@ -232,19 +246,21 @@ fn take_place(
 /// Signs someone up for an event, or tells them by email that they already are.
 pub fn sign_up(
     conn: &mut DbConn,
-    event_id: i64,
+    slug: &str,
     request: &SignupRequest,
     key: &SecretKey,
     now: NaiveDateTime,
 ) -> Result<SignupOutcome, AppError> {
-    lock_event(conn, event_id)?;
-    let event = events::find(conn, event_id)?;
+    let email_key = request.email.normalized();
+    // The attendee row is the same whatever happens below; made before the event's lock so
+    // the lock is held as briefly as possible.
+    super::attendees::ensure(conn, &email_key, key, now)?;
+    let event = events::lock_by_slug(conn, slug)?;
+    let event_id = event.id;
     if let Some(reason) = event.signup_closed_reason(now) {
         return Err(AppError::Conflict(reason.into()));
     }
     let chosen = projects_to_join(conn, event.id, &request.projects, None)?;
-    let email_key = request.email.normalized();
-    super::attendees::ensure(conn, &email_key, key, now)?;
     let existing: Option<RegistrationRow> = registrations::table
         .filter(registrations::event_id.eq(event.id))
         .filter(registrations::email_normalized.eq(&email_key))
@@ -272,12 +288,13 @@ pub fn sign_up(
         });
     }
 
-    let waiting = waitlist_len(conn, event.id)?;
-    let (seat, waitlist_seq) = take_place(conn, &event, waiting)?;
+    let someone_waits = waitlist_nonempty(conn, event.id)?;
+    let (seat, waitlist_seq) = take_place(conn, &event, u32::from(someone_waits))?;
     let status = match seat {
         Seat::Going => RegistrationStatus::Going,
         Seat::Waitlisted => RegistrationStatus::Waitlisted,
     };
+    let returning = existing.is_some();
     let registration_id = match existing {
         // Someone who cancelled earlier comes back as a new arrival, with the same link.
         Some(old) => diesel::update(registrations::table.find(old.id))
@@ -310,11 +327,9 @@ pub fn sign_up(
                 .get_result(conn)?
         }
     };
-    set_projects(conn, registration_id, &chosen)?;
-    let position = match seat {
-        Seat::Going => None,
-        Seat::Waitlisted => Some(i64::from(waiting) + 1),
-    };
+    if returning || !chosen.is_empty() {
+        set_projects(conn, registration_id, &chosen)?;
+    }
     outbox::enqueue(
         conn,
         NewMessage {
@@ -322,7 +337,7 @@ pub fn sign_up(
             event_id,
             registration_id,
             recipient: request.email.as_str(),
-            payload: json!({ "status": status.as_str(), "waitlist_position": position }),
+            payload: json!({ "status": status.as_str() }),
         },
         now,
     )?;

@@ -78,10 +78,7 @@ pub async fn sign_up(
     let (slug, key, now) = (slug.into_inner(), state.key.clone(), state.clock.now());
     state
         .db
-        .write(move |conn| {
-            let event = events::find_by_slug(conn, &slug)?;
-            registrations::sign_up(conn, event.id, &request, &key, now)
-        })
+        .write(move |conn| registrations::sign_up(conn, &slug, &request, &key, now))
         .await?;
     state.outbox_wake.notify_one();
     Ok(HttpResponse::Accepted().json(SignupAccepted {

@@ -6,3 +6,6 @@ ALTER TABLE registrations ADD COLUMN muted BOOLEAN NOT NULL DEFAULT 0;
 -- the event moved): neither sent nor failed.
 ALTER TABLE outbox ADD COLUMN skipped_at TIMESTAMP;
 CREATE INDEX outbox_event ON outbox (event_id, id);
+-- The worker claims the oldest undelivered messages: an index of exactly those, in order.
+DROP INDEX outbox_pending;
+CREATE INDEX outbox_due ON outbox (id) WHERE sent_at IS NULL AND failed_at IS NULL AND skipped_at IS NULL;

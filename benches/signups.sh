@@ -1,0 +1,373 @@
+#!/usr/bin/env bash
+# Signup throughput of Convene on SQLite and on PostgreSQL, and the disk's raw commit rate.
+#
+#   bash benches/signups.sh
+#
+# For each backend it starts a fresh `convene serve` (release build) on a temporary data folder
+# (and a fresh PostgreSQL database), creates an organizer and an event with 1000 seats, and
+# lets wrk (2 threads, 32 connections, 10 s) sign up a new address per request with
+# benches/signup.lua. Then it checks the books: going_count is exactly min(capacity, signups),
+# going + waitlisted matches the 202 answers, and no request failed. Each signup is one durable
+# transaction (SQLite WAL with synchronous=FULL; PostgreSQL with synchronous_commit on) that also
+# writes an outbox row, which the server's own email worker then turns into an .eml file.
+#
+# Environment (all optional):
+#   BENCH_BACKENDS="sqlite postgres"   which backends to run
+#   BENCH_DURATION=10s BENCH_THREADS=2 BENCH_CONNECTIONS=32
+#   BENCH_CAPACITY=1000                 seats of the event; "none" for unlimited (no waitlist)
+#   BENCH_QUIET_WAIT=600                seconds to wait for an idle machine before each measurement
+#   BENCH_PG_URL=postgres://postgres@127.0.0.1:5432   the PostgreSQL server (trust auth)
+#   BENCH_NO_BUILD=1                    use target/release/convene as it is
+#   BENCH_KEEP=1                        keep the temporary folder (its path is printed)
+#
+# Only loopback is used. Needs wrk (installed with apt-get if missing), curl, python3, psql.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+BACKENDS=${BENCH_BACKENDS:-sqlite postgres}
+DURATION=${BENCH_DURATION:-10s}
+THREADS=${BENCH_THREADS:-2}
+CONNECTIONS=${BENCH_CONNECTIONS:-32}
+CAPACITY=${BENCH_CAPACITY:-1000}
+PG_URL=${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432}
+BIN=$ROOT/target/release/convene
+
+WORK=$(mktemp -d /tmp/convene-bench.XXXXXX)
+SERVER_PID=""
+PG_DB=""
+FAILED=0
+
+log() { echo "== $*"; }
+fail() {
+    echo "FAIL: $*" >&2
+    FAILED=1
+}
+
+psql_admin() {
+    psql "$PG_URL/postgres" -X -q -v ON_ERROR_STOP=1 "$@"
+}
+
+stop_server() {
+    if [ -n "$SERVER_PID" ]; then
+        kill "$SERVER_PID" 2>/dev/null || true
+        wait "$SERVER_PID" 2>/dev/null || true
+        SERVER_PID=""
+    fi
+}
+
+drop_pg_db() {
+    if [ -n "$PG_DB" ]; then
+        psql_admin -c "DROP DATABASE IF EXISTS \"$PG_DB\" WITH (FORCE)" >/dev/null || true
+        PG_DB=""
+    fi
+}
+
+cleanup() {
+    stop_server
+    drop_pg_db
+    if [ "${BENCH_KEEP:-0}" = "1" ]; then
+        echo "kept $WORK"
+    else
+        rm -rf "$WORK"
+    fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+need_tools() {
+    if ! command -v wrk >/dev/null; then
+        log "installing wrk"
+        apt-get update -qq && apt-get install -y -qq wrk >/dev/null
+    fi
+    local tool
+    for tool in curl python3 psql; do
+        command -v "$tool" >/dev/null || { echo "$tool is needed" >&2; exit 1; }
+    done
+}
+
+build() {
+    if [ "${BENCH_NO_BUILD:-0}" = "1" ] && [ -x "$BIN" ]; then
+        return
+    fi
+    log "cargo build --release"
+    cargo build --release --quiet
+}
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+machine() {
+    log "machine"
+    echo "cores: $(nproc); cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
+    echo "memory: $(free -g | awk '/^Mem:/ {print $2 " GiB"}')"
+    echo "disk of $WORK: $(df -h "$WORK" | awk 'NR==2 {print $1 ", " $4 " free"}')"
+    echo "convene: $("$BIN" --version)"
+    echo "wrk: $(wrk --version 2>&1 | head -1 | cut -d' ' -f1-2)"
+}
+
+# CPU ticks (1/100 s) so far: the machine's busy and idle time over all cores.
+machine_ticks() {
+    awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9, $5 + $6}' /proc/stat
+}
+
+# CPU ticks used so far by the given processes (those still running).
+process_ticks() {
+    local total=0 pid t
+    for pid in "$@"; do
+        t=$(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null || echo 0)
+        total=$((total + t))
+    done
+    echo "$total"
+}
+
+postgres_pids() {
+    pgrep -x postgres || true
+}
+
+# Waits (up to BENCH_QUIET_WAIT seconds, default 600) until the machine is at least 90% idle
+# over 3 s, so that a build or test run beside the benchmark does not disturb it.
+wait_for_quiet() {
+    local deadline=$((SECONDS + ${BENCH_QUIET_WAIT:-600})) b0 i0 b1 i1
+    while true; do
+        read -r b0 i0 <<<"$(machine_ticks)"
+        sleep 3
+        read -r b1 i1 <<<"$(machine_ticks)"
+        if [ $(((i1 - i0) * 10)) -ge $(((b1 - b0 + i1 - i0) * 9)) ]; then
+            return 0
+        fi
+        if [ "$SECONDS" -ge "$deadline" ]; then
+            echo "WARNING: the machine is still busy ($(((b1 - b0) * 100 / (b1 - b0 + i1 - i0)))% over the last 3 s); measuring anyway"
+            return 0
+        fi
+        echo "waiting for a quiet machine (busy $(((b1 - b0) * 100 / (b1 - b0 + i1 - i0)))%)"
+    done
+}
+
+# The disk's durable commit rate: one connection, one single-row INSERT per transaction.
+raw_commit_rates() {
+    log "raw commit rate of the disk (2000 single-row transactions, one connection)"
+    python3 - "$WORK" <<'EOF'
+import os, sqlite3, sys, time
+folder = sys.argv[1]
+for sync in ("FULL", "NORMAL"):
+    path = os.path.join(folder, f"raw-{sync.lower()}.db")
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute(f"PRAGMA synchronous={sync}")
+    db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, email TEXT NOT NULL, at TEXT NOT NULL)")
+    n = 2000
+    start = time.perf_counter()
+    for i in range(n):
+        db.execute("BEGIN IMMEDIATE")
+        db.execute("INSERT INTO t (email, at) VALUES (?, datetime('now'))", (f"raw-{i}@example.org",))
+        db.execute("COMMIT")
+    seconds = time.perf_counter() - start
+    db.close()
+    print(f"sqlite WAL synchronous={sync}: {n / seconds:,.0f} commits/s")
+EOF
+    local db=convene_bench_raw_$$
+    PG_DB=$db
+    psql_admin -c "CREATE DATABASE \"$db\"" >/dev/null
+    psql "$PG_URL/$db" -X -q -c "CREATE TABLE t (id bigserial PRIMARY KEY, email text NOT NULL, at timestamptz NOT NULL DEFAULT now())"
+    local start end
+    start=$(date +%s.%N)
+    python3 -c 'for i in range(2000): print(f"INSERT INTO t (email) VALUES (\x27raw-{i}@example.org\x27);")' |
+        psql "$PG_URL/$db" -X -q -v ON_ERROR_STOP=1 >/dev/null
+    end=$(date +%s.%N)
+    python3 -c "print(f'postgresql synchronous_commit=on, 1 connection: {2000 / ($end - $start):,.0f} commits/s')"
+    local pgbench
+    pgbench=$(command -v pgbench || true)
+    local candidate
+    for candidate in /usr/lib/postgresql/*/bin/pgbench; do
+        [ -n "$pgbench" ] || [ ! -x "$candidate" ] || pgbench=$candidate
+    done
+    if [ -n "$pgbench" ]; then
+        echo "INSERT INTO t (email) VALUES ('pgbench@example.org');" >"$WORK/insert.sql"
+        if "$pgbench" -n -f "$WORK/insert.sql" -c "$CONNECTIONS" -j "$THREADS" -T 5 "$PG_URL/$db" \
+            >"$WORK/pgbench.txt" 2>&1; then
+            awk -v c="$CONNECTIONS" '/^tps/ {printf "postgresql synchronous_commit=on, %d connections (pgbench): %.0f commits/s\n", c, $3}' \
+                "$WORK/pgbench.txt"
+        else
+            echo "pgbench failed (no figure at $CONNECTIONS connections):"
+            sed 's/^/    /' "$WORK/pgbench.txt"
+        fi
+    fi
+    drop_pg_db
+}
+
+wait_until_up() {
+    local url=$1 _
+    for _ in $(seq 1 100); do
+        if curl -fsS -o /dev/null "$url/healthz" 2>/dev/null; then
+            return 0
+        fi
+        if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+            echo "the server exited; its log:" >&2
+            cat "$WORK/server.log" >&2
+            return 1
+        fi
+        sleep 0.1
+    done
+    echo "the server did not answer within 10 s" >&2
+    return 1
+}
+
+json_field() {
+    python3 -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"
+}
+
+bench_field() {
+    sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$2"
+}
+
+run_backend() {
+    local backend=$1
+    local data=$WORK/$backend port base token
+    mkdir -p "$data"
+    port=$(free_port)
+    base=http://127.0.0.1:$port
+    export CONVENE_DATA_DIR=$data CONVENE_BIND=127.0.0.1:$port CONVENE_BASE_URL=$base CONVENE_LOG=warn
+    unset CONVENE_DATABASE_URL
+    if [ "$backend" = postgres ]; then
+        PG_DB=convene_bench_$$
+        psql_admin -c "CREATE DATABASE \"$PG_DB\"" >/dev/null
+        export CONVENE_DATABASE_URL=$PG_URL/$PG_DB
+    fi
+
+    log "$backend: $DURATION, $THREADS threads, $CONNECTIONS connections, capacity $CAPACITY"
+    token=$("$BIN" organizer add --email bench@example.org --name Bench | sed -n 's/^API token: *//p')
+    [ -n "$token" ] || { fail "$backend: no API token from 'convene organizer add'"; return; }
+
+    "$BIN" serve --bind "127.0.0.1:$port" >"$WORK/server.log" 2>&1 &
+    SERVER_PID=$!
+    wait_until_up "$base" || { fail "$backend: the server did not start"; SERVER_PID=""; return; }
+
+    local created capacity_json=$CAPACITY
+    [ "$CAPACITY" = none ] && capacity_json=null
+    created=$(curl -sS -o /dev/null -w '%{http_code}' -X POST "$base/api/v1/events" \
+        -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
+        -d "{\"slug\":\"bench\",\"kind\":\"sprint\",\"title\":\"Bench\",\"timezone\":\"UTC\",\"starts_at\":\"2030-01-01T09:00\",\"ends_at\":\"2030-01-01T17:00\",\"capacity\":$capacity_json}")
+    [ "$created" = 201 ] || [ "$created" = 200 ] || { fail "$backend: creating the event answered $created"; stop_server; drop_pg_db; return; }
+
+    wait_for_quiet
+    local b0 i0 b1 i1 server0 server1 pg0 pg1 pids
+    pids=$(postgres_pids)
+    read -r b0 i0 <<<"$(machine_ticks)"
+    server0=$(process_ticks "$SERVER_PID")
+    # shellcheck disable=SC2086
+    pg0=$(process_ticks $pids)
+    BENCH_EVENT=bench BENCH_RUN="$backend-$$" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency \
+        -s "$ROOT/benches/signup.lua" "$base" >"$WORK/wrk-$backend.txt" 2>&1 || fail "$backend: wrk failed"
+    read -r b1 i1 <<<"$(machine_ticks)"
+    server1=$(process_ticks "$SERVER_PID")
+    # shellcheck disable=SC2086
+    pg1=$(process_ticks $pids)
+    sed 's/^/    /' "$WORK/wrk-$backend.txt"
+    local all=$((b1 - b0 + i1 - i0)) busy=$((b1 - b0)) server=$((server1 - server0)) pg=$((pg1 - pg0))
+    local cores
+    cores=$(nproc)
+    echo "$backend: CPU during the run, in % of one core (the machine has $cores): convene $((server * 100 * cores / all))," \
+        "postgres $((pg * 100 * cores / all)), everything else (wrk included) $(((busy - server - pg) * 100 * cores / all))," \
+        "idle $(((i1 - i0) * 100 * cores / all))"
+    if [ $(((busy - server - pg) * 100 * cores / all)) -gt 25 ]; then
+        echo "WARNING: other processes used the CPU during the run; these figures are disturbed"
+    fi
+
+    local line sent responses accepted other going waiting event in_flight
+    line=$(grep '^BENCH ' "$WORK/wrk-$backend.txt" || true)
+    [ -n "$line" ] || { fail "$backend: no BENCH line from the wrk script"; stop_server; drop_pg_db; return; }
+    sent=$(bench_field sent "$line")
+    responses=$(bench_field responses "$line")
+    accepted=$(bench_field accepted "$line")
+    other=$(bench_field other "$line")
+    in_flight=$((sent - responses))
+
+    # Let the last signups wrk gave up on (in flight when it stopped) finish before counting.
+    sleep 1
+    event=$(curl -fsS "$base/api/v1/events/bench")
+    going=$(json_field going_count <<<"$event")
+    waiting=$(json_field waitlist_count <<<"$event")
+    local mails
+    mails=$(find "$data/mail" -name '*.eml' 2>/dev/null | wc -l)
+
+    echo "$backend: signups accepted (202): $accepted in $DURATION = $(bench_field rps "$line") requests/s;" \
+        "latency p50 $(bench_field p50_ms "$line") ms, p99 $(bench_field p99_ms "$line") ms, max $(bench_field max_ms "$line") ms"
+    echo "$backend: going $going, waitlisted $waiting; unanswered at the end (in flight): $in_flight;" \
+        ".eml files written by the worker so far: $mails"
+
+    stop_server
+    # The rows themselves, read straight from the database once the server has stopped.
+    local rows
+    rows=$(db_query "$backend" "$data" \
+        "SELECT (SELECT count(*) FROM registrations WHERE status = 'going') || ' ' ||
+                (SELECT count(*) FROM registrations WHERE status = 'waitlisted') || ' ' ||
+                (SELECT count(*) FROM outbox)")
+    local rows_going rows_waiting rows_outbox
+    read -r rows_going rows_waiting rows_outbox <<<"$rows"
+    echo "$backend: rows: $rows_going going, $rows_waiting waitlisted, $rows_outbox outbox messages"
+
+    # The books.
+    local stored=$((going + waiting))
+    local expect_going=$stored
+    if [ "$CAPACITY" != none ] && [ "$stored" -gt "$CAPACITY" ]; then
+        expect_going=$CAPACITY
+    fi
+    local ok=1
+    if grep -q 'Non-2xx or 3xx responses' "$WORK/wrk-$backend.txt" || [ "$other" != 0 ]; then
+        fail "$backend: some answers were not 202: $(bench_field statuses "$line")"; ok=0
+    fi
+    if grep -q 'Socket errors' "$WORK/wrk-$backend.txt"; then
+        fail "$backend: socket errors (see the wrk output above)"; ok=0
+    fi
+    # Signups still in flight when wrk stopped may have been committed without anyone seeing
+    # the answer: the stored total may exceed the 202 count by at most that many.
+    if [ "$stored" -lt "$accepted" ] || [ "$stored" -gt $((accepted + in_flight)) ]; then
+        fail "$backend: going + waitlisted = $stored, but $accepted signups were answered 202 (and $in_flight were in flight)"; ok=0
+    fi
+    if [ "$going" -ne "$expect_going" ]; then
+        fail "$backend: going_count is $going, expected min($CAPACITY, $stored) = $expect_going"; ok=0
+    fi
+    if [ "$rows_going" != "$going" ] || [ "$rows_waiting" != "$waiting" ] || [ "$rows_outbox" != "$stored" ]; then
+        fail "$backend: the API's counts ($going going, $waiting waitlisted) do not match the rows ($rows_going, $rows_waiting, $rows_outbox outbox)"; ok=0
+    fi
+    if [ "$ok" = 1 ]; then
+        echo "$backend: books OK: going = min(capacity, signups) = $going; going + waitlisted = $stored" \
+            "= 202 answers ($accepted) + signups committed while wrk was stopping ($((stored - accepted)));" \
+            "one outbox row per signup"
+    fi
+
+    drop_pg_db
+}
+
+# One query, answered as text, against the backend's database.
+db_query() {
+    local backend=$1 data=$2 sql=$3
+    if [ "$backend" = postgres ]; then
+        psql "$PG_URL/$PG_DB" -X -A -t -q -c "$sql"
+    else
+        python3 -c 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute(sys.argv[2]).fetchone()[0])' \
+            "$data/convene.db" "$sql"
+    fi
+}
+
+main() {
+    need_tools
+    build
+    machine
+    wait_for_quiet
+    raw_commit_rates
+    local backend
+    for backend in $BACKENDS; do
+        run_backend "$backend"
+    done
+    if [ "$FAILED" != 0 ]; then
+        echo "some checks FAILED" >&2
+        exit 1
+    fi
+    log "done"
+}
+
+main "$@"
