@@ -144,7 +144,12 @@ impl Application {
                     middleware::DefaultHeaders::new()
                         .add(("X-Content-Type-Options", "nosniff"))
                         .add(("X-Frame-Options", "DENY"))
-                        .add(("Referrer-Policy", "same-origin")),
+                        .add(("Referrer-Policy", "same-origin"))
+                        // No script at all, no inline style, forms only to this site.
+                        .add((
+                            "Content-Security-Policy",
+                            "default-src 'none'; style-src 'self'; img-src 'self' https: data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+                        )),
                 )
                 .wrap(middleware::Logger::new("%a \"%r\" %s %b %Dms").exclude("/healthz"))
                 .configure(http::routes)

@@ -108,6 +108,11 @@ pub fn signed_row_id(token: &str) -> Option<i64> {
     id.parse().ok()
 }
 
+/// Compares two secrets without revealing where they differ.
+pub fn same(a: &str, b: &str) -> bool {
+    constant_time_eq(a.as_bytes(), b.as_bytes())
+}
+
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

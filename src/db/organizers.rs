@@ -3,7 +3,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::schema::{api_tokens, organizers};
+use super::schema::{api_tokens, organizers, sessions};
 use super::{DbConn, is_unique_violation};
 use crate::domain::{EmailAddress, Problems, SingleLine};
 use crate::error::AppError;
@@ -95,4 +95,62 @@ pub fn by_api_token(conn: &mut DbConn, token: &str) -> Result<Option<OrganizerRo
 
 pub fn count(conn: &mut DbConn) -> Result<i64, AppError> {
     Ok(organizers::table.count().get_result(conn)?)
+}
+
+/// How long an organizer stays logged in.
+pub const SESSION_DAYS: i64 = 14;
+
+/// Checks an organizer's password; None for an unknown address or a wrong password alike.
+pub fn authenticate(
+    conn: &mut DbConn,
+    email: &str,
+    password: &str,
+) -> Result<Option<OrganizerRow>, AppError> {
+    let found: Option<OrganizerRow> = organizers::table
+        .filter(organizers::email_normalized.eq(email.trim().to_lowercase()))
+        .select(OrganizerRow::as_select())
+        .first(conn)
+        .optional()?;
+    Ok(found.filter(|o| tokens::verify_password(password, &o.password_hash)))
+}
+
+/// Starts a session; returns the cookie's secret (only its hash is stored).
+pub fn start_session(
+    conn: &mut DbConn,
+    organizer_id: i64,
+    now: NaiveDateTime,
+) -> Result<String, AppError> {
+    let token = tokens::random_token();
+    diesel::insert_into(sessions::table)
+        .values((
+            sessions::token_hash.eq(tokens::token_hash(&token)),
+            sessions::organizer_id.eq(organizer_id),
+            sessions::created_at.eq(now),
+            sessions::expires_at.eq(now + chrono::Duration::days(SESSION_DAYS)),
+        ))
+        .execute(conn)?;
+    Ok(token)
+}
+
+pub fn by_session(
+    conn: &mut DbConn,
+    token: &str,
+    now: NaiveDateTime,
+) -> Result<Option<OrganizerRow>, AppError> {
+    if token.is_empty() || token.len() > 100 {
+        return Ok(None);
+    }
+    Ok(sessions::table
+        .inner_join(organizers::table)
+        .filter(sessions::token_hash.eq(tokens::token_hash(token)))
+        .filter(sessions::expires_at.gt(now))
+        .select(OrganizerRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+pub fn end_session(conn: &mut DbConn, token: &str) -> Result<(), AppError> {
+    diesel::delete(sessions::table.filter(sessions::token_hash.eq(tokens::token_hash(token))))
+        .execute(conn)?;
+    Ok(())
 }

@@ -137,7 +137,18 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    sessions (id) {
+        id -> BigInt,
+        token_hash -> Text,
+        organizer_id -> BigInt,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(projects -> events (event_id));
+diesel::joinable!(sessions -> organizers (organizer_id));
 diesel::joinable!(project_leads -> projects (project_id));
 diesel::joinable!(registrations -> events (event_id));
 diesel::joinable!(registration_projects -> registrations (registration_id));
@@ -154,4 +165,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     api_tokens,
     outbox,
     attendees,
+    sessions,
 );

@@ -2,6 +2,7 @@
 //! per resource beside this one; handlers parse input into domain types, make one database
 //! call, and render.
 
+pub mod admin;
 pub mod auth;
 pub mod events;
 pub mod feeds;
@@ -12,6 +13,7 @@ pub mod openapi;
 pub mod pages;
 pub mod projects;
 pub mod registrations;
+pub mod site;
 
 use std::sync::Arc;
 
@@ -59,6 +61,65 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .error_handler(|_err, _req| AppError::not_found("no such page").into()),
     )
     .route("/", web::get().to(pages::home))
+    .route("/static/style.css", web::get().to(site::stylesheet))
+    .route("/events/{slug}/signup", web::post().to(pages::sign_up))
+    .route("/events/{slug}/thanks", web::get().to(pages::thanks))
+    .route("/manage/{token}", web::get().to(pages::manage))
+    .route(
+        "/manage/{token}/cancel",
+        web::post().to(pages::manage_cancel),
+    )
+    .route(
+        "/manage/{token}/projects",
+        web::post().to(pages::manage_projects),
+    )
+    .route(
+        "/manage/{token}/feed-token",
+        web::post().to(pages::manage_feed),
+    )
+    .service(
+        web::resource("/login")
+            .route(web::get().to(admin::login_page))
+            .route(web::post().to(admin::login)),
+    )
+    .route("/logout", web::post().to(admin::logout))
+    .route("/admin", web::get().to(admin::dashboard))
+    .route("/admin/events/new", web::get().to(admin::new_event))
+    .route("/admin/events", web::post().to(admin::create_event))
+    .service(
+        web::resource("/admin/events/{slug}")
+            .route(web::get().to(admin::edit_event))
+            .route(web::post().to(admin::update_event)),
+    )
+    .route(
+        "/admin/events/{slug}/cancel",
+        web::post().to(admin::cancel_event),
+    )
+    .route(
+        "/admin/events/{slug}/attendees",
+        web::get().to(admin::attendees),
+    )
+    .route(
+        "/admin/events/{slug}/attendees.csv",
+        web::get().to(admin::attendees_csv),
+    )
+    .route(
+        "/admin/events/{slug}/projects/new",
+        web::get().to(admin::new_project),
+    )
+    .route(
+        "/admin/events/{slug}/projects",
+        web::post().to(admin::create_project),
+    )
+    .service(
+        web::resource("/admin/events/{slug}/projects/{project}")
+            .route(web::get().to(admin::edit_project))
+            .route(web::post().to(admin::update_project)),
+    )
+    .route(
+        "/admin/events/{slug}/projects/{project}/delete",
+        web::post().to(admin::delete_project),
+    )
     .route("/calendar", web::get().to(feeds::subscribe_help))
     .route("/calendar.ics", get_or_head().to(feeds::site))
     .route("/calendar/{kind}.ics", get_or_head().to(feeds::kind))
@@ -68,6 +129,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         get_or_head().to(feeds::project),
     )
     .route("/feeds/{token}.ics", get_or_head().to(feeds::personal))
+    .route("/events/{slug}", web::get().to(pages::event))
     .service(
         web::resource("/unsubscribe/{token}")
             .route(web::get().to(messages::unsubscribe_page))

@@ -1,67 +1,637 @@
-//! Server-rendered pages. For now the home page lists upcoming events; the full frontend
-//! (event pages, signup forms, organizer pages) builds on this module.
+//! The public pages: upcoming events, one event with its projects and the signup form, the
+//! "check your inbox" page, and an attendee's own registration behind the link from their
+//! email. Forms carry a CSRF token and follow Post/Redirect/Get; a GET never changes anything.
 
-use actix_web::HttpResponse;
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
+use serde::Deserialize;
 
 use super::State;
-use crate::db::events::{self, Period};
+use super::site::{
+    HtmlForm, PageError, check_csrf, csrf_token, markdown, problem_for, render, see_other,
+    with_cookie,
+};
+use crate::db::events::{self, EventRow, EventSummary, Period};
+use crate::db::projects::{self, ProjectDetail};
+use crate::db::{attendees, registrations};
+use crate::domain::seats::project_has_room;
+use crate::domain::{
+    EmailAddress, EventKind, EventStatus, FieldProblem, Problems, RegistrationStatus,
+    SignupRequest, SingleLine, Slug,
+};
 use crate::error::AppError;
+use crate::links::Links;
+
+/// "12 seats left", "waitlist: 3", "open".
+fn seats_text(event: &EventRow, waitlist: i64) -> (String, &'static str) {
+    match event.capacity {
+        None => ("open".into(), "seats"),
+        Some(c) if event.going_count < c && waitlist == 0 => {
+            let left = c - event.going_count;
+            (
+                if left == 1 {
+                    "1 seat left".into()
+                } else {
+                    format!("{left} seats left")
+                },
+                "seats",
+            )
+        }
+        Some(_) => (
+            if waitlist == 0 {
+                "full: waitlist open".into()
+            } else {
+                format!("waitlist: {waitlist}")
+            },
+            "waitlist",
+        ),
+    }
+}
+
+fn place_of(event: &EventRow) -> String {
+    [event.venue.as_str(), event.address.as_str()]
+        .into_iter()
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 struct EventLine {
+    slug: String,
     title: String,
     kind: String,
+    summary: String,
     when: String,
-    venue: String,
+    place: String,
     seats: String,
+    seats_class: &'static str,
+    cancelled: bool,
+}
+
+struct Day {
+    label: String,
+    events: Vec<EventLine>,
 }
 
 #[derive(Template)]
 #[template(path = "home.html")]
 struct HomePage {
-    events: Vec<EventLine>,
+    days: Vec<Day>,
+    past: bool,
+    kind: String,
+    kinds: Vec<String>,
+    base_query: String,
     site_feed: String,
     site_feed_webcal: String,
+    kind_feeds_webcal: Vec<String>,
 }
 
-pub async fn home(state: State) -> Result<HttpResponse, AppError> {
+#[derive(Deserialize)]
+pub struct HomeQuery {
+    kind: Option<String>,
+    period: Option<String>,
+}
+
+pub async fn home(state: State, query: web::Query<HomeQuery>) -> Result<HttpResponse, PageError> {
+    let query = query.into_inner();
+    let kind = match query.kind.as_deref().filter(|k| !k.is_empty()) {
+        Some(k) => {
+            Some(EventKind::parse(k).map_err(|m| AppError::BadRequest(format!("kind {m}")))?)
+        }
+        None => None,
+    };
+    let past = query.period.as_deref() == Some("past");
+    let period = if past { Period::Past } else { Period::Upcoming };
     let now = state.clock.now();
     let summaries = state
         .db
         .read(move |conn| {
-            let rows = events::list(conn, Period::Upcoming, None, now, 200)?;
+            let rows = events::list(conn, period, kind, now, 500)?;
             events::with_waitlists(conn, rows)
         })
         .await?;
-    let mut lines = Vec::with_capacity(summaries.len());
-    for s in summaries {
-        let e = &s.event;
-        let seats = match e.capacity {
-            _ if e.status == "cancelled" => "cancelled".to_owned(),
-            None => "open".to_owned(),
-            Some(c) if e.going_count < c && s.waitlist_count == 0 => {
-                format!("{} seats left", c - e.going_count)
-            }
-            Some(_) => format!("waitlist ({})", s.waitlist_count),
-        };
-        lines.push(EventLine {
+    let mut days: Vec<Day> = Vec::new();
+    for EventSummary {
+        event: e,
+        waitlist_count,
+    } in summaries
+    {
+        // Grouped by the day the event starts, in its own zone.
+        let label = e.starts_local.format("%A %-d %B %Y").to_string();
+        let (seats, seats_class) = seats_text(&e, waitlist_count);
+        let line = EventLine {
+            slug: e.slug.clone(),
             title: e.title.clone(),
             kind: e.kind.clone(),
+            summary: e.summary.clone(),
             when: e.window()?.human(),
-            venue: e.venue.clone(),
+            place: place_of(&e),
             seats,
-        });
+            seats_class,
+            cancelled: e.status() == EventStatus::Cancelled,
+        };
+        match days.last_mut() {
+            Some(day) if day.label == label => day.events.push(line),
+            _ => days.push(Day {
+                label,
+                events: vec![line],
+            }),
+        }
     }
-    let site_feed = state.links.site_feed();
-    let site_feed_webcal = crate::links::Links::webcal(&site_feed);
-    let html = HomePage {
-        events: lines,
-        site_feed,
-        site_feed_webcal,
+    let links = &state.links;
+    let kinds: Vec<String> = EventKind::ALL
+        .iter()
+        .map(|k| k.as_str().to_owned())
+        .collect();
+    let page = HomePage {
+        days,
+        past,
+        kind: kind.map(|k| k.as_str().to_owned()).unwrap_or_default(),
+        kind_feeds_webcal: kinds
+            .iter()
+            .map(|k| Links::webcal(&links.kind_feed(k)))
+            .collect(),
+        kinds,
+        base_query: if past {
+            "/?period=past".into()
+        } else {
+            "/".into()
+        },
+        site_feed: links.site_feed(),
+        site_feed_webcal: Links::webcal(&links.site_feed()),
+    };
+    render(StatusCode::OK, &page)
+}
+
+struct ProjectCard {
+    slug: String,
+    name: String,
+    description: String,
+    location: String,
+    leads: String,
+    repository_url: Option<String>,
+    notes_url: Option<String>,
+    joined: String,
+    full: bool,
+    checked: bool,
+    feed_webcal: String,
+}
+
+#[derive(Template)]
+#[template(path = "event.html")]
+struct EventPage {
+    e: EventRow,
+    when: String,
+    cancelled: bool,
+    seats: String,
+    seats_class: &'static str,
+    seats_detail: String,
+    description_html: String,
+    projects: Vec<ProjectCard>,
+    feed_webcal: String,
+    closed: Option<&'static str>,
+    csrf: String,
+    form_name: String,
+    form_email: String,
+    name_problem: Option<String>,
+    email_problem: Option<String>,
+    projects_problem: Option<String>,
+    problems: Vec<FieldProblem>,
+}
+
+/// What the signup form held when it comes back with problems.
+#[derive(Default)]
+struct Entered {
+    name: String,
+    email: String,
+    projects: Vec<String>,
+    problems: Vec<FieldProblem>,
+}
+
+async fn event_page(
+    req: &HttpRequest,
+    state: &State,
+    slug: String,
+    entered: Entered,
+    status: StatusCode,
+) -> Result<HttpResponse, PageError> {
+    let now = state.clock.now();
+    let (summary, details) = state
+        .db
+        .read(move |conn| {
+            let summary = events::summary_by_slug(conn, &slug)?;
+            let details = projects::details_for_event(conn, summary.event.id)?;
+            Ok((summary, details))
+        })
+        .await?;
+    let links = &state.links;
+    let e = summary.event;
+    let (seats, seats_class) = seats_text(&e, summary.waitlist_count);
+    let seats_detail = match e.capacity {
+        None => format!("{} going, no limit", e.going_count),
+        Some(c) if summary.waitlist_count > 0 || e.going_count >= c => {
+            format!(
+                "All {c} seats are taken; {} on the waitlist. Sign up to join it: you move up in order.",
+                summary.waitlist_count
+            )
+        }
+        Some(c) => format!("{} of {c} seats left.", c - e.going_count),
+    };
+    let projects = details
+        .iter()
+        .map(|d: &ProjectDetail| {
+            let p = &d.project;
+            let full = !project_has_room(p.capacity().limit(), d.joined.max(0) as u32);
+            ProjectCard {
+                slug: p.slug.clone(),
+                name: p.name.clone(),
+                description: p.description.clone(),
+                location: p.location.clone(),
+                leads: d
+                    .leads
+                    .iter()
+                    .map(|l| l.name.clone())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                repository_url: p.repository_url.clone(),
+                notes_url: p.notes_url.clone(),
+                joined: match (d.joined, p.capacity) {
+                    (n, Some(c)) => format!("{n} of {c} places taken"),
+                    (1, None) => "1 person joined".into(),
+                    (n, None) => format!("{n} people joined"),
+                },
+                full,
+                checked: entered.projects.contains(&p.slug),
+                feed_webcal: Links::webcal(&links.project_feed(&e.slug, &p.slug)),
+            }
+        })
+        .collect();
+    let (csrf, cookie) = csrf_token(req, links);
+    let page = EventPage {
+        when: e.window()?.human(),
+        cancelled: e.status() == EventStatus::Cancelled,
+        seats,
+        seats_class,
+        seats_detail,
+        description_html: markdown(&e.description),
+        projects,
+        feed_webcal: Links::webcal(&links.event_feed(&e.slug)),
+        closed: e.signup_closed_reason(now),
+        csrf,
+        form_name: entered.name,
+        form_email: entered.email,
+        name_problem: problem_for(&entered.problems, "name").map(str::to_owned),
+        email_problem: problem_for(&entered.problems, "email").map(str::to_owned),
+        projects_problem: problem_for(&entered.problems, "projects").map(str::to_owned),
+        problems: entered.problems,
+        e,
+    };
+    Ok(with_cookie(render(status, &page)?, cookie))
+}
+
+pub async fn event(
+    req: HttpRequest,
+    state: State,
+    slug: web::Path<String>,
+) -> Result<HttpResponse, PageError> {
+    event_page(
+        &req,
+        &state,
+        slug.into_inner(),
+        Entered::default(),
+        StatusCode::OK,
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+pub struct SignupForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    projects: Vec<String>,
+    /// The honeypot: people leave it empty, form-filling bots do not.
+    #[serde(default)]
+    website: String,
+}
+
+pub async fn sign_up(
+    req: HttpRequest,
+    state: State,
+    slug: web::Path<String>,
+    form: HtmlForm<SignupForm>,
+) -> Result<HttpResponse, PageError> {
+    let form = form.0;
+    check_csrf(&req, &state.links, &form.csrf)?;
+    let slug = slug.into_inner();
+    let thanks = format!("/events/{slug}/thanks");
+    if !form.website.is_empty() {
+        // Looks like success to the bot; nothing is stored.
+        return Ok(see_other(&thanks));
     }
-    .render()
-    .map_err(|e| AppError::Internal(e.into()))?;
-    Ok(HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .body(html))
+    let mut p = Problems::new();
+    let name = p.check("name", SingleLine::parse(&form.name, 120));
+    let email = p.check("email", EmailAddress::parse(&form.email));
+    let chosen: Vec<Slug> = form
+        .projects
+        .iter()
+        .filter_map(|s| Slug::parse(s).ok())
+        .take(50)
+        .collect();
+    let entered = |problems: Vec<FieldProblem>| Entered {
+        name: form.name.clone(),
+        email: form.email.clone(),
+        projects: form.projects.clone(),
+        problems,
+    };
+    let (Some(name), Some(email)) = (name, email) else {
+        return event_page(
+            &req,
+            &state,
+            slug,
+            entered(p.into_list()),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    };
+    let request = SignupRequest {
+        name,
+        email,
+        projects: chosen,
+    };
+    let (key, now, target) = (state.key.clone(), state.clock.now(), slug.clone());
+    match state
+        .db
+        .write(move |conn| registrations::sign_up(conn, &target, &request, &key, now))
+        .await
+    {
+        Ok(_) => {
+            state.outbox_wake.notify_one();
+            Ok(see_other(&thanks))
+        }
+        Err(AppError::Invalid(problems)) => {
+            let list = problems
+                .into_list()
+                .into_iter()
+                .map(|f| FieldProblem {
+                    field: f
+                        .field
+                        .replace(['[', ']'], "")
+                        .trim_end_matches(char::is_numeric)
+                        .to_owned(),
+                    message: f.message,
+                })
+                .collect();
+            event_page(
+                &req,
+                &state,
+                slug,
+                entered(list),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "signup_thanks.html")]
+struct ThanksPage {
+    slug: String,
+    title: String,
+}
+
+pub async fn thanks(state: State, slug: web::Path<String>) -> Result<HttpResponse, PageError> {
+    let slug = slug.into_inner();
+    let event = state
+        .db
+        .read(move |conn| events::find_by_slug(conn, &slug))
+        .await?;
+    render(
+        StatusCode::OK,
+        &ThanksPage {
+            slug: event.slug,
+            title: event.title,
+        },
+    )
+}
+
+struct ManageProject {
+    slug: String,
+    name: String,
+    location: String,
+    checked: bool,
+}
+
+#[derive(Template)]
+#[template(path = "manage.html")]
+struct ManagePage {
+    token: String,
+    csrf: String,
+    slug: String,
+    title: String,
+    when: String,
+    name: String,
+    status: String,
+    active: bool,
+    projects: Vec<ManageProject>,
+    projects_problem: Option<String>,
+    feed_url: Option<String>,
+    feed_webcal: String,
+    flash: Option<&'static str>,
+}
+
+#[derive(Deserialize)]
+pub struct ManageQuery {
+    done: Option<String>,
+}
+
+async fn manage_page(
+    req: &HttpRequest,
+    state: &State,
+    token: String,
+    flash: Option<&'static str>,
+    projects_problem: Option<String>,
+    status: StatusCode,
+) -> Result<HttpResponse, PageError> {
+    let (links, key, lookup) = (state.links.clone(), state.key.clone(), token.clone());
+    let (event, view, all_projects, feed_url) = state
+        .db
+        .read(move |conn| {
+            let row = registrations::find_by_token(conn, &lookup)?;
+            let event = events::find(conn, row.event_id)?;
+            let view = registrations::view(conn, row)?;
+            let all = projects::for_event(conn, event.id)?;
+            let feed = attendees::find(conn, &view.registration.email_normalized)?
+                .map(|a| links.personal_feed(&a.feed_token(&key)));
+            Ok((event, view, all, feed))
+        })
+        .await?;
+    let status_text = match view.registration.status() {
+        RegistrationStatus::Going => "You are going.".to_owned(),
+        RegistrationStatus::Waitlisted => format!(
+            "You are on the waitlist, at position {}.",
+            view.waitlist_position.unwrap_or(0)
+        ),
+        RegistrationStatus::Cancelled => "Cancelled.".to_owned(),
+    };
+    let (csrf, cookie) = csrf_token(req, &state.links);
+    let page = ManagePage {
+        csrf,
+        slug: event.slug.clone(),
+        title: event.title.clone(),
+        when: event.window()?.human(),
+        name: view.registration.name.clone(),
+        status: status_text,
+        active: view.registration.status() != RegistrationStatus::Cancelled,
+        projects: all_projects
+            .iter()
+            .map(|p| ManageProject {
+                slug: p.slug.clone(),
+                name: p.name.clone(),
+                location: p.location.clone(),
+                checked: view.projects.iter().any(|j| j.id == p.id),
+            })
+            .collect(),
+        projects_problem,
+        feed_webcal: feed_url.as_deref().map(Links::webcal).unwrap_or_default(),
+        feed_url,
+        flash,
+        token,
+    };
+    let mut response = with_cookie(render(status, &page)?, cookie);
+    // The token is in the address: never send it on to another site, never cache the page.
+    let headers = response.headers_mut();
+    headers.insert(
+        actix_web::http::header::REFERRER_POLICY,
+        actix_web::http::header::HeaderValue::from_static("no-referrer"),
+    );
+    headers.insert(
+        actix_web::http::header::CACHE_CONTROL,
+        actix_web::http::header::HeaderValue::from_static("no-store"),
+    );
+    Ok(response)
+}
+
+pub async fn manage(
+    req: HttpRequest,
+    state: State,
+    token: web::Path<String>,
+    query: web::Query<ManageQuery>,
+) -> Result<HttpResponse, PageError> {
+    let flash = match query.done.as_deref() {
+        Some("projects") => Some("Your projects are saved."),
+        Some("cancelled") => {
+            Some("Your registration is cancelled. We have sent you a confirmation.")
+        }
+        Some("feed") => Some("Your feed has a new link; the old one no longer works."),
+        _ => None,
+    };
+    manage_page(
+        &req,
+        &state,
+        token.into_inner(),
+        flash,
+        None,
+        StatusCode::OK,
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+pub struct TokenForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    projects: Vec<String>,
+}
+
+pub async fn manage_cancel(
+    req: HttpRequest,
+    state: State,
+    token: web::Path<String>,
+    form: HtmlForm<TokenForm>,
+) -> Result<HttpResponse, PageError> {
+    check_csrf(&req, &state.links, &form.0.csrf)?;
+    let (token, now) = (token.into_inner(), state.clock.now());
+    let lookup = token.clone();
+    state
+        .db
+        .write(move |conn| {
+            let row = registrations::find_by_token(conn, &lookup)?;
+            registrations::cancel(conn, row.id, now)
+        })
+        .await?;
+    state.outbox_wake.notify_one();
+    Ok(see_other(&format!("/manage/{token}?done=cancelled")))
+}
+
+pub async fn manage_projects(
+    req: HttpRequest,
+    state: State,
+    token: web::Path<String>,
+    form: HtmlForm<TokenForm>,
+) -> Result<HttpResponse, PageError> {
+    let form = form.0;
+    check_csrf(&req, &state.links, &form.csrf)?;
+    let (token, now) = (token.into_inner(), state.clock.now());
+    let slugs: Vec<Slug> = form
+        .projects
+        .iter()
+        .filter_map(|s| Slug::parse(s).ok())
+        .take(50)
+        .collect();
+    let lookup = token.clone();
+    let saved = state
+        .db
+        .write(move |conn| {
+            let row = registrations::find_by_token(conn, &lookup)?;
+            registrations::change_projects(conn, row.id, &slugs, now)
+        })
+        .await;
+    match saved {
+        Ok(()) => Ok(see_other(&format!("/manage/{token}?done=projects"))),
+        Err(AppError::Invalid(problems)) => {
+            manage_page(
+                &req,
+                &state,
+                token,
+                None,
+                Some(problems.to_string()),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn manage_feed(
+    req: HttpRequest,
+    state: State,
+    token: web::Path<String>,
+    form: HtmlForm<TokenForm>,
+) -> Result<HttpResponse, PageError> {
+    check_csrf(&req, &state.links, &form.0.csrf)?;
+    let (token, key, now) = (token.into_inner(), state.key.clone(), state.clock.now());
+    let lookup = token.clone();
+    state
+        .db
+        .write(move |conn| {
+            let row = registrations::find_by_token(conn, &lookup)?;
+            let attendee = attendees::ensure(conn, &row.email_normalized, &key, now)?;
+            attendees::rotate_feed_token(conn, attendee.id, &key, now)
+        })
+        .await?;
+    Ok(see_other(&format!("/manage/{token}?done=feed")))
+}
+
+pub async fn not_found_page() -> Result<HttpResponse, PageError> {
+    Err(PageError(AppError::not_found("no such page")))
 }

@@ -183,7 +183,7 @@ impl ProjectInput {
 }
 
 /// The stored project as a draft, to apply a change to.
-fn draft_of(d: &ProjectDetail) -> Result<ProjectDraft, AppError> {
+pub fn draft_of(d: &ProjectDetail) -> Result<ProjectDraft, AppError> {
     let stored = |e: String| {
         AppError::Internal(anyhow::anyhow!(
             "stored project {} is invalid: {e}",

@@ -1,0 +1,243 @@
+//! What every HTML page shares: rendering, the error page, the stylesheet, CSRF protection for
+//! forms, and form field helpers. Pages work without JavaScript.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::dev::Payload;
+use actix_web::http::StatusCode;
+use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError, web};
+use askama::Template;
+use serde::de::DeserializeOwned;
+
+use crate::domain::FieldProblem;
+use crate::error::AppError;
+use crate::links::Links;
+use crate::tokens;
+
+pub const CSRF_COOKIE: &str = "convene_csrf";
+pub const CSRF_FIELD: &str = "csrf";
+
+/// The stylesheet, shipped inside the binary.
+pub async fn stylesheet() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/css; charset=utf-8")
+        .insert_header(("Cache-Control", "public, max-age=3600"))
+        .body(include_str!("../../web/static/style.css"))
+}
+
+/// A submitted HTML form (`application/x-www-form-urlencoded`), where a repeated field (the
+/// checked boxes of one group) becomes a list. The body is limited like every other.
+pub struct HtmlForm<T>(pub T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for HtmlForm<T> {
+    type Error = PageError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, PageError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let is_form = req
+            .content_type()
+            .eq_ignore_ascii_case("application/x-www-form-urlencoded");
+        let body = web::Bytes::from_request(req, payload);
+        Box::pin(async move {
+            if !is_form {
+                return Err(PageError(AppError::UnsupportedMediaType(
+                    "send the form as application/x-www-form-urlencoded".into(),
+                )));
+            }
+            let bytes = body
+                .await
+                .map_err(|e| match e.as_response_error().status_code() {
+                    StatusCode::PAYLOAD_TOO_LARGE => PageError(AppError::PayloadTooLarge),
+                    _ => PageError(AppError::BadRequest("the form could not be read".into())),
+                })?;
+            serde_html_form::from_bytes(&bytes)
+                .map(HtmlForm)
+                .map_err(|e| {
+                    PageError(AppError::BadRequest(format!(
+                        "the form could not be read: {e}"
+                    )))
+                })
+        })
+    }
+}
+
+/// Renders a page with a status.
+pub fn render<T: Template>(status: StatusCode, page: &T) -> Result<HttpResponse, PageError> {
+    let html = page
+        .render()
+        .map_err(|e| PageError(AppError::Internal(e.into())))?;
+    Ok(HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .body(html))
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    status: u16,
+    heading: &'a str,
+    detail: String,
+}
+
+/// An error shown as a page in the site's look rather than as JSON.
+#[derive(Debug)]
+pub struct PageError(pub AppError);
+
+impl std::fmt::Display for PageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl<E: Into<AppError>> From<E> for PageError {
+    fn from(e: E) -> Self {
+        PageError(e.into())
+    }
+}
+
+impl ResponseError for PageError {
+    fn status_code(&self) -> StatusCode {
+        self.0.status_code()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if matches!(self.0, AppError::Unauthorized) {
+            return see_other("/login");
+        }
+        let status = self.status_code();
+        if status.is_server_error() {
+            tracing::error!(error = ?self.0, "page failed");
+        }
+        let (heading, detail) = match &self.0 {
+            AppError::NotFound(_) => ("Page not found", "There is nothing at this address. It may have moved, or the link may be incomplete.".to_owned()),
+            AppError::Forbidden(m) => ("Not allowed", m.clone()),
+            AppError::Conflict(m) | AppError::BadRequest(m) => ("That did not work", m.clone()),
+            AppError::Invalid(p) => ("That did not work", p.to_string()),
+            AppError::PayloadTooLarge => ("Too much data", "The form sent more than this page accepts.".to_owned()),
+            AppError::UnsupportedMediaType(m) => ("That did not work", m.clone()),
+            AppError::Unavailable(_) => ("Try again shortly", "The service cannot reach its database right now.".to_owned()),
+            AppError::Unauthorized => ("Log in first", "This page is for organizers.".to_owned()),
+            AppError::Config(_) | AppError::Internal(_) => ("Something went wrong", "The error has been logged. Please try again.".to_owned()),
+        };
+        let page = ErrorPage {
+            status: status.as_u16(),
+            heading,
+            detail,
+        };
+        let html = page.render().unwrap_or_else(|_| heading.to_owned());
+        HttpResponse::build(status)
+            .content_type("text/html; charset=utf-8")
+            .body(html)
+    }
+}
+
+/// Hands out the CSRF token for a form: the value of a random, HttpOnly cookie (set here when
+/// missing), echoed in a hidden field. A cross-site form can neither read the cookie nor set it.
+pub fn csrf_token(req: &HttpRequest, links: &Links) -> (String, Option<Cookie<'static>>) {
+    if let Some(existing) = req
+        .cookie(CSRF_COOKIE)
+        .map(|c| c.value().to_owned())
+        .filter(|v| v.len() == 43)
+    {
+        return (existing, None);
+    }
+    let token = tokens::random_token();
+    let cookie = Cookie::build(CSRF_COOKIE, token.clone())
+        .path("/")
+        .http_only(true)
+        .secure(links.is_https())
+        .same_site(SameSite::Lax)
+        .finish();
+    (token, Some(cookie))
+}
+
+/// Refuses a form POST that does not carry the token of its cookie, or that comes from another
+/// site (a foreign `Origin`).
+pub fn check_csrf(req: &HttpRequest, links: &Links, submitted: &str) -> Result<(), PageError> {
+    let refuse = || {
+        PageError(AppError::Forbidden("This form has expired or did not come from this site. Go back, reload the page and try again.".into()))
+    };
+    if let Some(origin) = req
+        .headers()
+        .get(actix_web::http::header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        && origin != "null"
+        && !links.base().starts_with(origin)
+    {
+        return Err(refuse());
+    }
+    let cookie = req
+        .cookie(CSRF_COOKIE)
+        .map(|c| c.value().to_owned())
+        .unwrap_or_default();
+    if cookie.len() != 43 || submitted.len() != cookie.len() || !tokens::same(submitted, &cookie) {
+        return Err(refuse());
+    }
+    Ok(())
+}
+
+/// Adds a cookie (if any) to a response.
+pub fn with_cookie(mut response: HttpResponse, cookie: Option<Cookie<'static>>) -> HttpResponse {
+    if let Some(cookie) = cookie {
+        let _ = response.add_cookie(&cookie);
+    }
+    response
+}
+
+/// A 303 to `location` (Post/Redirect/Get).
+pub fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header(("Location", location.to_owned()))
+        .finish()
+}
+
+/// The message for one field, if the form had a problem with it.
+pub fn problem_for<'a>(problems: &'a [FieldProblem], field: &str) -> Option<&'a str> {
+    problems
+        .iter()
+        .find(|p| p.field == field || p.field.starts_with(&format!("{field}[")))
+        .map(|p| p.message.as_str())
+}
+
+/// Markdown to HTML without any active content: raw HTML, scripts, event handlers and
+/// `javascript:`/`data:` links are removed by ammonia after pulldown-cmark renders.
+pub fn markdown(text: &str) -> String {
+    let parser = pulldown_cmark::Parser::new_ext(
+        text,
+        pulldown_cmark::Options::ENABLE_STRIKETHROUGH | pulldown_cmark::Options::ENABLE_TABLES,
+    );
+    let mut html = String::new();
+    pulldown_cmark::html::push_html(&mut html, parser);
+    ammonia::Builder::default()
+        .url_schemes(std::collections::HashSet::from(["http", "https", "mailto"]))
+        .link_rel(Some("noopener noreferrer nofollow"))
+        .clean(&html)
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::markdown;
+
+    #[test]
+    fn markdown_carries_no_active_content() {
+        let hostile = "Hi <script>alert(1)</script> <img src=x onerror=alert(2)> [a](javascript:alert(3)) [b](JaVa\tScRiPt:alert(4)) [c](data:text/html,x) <a href=\"java&#x09;script:alert(5)\">d</a>\n\n**bold** [ok](https://example.org)";
+        let html = markdown(hostile);
+        for bad in ["<script", "onerror", "alert(1)", "alert(5)"] {
+            assert!(
+                !html.to_lowercase().contains(&bad.to_lowercase()),
+                "{bad} survived: {html}"
+            );
+        }
+        for link in html.split("href=\"").skip(1) {
+            assert!(
+                link.starts_with("https://"),
+                "an active link survived: {html}"
+            );
+        }
+        assert!(html.contains("<strong>bold</strong>"));
+        assert!(html.contains("href=\"https://example.org\""));
+    }
+}
