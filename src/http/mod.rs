@@ -60,11 +60,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::PathConfig::default()
             .error_handler(|_err, _req| AppError::not_found("no such page").into()),
     )
-    .route("/", web::get().to(pages::home))
+    .route("/", get_or_head().to(pages::home))
     .route("/static/style.css", web::get().to(site::stylesheet))
     .route("/events/{slug}/signup", web::post().to(pages::sign_up))
     .route("/events/{slug}/thanks", web::get().to(pages::thanks))
-    .route("/manage/{token}", web::get().to(pages::manage))
+    .route("/manage/{token}", get_or_head().to(pages::manage))
     .route(
         "/manage/{token}/cancel",
         web::post().to(pages::manage_cancel),
@@ -129,7 +129,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         get_or_head().to(feeds::project),
     )
     .route("/feeds/{token}.ics", get_or_head().to(feeds::personal))
-    .route("/events/{slug}", web::get().to(pages::event))
+    .route("/events/{slug}", get_or_head().to(pages::event))
     .service(
         web::resource("/unsubscribe/{token}")
             .route(web::get().to(messages::unsubscribe_page))

@@ -31,6 +31,9 @@ pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
     pub token: String,
+    /// The organizer's login for the web pages.
+    pub organizer_email: String,
+    pub organizer_password: String,
     pub data_dir: tempfile::TempDir,
     pub state: actix_web::web::Data<convene::http::AppState>,
     pub clock: Clock,
@@ -112,6 +115,9 @@ pub struct Setup {
     /// Share another app's database, SMTP sink and secret key (a second instance).
     pub beside: Option<Beside>,
     pub smtp_timeout_secs: Option<u64>,
+    /// Build links from the address the app listens on (for a real browser) instead of
+    /// BASE_URL.
+    pub own_base_url: bool,
 }
 
 #[derive(Clone)]
@@ -165,7 +171,7 @@ pub async fn spawn_app_with(backend: Backend, setup: Setup) -> Option<TestApp> {
         data_dir: data_dir.path().to_path_buf(),
         database_url: Some(database_url.clone()),
         bind: "127.0.0.1:0".into(),
-        base_url: Some(BASE_URL.into()),
+        base_url: (!setup.own_base_url).then(|| BASE_URL.into()),
         worker_poll_ms: 50,
         smtp_url: (!setup.eml_files).then(|| smtp.url()),
         smtp_timeout_secs: setup.smtp_timeout_secs.unwrap_or(30),
@@ -195,20 +201,23 @@ pub async fn spawn_app_with(backend: Backend, setup: Setup) -> Option<TestApp> {
 
     let db = state.db.clone();
     let now = clock.now();
-    let token = tokio::task::spawn_blocking(move || {
+    let (token, organizer_email, organizer_password) = tokio::task::spawn_blocking(move || {
         let email = EmailAddress::parse(&format!(
             "organizer-{}@example.org",
             uuid::Uuid::new_v4().simple()
         ))
         .unwrap();
         let name = SingleLine::parse("Olga Organizer", 100).unwrap();
-        db.write_blocking(|conn| organizers::create(conn, &email, &name, now))
-            .unwrap()
-            .api_token
+        let created = db
+            .write_blocking(|conn| organizers::create(conn, &email, &name, now))
+            .unwrap();
+        (created.api_token, created.organizer.email, created.password)
     })
     .await
     .unwrap();
     Some(TestApp {
+        organizer_email,
+        organizer_password,
         address,
         client: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -248,6 +257,15 @@ pub fn event_json(slug: &str, capacity: Option<i64>) -> Value {
 }
 
 impl TestApp {
+    /// A client that keeps cookies, as a browser does.
+    pub fn browser_client(&self) -> reqwest::Client {
+        reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
+    }
+
     pub fn lifecycle(&self) -> Lifecycle {
         Lifecycle {
             server: self.lifecycle.server.clone(),
@@ -477,6 +495,11 @@ impl Mail {
         let start = self
             .body
             .find(&format!("{BASE_URL}/manage/"))
+            .or_else(|| {
+                self.body
+                    .find("/manage/")
+                    .map(|i| self.body[..i].rfind("http").unwrap_or(i))
+            })
             .unwrap_or_else(|| panic!("no manage link in {}", self.body));
         self.body[start..]
             .split_whitespace()

@@ -3,12 +3,14 @@
 //! on PostgreSQL.
 
 mod bad_input;
+mod browser;
 mod cli;
 mod events;
 mod feeds;
 mod health;
 mod helpers;
 mod mail;
+mod pages;
 mod projects;
 mod registrations;
 mod signups;

@@ -1,0 +1,361 @@
+//! End-to-end tests in a real headless Chromium, driven over WebDriver (chromedriver and
+//! fantoccini). Screenshots of the main pages are kept under target/screenshots/.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+
+use crate::helpers::{Backend, Setup, TestApp, event_json, spawn_app_with};
+
+struct Driver {
+    port: u16,
+    _process: Child,
+}
+
+/// One chromedriver for the whole test binary, or None where Chromium is not installed (a
+/// failure in CI, where `.ci/run` installs it).
+fn driver() -> Option<&'static Driver> {
+    static DRIVER: OnceLock<Option<Driver>> = OnceLock::new();
+    DRIVER
+        .get_or_init(|| {
+            let installed = std::path::Path::new("/usr/bin/chromium").exists()
+                && std::path::Path::new("/usr/bin/chromedriver").exists();
+            if !installed {
+                assert!(
+                    std::env::var("CI").map_or(true, |v| v != "true"),
+                    "chromium and chromium-driver must be installed in CI"
+                );
+                eprintln!(
+                    "skipped: Chromium is not installed (apt-get install chromium chromium-driver)"
+                );
+                return None;
+            }
+            let port = TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            let process = Command::new("/usr/bin/chromedriver")
+                .arg(format!("--port={port}"))
+                .arg("--silent")
+                .spawn()
+                .expect("chromedriver starts");
+            for _ in 0..100 {
+                if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                    return Some(Driver {
+                        port,
+                        _process: process,
+                    });
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            panic!("chromedriver did not start");
+        })
+        .as_ref()
+}
+
+async fn browser(width: u32) -> Option<(Client, tempfile::TempDir)> {
+    let driver = driver()?;
+    // The test binary links two rustls back-ends (ring, and aws-lc through a test server);
+    // WebDriver traffic is plain HTTP, but rustls wants one chosen.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let profile = tempfile::tempdir().unwrap();
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({
+            "binary": "/usr/bin/chromium",
+            "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                     "--disable-sync", "--no-first-run", "--disable-dev-shm-usage", format!("--user-data-dir={}", profile.path().display()),
+                     format!("--window-size={width},900")]
+        }),
+    );
+    let client = ClientBuilder::rustls()
+        .expect("a WebDriver client")
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{}", driver.port))
+        .await
+        .expect("a browser session");
+    Some((client, profile))
+}
+
+async fn screenshot(client: &Client, name: &str) {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    let png = client.screenshot().await.unwrap();
+    std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+}
+
+/// Whether the page fits the window without sideways scrolling.
+async fn fits(client: &Client) -> bool {
+    let value = client
+        .execute(
+            "return document.documentElement.scrollWidth <= window.innerWidth;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    value.as_bool().unwrap_or(false)
+}
+
+/// Waits until the browser's address contains `part` (a form's redirect has landed).
+async fn wait_for_address(client: &Client, part: &str) {
+    for _ in 0..100 {
+        if client.current_url().await.unwrap().as_str().contains(part) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the browser never reached an address with {part}");
+}
+
+async fn app_for_browser() -> TestApp {
+    spawn_app_with(
+        Backend::Sqlite,
+        Setup {
+            own_base_url: true,
+            ..Setup::default()
+        },
+    )
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_attendee_signs_up_on_a_phone_and_cancels_from_the_email() {
+    let app = app_for_browser().await;
+    let lifecycle = app.lifecycle();
+    let mut event = event_json("phone-sprint", Some(10));
+    event["description"] = "Bring a **laptop**. We start with a short round of introductions, then every table works on its own.".into();
+    app.create_event(&event).await;
+    app.create_project("phone-sprint", &json!({"slug": "docs", "name": "Documentation", "location": "Table 1", "leads": [{"name": "Lee"}], "repository_url": "https://example.org/docs"})).await;
+    app.create_project(
+        "phone-sprint",
+        &json!({"slug": "core", "name": "Core library", "location": "Table 2", "capacity": 4}),
+    )
+    .await;
+    let Some((client, _profile)) = browser(390).await else {
+        return;
+    };
+
+    client.goto(&app.url("/")).await.unwrap();
+    assert!(fits(&client).await, "the home page fits 390 px");
+    screenshot(&client, "home-390").await;
+    client
+        .find(Locator::LinkText("Sprint phone-sprint"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    assert!(
+        client
+            .current_url()
+            .await
+            .unwrap()
+            .path()
+            .ends_with("/events/phone-sprint")
+    );
+    assert!(fits(&client).await, "the event page fits 390 px");
+    screenshot(&client, "event-390").await;
+
+    client
+        .find(Locator::Id("name"))
+        .await
+        .unwrap()
+        .send_keys("Ada Lovelace")
+        .await
+        .unwrap();
+    client
+        .find(Locator::Id("email"))
+        .await
+        .unwrap()
+        .send_keys("ada@example.org")
+        .await
+        .unwrap();
+    client
+        .find(Locator::Css("input[name=projects][value=docs]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    client
+        .find(Locator::Css("form[action$='/signup'] button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for_address(&client, "/thanks").await;
+    let heading = client
+        .find(Locator::Css("h1"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(heading, "Check your inbox");
+    screenshot(&client, "thanks-390").await;
+
+    let mail = app.wait_for_mail("ada@example.org", 1).await;
+    let link = mail[0].manage_link();
+    assert!(link.starts_with(&app.address), "{link}");
+    client.goto(&link).await.unwrap();
+    let page = client.source().await.unwrap();
+    assert!(page.contains("You are going.") && page.contains("Documentation"));
+    assert!(fits(&client).await);
+    screenshot(&client, "manage-390").await;
+    client
+        .find(Locator::Css("form[action$='/cancel'] button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for_address(&client, "done=cancelled").await;
+    let status = client
+        .find(Locator::Css("p.notice"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(status.contains("cancelled"), "{status}");
+    let own: serde_json::Value = app
+        .get_json(&format!("/api/v1/registrations/{}", mail[0].manage_token()))
+        .await;
+    assert_eq!(own["status"], "cancelled");
+    client.close().await.unwrap();
+    lifecycle.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_organizer_creates_an_event_with_a_project_from_a_laptop() {
+    let app = app_for_browser().await;
+    let lifecycle = app.lifecycle();
+    let Some((client, _profile)) = browser(1280).await else {
+        return;
+    };
+    client.goto(&app.url("/admin")).await.unwrap();
+    assert!(
+        client
+            .current_url()
+            .await
+            .unwrap()
+            .path()
+            .ends_with("/login")
+    );
+    screenshot(&client, "login").await;
+    client
+        .find(Locator::Id("email"))
+        .await
+        .unwrap()
+        .send_keys(&app.organizer_email)
+        .await
+        .unwrap();
+    client
+        .find(Locator::Id("password"))
+        .await
+        .unwrap()
+        .send_keys(&app.organizer_password)
+        .await
+        .unwrap();
+    client
+        .find(Locator::Css("form button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for_address(&client, "/admin").await;
+    client
+        .find(Locator::LinkText("New event"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let fill = |id: &'static str, text: String| {
+        let client = client.clone();
+        async move {
+            let field = client.find(Locator::Id(id)).await.unwrap();
+            field.clear().await.unwrap();
+            field.send_keys(&text).await.unwrap();
+        }
+    };
+    let day = (chrono::Utc::now() + chrono::Duration::days(20)).format("%Y-%m-%d");
+    fill("title", "Spring Hack-in".into()).await;
+    client
+        .find(Locator::Css("#kind option[value=hack-in]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    fill("timezone", "Europe/Amsterdam".into()).await;
+    fill("starts_at", format!("{day}T18:00")).await;
+    fill("ends_at", format!("{day}T22:00")).await;
+    fill("venue", "Library, room 3".into()).await;
+    fill("capacity", "25".into()).await;
+    fill("description", "Bring your own project.".into()).await;
+    screenshot(&client, "admin-new-event").await;
+    client
+        .find(Locator::Css("form.stack button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for_address(&client, "done=created").await;
+    client
+        .find(Locator::LinkText("Add a project"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    fill("name", "Retro computers".into()).await;
+    fill("location", "Table 5".into()).await;
+    fill("leads", "Rita <rita@example.org>".into()).await;
+    client
+        .find(Locator::Css("form.stack button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for_address(&client, "done=project").await;
+    screenshot(&client, "admin-edit-event").await;
+    client.goto(&app.url("/admin")).await.unwrap();
+    screenshot(&client, "admin-events").await;
+
+    client.goto(&app.url("/")).await.unwrap();
+    let home = client.source().await.unwrap();
+    assert!(
+        home.contains("Spring Hack-in") && home.contains("25 seats left"),
+        "the new event is on the home page"
+    );
+    client
+        .find(Locator::LinkText("Spring Hack-in"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let page = client.source().await.unwrap();
+    assert!(
+        page.contains("Retro computers")
+            && page.contains("Table 5")
+            && page.contains("Led by Rita")
+            && !page.contains("rita@example.org")
+    );
+    screenshot(&client, "event-desktop").await;
+    client.close().await.unwrap();
+    lifecycle.shutdown().await;
+}
