@@ -17,6 +17,10 @@ struct Driver {
     _process: Child,
 }
 
+#[expect(
+    clippy::zombie_processes,
+    reason = "chromedriver lives as long as the test binary and ends with it"
+)]
 /// One chromedriver for the whole test binary, or None where Chromium is not installed (a
 /// failure in CI, where `.ci/run` installs it).
 fn driver() -> Option<&'static Driver> {
