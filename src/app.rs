@@ -91,6 +91,30 @@ impl Services {
     }
 }
 
+/// A request path for the log, with the secret in a manage, feed, unsubscribe or own
+/// registration link replaced: each of those is a credential.
+pub fn redact_secrets(path: &str) -> String {
+    let mut out = Vec::new();
+    let mut hide_next = false;
+    for segment in path.split('/') {
+        if hide_next && !segment.is_empty() {
+            out.push(if segment.ends_with(".ics") {
+                "…redacted….ics"
+            } else {
+                "…redacted…"
+            });
+            hide_next = false;
+            continue;
+        }
+        hide_next = matches!(
+            segment,
+            "manage" | "feeds" | "unsubscribe" | "registrations"
+        );
+        out.push(segment);
+    }
+    out.join("/")
+}
+
 fn hostname() -> String {
     std::env::var("HOSTNAME")
         .ok()
@@ -151,7 +175,12 @@ impl Application {
                             "default-src 'none'; style-src 'self'; img-src 'self' https: data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
                         )),
                 )
-                .wrap(middleware::Logger::new("%a \"%r\" %s %b %Dms").exclude("/healthz"))
+                .wrap(
+                    middleware::Logger::new("%a \"%{method}xi %{path}xi\" %s %b %Dms")
+                        .custom_request_replace("method", |req| req.method().to_string())
+                        .custom_request_replace("path", |req| redact_secrets(req.path()))
+                        .exclude("/healthz"),
+                )
                 .configure(http::routes)
         })
         .listen(listener)
@@ -194,5 +223,29 @@ impl Application {
             let _ = handle.await;
         }
         result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn secrets_stay_out_of_the_log() {
+        assert_eq!(
+            super::redact_secrets("/manage/abc/cancel"),
+            "/manage/…redacted…/cancel"
+        );
+        assert_eq!(
+            super::redact_secrets("/feeds/abc.ics"),
+            "/feeds/…redacted….ics"
+        );
+        assert_eq!(
+            super::redact_secrets("/api/v1/registrations/abc"),
+            "/api/v1/registrations/…redacted…"
+        );
+        assert_eq!(
+            super::redact_secrets("/api/v1/events/x/registrations"),
+            "/api/v1/events/x/registrations"
+        );
+        assert_eq!(super::redact_secrets("/events/sprint"), "/events/sprint");
     }
 }

@@ -32,6 +32,13 @@ impl Links {
         &self.base
     }
 
+    /// `scheme://host[:port]`, as browsers send it in `Origin`.
+    pub fn origin(&self) -> String {
+        url::Url::parse(&self.base)
+            .map(|u| u.origin().ascii_serialization())
+            .unwrap_or_default()
+    }
+
     pub fn is_https(&self) -> bool {
         self.base.starts_with("https://")
     }

@@ -105,6 +105,23 @@ pub fn enqueue_once(
     Ok(added == 1)
 }
 
+/// Whether a message of this kind was queued for the registration since `since`.
+pub fn sent_recently(
+    conn: &mut DbConn,
+    registration_id: i64,
+    notice: Notice,
+    since: NaiveDateTime,
+) -> Result<bool, AppError> {
+    Ok(outbox::table
+        .filter(outbox::registration_id.eq(registration_id))
+        .filter(outbox::kind.eq(notice.as_str()))
+        .filter(outbox::created_at.ge(since))
+        .select(outbox::id)
+        .first::<i64>(conn)
+        .optional()?
+        .is_some())
+}
+
 /// The dedupe keys already used for one event's messages of one kind.
 pub fn dedupe_keys(
     conn: &mut DbConn,
@@ -191,7 +208,7 @@ pub fn mark_retry(
     error: &str,
     retry_at: NaiveDateTime,
 ) -> Result<(), AppError> {
-    diesel::update(outbox::table.find(id))
+    diesel::update(outbox::table.find(id).filter(outbox::sent_at.is_null()))
         .set((
             outbox::available_at.eq(retry_at),
             outbox::claimed_until.eq(None::<NaiveDateTime>),
@@ -208,7 +225,7 @@ pub fn mark_failed(
     error: &str,
     now: NaiveDateTime,
 ) -> Result<(), AppError> {
-    diesel::update(outbox::table.find(id))
+    diesel::update(outbox::table.find(id).filter(outbox::sent_at.is_null()))
         .set((
             outbox::failed_at.eq(Some(now)),
             outbox::claimed_until.eq(None::<NaiveDateTime>),

@@ -272,6 +272,17 @@ pub fn sign_up(
         .as_ref()
         .filter(|r| r.status() != RegistrationStatus::Cancelled)
     {
+        // One such reminder an hour is enough: repeated signups must not flood an inbox.
+        if outbox::sent_recently(
+            conn,
+            existing.id,
+            Notice::AlreadyRegistered,
+            now - chrono::Duration::hours(1),
+        )? {
+            return Ok(SignupOutcome::AlreadyRegistered {
+                registration_id: existing.id,
+            });
+        }
         outbox::enqueue(
             conn,
             NewMessage {
@@ -354,7 +365,8 @@ pub fn fill_free_seats(
     now: NaiveDateTime,
 ) -> Result<u32, AppError> {
     let event = events::find(conn, event_id)?;
-    if event.status() != crate::domain::EventStatus::Scheduled {
+    // Nobody moves up for an event that is cancelled or over.
+    if event.status() != crate::domain::EventStatus::Scheduled || now >= event.ends_at {
         return Ok(0);
     }
     let waiting = waitlist_len(conn, event_id)?;

@@ -92,16 +92,21 @@ pub async fn login(
     let form = form.0;
     check_csrf(&req, &state.links, &form.csrf)?;
     let (email, password, now) = (form.email.clone(), form.password.clone(), state.clock.now());
-    let session = state
+    // The slow password check runs outside any write transaction; a new session id on
+    // every login.
+    let organizer = state
         .db
-        .write(
-            move |conn| match organizers::authenticate(conn, &email, &password)? {
-                // A new session id on every login.
-                Some(o) => organizers::start_session(conn, o.id, now).map(Some),
-                None => Ok(None),
-            },
-        )
+        .read(move |conn| organizers::authenticate(conn, &email, &password))
         .await?;
+    let session = match organizer {
+        Some(o) => Some(
+            state
+                .db
+                .write(move |conn| organizers::start_session(conn, o.id, now))
+                .await?,
+        ),
+        None => None,
+    };
     match session {
         Some(token) => {
             let cookie = Cookie::build(SESSION_COOKIE, token)
@@ -309,17 +314,23 @@ impl EventForm {
             capacity: Some(capacity),
             signup_opens_at: None,
             signup_closes_at: None,
-            reminder_offsets: Some(
-                Some(self.reminder_offsets.clone()).filter(|r| !r.trim().is_empty()),
-            ),
+            reminder_offsets: Some(match self.reminder_offsets.trim() {
+                "" => None,
+                "none" => Some(String::new()),
+                own => Some(own.to_owned()),
+            }),
         })
     }
 
     fn of(e: &events::EventRow) -> Self {
-        let format = if e.all_day {
-            "%Y-%m-%d"
-        } else {
-            "%Y-%m-%dT%H:%M"
+        // Seconds only when there are some, so saving the form unchanged changes nothing.
+        let format = match (
+            e.all_day,
+            chrono::Timelike::second(&e.starts_local) + chrono::Timelike::second(&e.ends_local),
+        ) {
+            (true, _) => "%Y-%m-%d",
+            (false, 0) => "%Y-%m-%dT%H:%M",
+            (false, _) => "%Y-%m-%dT%H:%M:%S",
         };
         Self {
             csrf: String::new(),
@@ -340,7 +351,10 @@ impl EventForm {
             address: e.address.clone(),
             online_url: e.online_url.clone().unwrap_or_default(),
             capacity: e.capacity.map(|c| c.to_string()).unwrap_or_default(),
-            reminder_offsets: e.reminder_offsets.clone().unwrap_or_default(),
+            reminder_offsets: match e.reminder_offsets.as_deref() {
+                Some("") => "none".into(),
+                other => other.unwrap_or_default().to_owned(),
+            },
         }
     }
 
@@ -430,7 +444,7 @@ impl EventForm {
             field(
                 "reminder_offsets",
                 "Reminders",
-                "(such as 24h,1h; empty: the default)",
+                "(such as 24h,1h; empty: the default; none: no reminders)",
                 "text",
                 &self.reminder_offsets,
                 problems,

@@ -75,9 +75,10 @@ fn not_modified(req: &HttpRequest, tag: &str, last_modified: Option<NaiveDateTim
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
     {
+        // Weak comparison (RFC 9110 §13.1.2): a proxy may have marked our tag weak.
         return values
             .split(',')
-            .map(str::trim)
+            .map(|c| c.trim().trim_start_matches("W/"))
             .any(|candidate| candidate == tag || candidate == "*");
     }
     let since = req
@@ -365,7 +366,8 @@ fn personal_item(
     state: &State,
 ) -> CalEvent {
     let mut item = event_item(event, &state.links);
-    let manage = state.links.manage(&registration.manage_token(&state.key));
+    // A move from the waitlist changes the item: clients see it as a new version.
+    item.modified = item.modified.max(registration.updated_at);
     let standing = match registration.status() {
         RegistrationStatus::Waitlisted => {
             if item.status != Status::Cancelled {
@@ -375,8 +377,10 @@ fn personal_item(
         }
         _ => "You are going.",
     };
+    // Feeds are synced to calendar servers and shared more freely than email: the link that
+    // can cancel stays in the email only.
     item.description = format!(
-        "{standing} Change or cancel your registration: {manage}\n\n{}",
+        "{standing} To change or cancel, use the private link in your confirmation email.\n\n{}",
         item.description
     );
     item

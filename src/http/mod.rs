@@ -62,7 +62,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     )
     .route("/", get_or_head().to(pages::home))
     .route("/static/style.css", web::get().to(site::stylesheet))
-    .route("/events/{slug}/signup", web::post().to(pages::sign_up))
+    .service(
+        web::resource("/events/{slug}/signup")
+            .route(web::post().to(pages::sign_up))
+            .route(web::get().to(pages::signup_form)),
+    )
     .route("/events/{slug}/thanks", web::get().to(pages::thanks))
     .route("/manage/{token}", get_or_head().to(pages::manage))
     .route(

@@ -329,6 +329,11 @@ pub async fn sign_up(
     let form = form.0;
     check_csrf(&req, &state.links, &form.csrf)?;
     let slug = slug.into_inner();
+    // The redirect below carries the slug: it must be one (a line break in it would break the
+    // Location header).
+    if Slug::parse(&slug).is_err() {
+        return Err(PageError(AppError::not_found("no such event")));
+    }
     let thanks = format!("/events/{slug}/thanks");
     if !form.website.is_empty() {
         // Looks like success to the bot; nothing is stored.
@@ -398,6 +403,12 @@ pub async fn sign_up(
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// A reloaded or bookmarked signup address leads to the form.
+pub async fn signup_form(slug: web::Path<String>) -> Result<HttpResponse, PageError> {
+    let slug = Slug::parse(&slug).map_err(|_| PageError(AppError::not_found("no such event")))?;
+    Ok(see_other(&format!("/events/{slug}#signup")))
 }
 
 #[derive(Template)]

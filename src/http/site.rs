@@ -52,6 +52,22 @@ impl<T: DeserializeOwned + 'static> FromRequest for HtmlForm<T> {
                     StatusCode::PAYLOAD_TOO_LARGE => PageError(AppError::PayloadTooLarge),
                     _ => PageError(AppError::BadRequest("the form could not be read".into())),
                 })?;
+            // Every name and value must be UTF-8 once decoded; a lossy decoding would store
+            // replacement characters instead of refusing.
+            let valid = bytes.split(|b| *b == b'&').all(|pair| {
+                let plus_as_space: Vec<u8> = pair
+                    .iter()
+                    .map(|b| if *b == b'+' { b' ' } else { *b })
+                    .collect();
+                percent_encoding::percent_decode(&plus_as_space)
+                    .decode_utf8()
+                    .is_ok()
+            });
+            if !valid {
+                return Err(PageError(AppError::BadRequest(
+                    "the form holds text that is not valid UTF-8".into(),
+                )));
+            }
             serde_html_form::from_bytes(&bytes)
                 .map(HtmlForm)
                 .map_err(|e| {
@@ -164,7 +180,7 @@ pub fn check_csrf(req: &HttpRequest, links: &Links, submitted: &str) -> Result<(
         .get(actix_web::http::header::ORIGIN)
         .and_then(|v| v.to_str().ok())
         && origin != "null"
-        && !links.base().starts_with(origin)
+        && origin != links.origin()
     {
         return Err(refuse());
     }

@@ -71,6 +71,7 @@ pub fn event_item(event: &EventRow, links: &Links) -> CalEvent {
             Status::Confirmed
         },
         categories: vec![event.kind.clone()],
+        organizer: None,
         when: when_of(event),
     }
 }
@@ -111,8 +112,14 @@ pub fn project_item(event: &EventRow, project: &ProjectRow, links: &Links) -> Ca
 
 /// The event as a calendar file attached to email (`METHOD:PUBLISH`), tentative for someone
 /// on the waitlist.
-pub fn email_attachment(event: &EventRow, links: &Links, tentative: bool) -> String {
+pub fn email_attachment(
+    event: &EventRow,
+    links: &Links,
+    tentative: bool,
+    organizer: (String, String),
+) -> String {
     let mut item = event_item(event, links);
+    item.organizer = Some(organizer);
     if tentative && item.status == Status::Confirmed {
         item.status = Status::Tentative;
     }

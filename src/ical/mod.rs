@@ -59,6 +59,8 @@ pub struct CalEvent {
     pub url: Option<String>,
     pub status: Status,
     pub categories: Vec<String>,
+    /// `(name, address)`: required when the calendar is sent with `METHOD:PUBLISH`.
+    pub organizer: Option<(String, String)>,
     pub when: When,
 }
 
@@ -185,6 +187,9 @@ fn write_event(w: &mut ContentWriter, e: &CalEvent) {
             .collect();
         w.raw("CATEGORIES", &[], &escaped.join(","));
     }
+    if let Some((name, address)) = &e.organizer {
+        w.raw("ORGANIZER", &[("CN", name)], &format!("mailto:{address}"));
+    }
     w.raw("STATUS", &[], e.status.as_str());
     w.end("VEVENT");
 }
@@ -216,6 +221,7 @@ mod tests {
                     url: Some("https://c.example/events/s?a=b,c;d".into()),
                     status: Status::Confirmed,
                     categories: vec!["sprint".into()],
+                    organizer: None,
                     when: When::Timed {
                         tzid: "Europe/Berlin".into(),
                         start_local: dt("2027-03-27 09:00"),
@@ -235,6 +241,7 @@ mod tests {
                     url: None,
                     status: Status::Cancelled,
                     categories: vec![],
+                    organizer: None,
                     when: When::AllDay {
                         start: NaiveDate::from_ymd_opt(2027, 5, 1).unwrap(),
                         end: NaiveDate::from_ymd_opt(2027, 5, 3).unwrap(),

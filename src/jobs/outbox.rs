@@ -24,7 +24,9 @@ use crate::tokens::SecretKey;
 
 /// How long a claim holds before another worker may take the message.
 pub const LEASE_SECONDS: i64 = 300;
-const BATCH: i64 = 64;
+/// Small enough that a whole batch is done well within the lease, even when every delivery
+/// runs into the SMTP time limit (2 rounds of 8, at most 60 s each).
+const BATCH: i64 = 16;
 /// Messages in flight at once; the SMTP pool keeps as many connections open.
 pub const CONCURRENCY: usize = 8;
 /// About 24 hours of retries: 30 s, 1, 2, 4 ... minutes, then hourly.
@@ -197,10 +199,16 @@ impl OutboxWorker {
         };
         let (links, key, now) = (self.links.clone(), self.key.clone(), self.clock.now());
         let (registration_id, payload) = (row.registration_id, row.payload.clone());
+        let organizer = (
+            self.from.name.clone().unwrap_or_else(|| "Convene".into()),
+            self.from.email.to_string(),
+        );
         let context = self
             .db
             .read(move |conn| match registration_id {
-                Some(id) => build_context(conn, notice, id, &payload, &links, &key, now),
+                Some(id) => {
+                    build_context(conn, notice, id, &payload, &links, &key, now, &organizer)
+                }
                 None => Ok(Err("the message names no registration".into())),
             })
             .await;
@@ -227,6 +235,10 @@ impl OutboxWorker {
 }
 
 /// The context of one message, or why it no longer applies.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "everything a message may mention, gathered in one read"
+)]
 fn build_context(
     conn: &mut DbConn,
     notice: Notice,
@@ -235,6 +247,7 @@ fn build_context(
     links: &Links,
     key: &SecretKey,
     now: chrono::NaiveDateTime,
+    organizer: &(String, String),
 ) -> Result<Result<NoticeContext, String>, AppError> {
     let payload: Payload = serde_json::from_str(payload).unwrap_or_default();
     let registration = registrations::find(conn, registration_id)?;
@@ -307,9 +320,14 @@ fn build_context(
         message_subject: payload.subject,
         message_body: payload.body,
         message_project: payload.project,
-        calendar: notice
-            .attaches_event()
-            .then(|| email_attachment(&event, links, status == RegistrationStatus::Waitlisted)),
+        calendar: notice.attaches_event().then(|| {
+            email_attachment(
+                &event,
+                links,
+                status == RegistrationStatus::Waitlisted,
+                organizer.clone(),
+            )
+        }),
     }))
 }
 

@@ -12,7 +12,7 @@ use crate::domain::reminders::MAX_OFFSET_DAYS;
 use crate::domain::{Notice, ReminderOffsets};
 use crate::error::AppError;
 
-/// Inserts every reminder due at `now`; returns how many were added. Someone who signed up
+/// Inserts the reminders due at `now`; returns how many were added. Someone who signed up
 /// after a reminder's moment does not get that one (a late signup 2 hours before gets the
 /// 1-hour reminder only).
 pub fn schedule_due(
@@ -35,9 +35,14 @@ pub fn schedule_due(
         if due.is_empty() {
             continue;
         }
+        // Only the nearest reminder whose moment has come: after downtime, a late promotion or
+        // an event moved earlier, nobody gets "in 24 hours" half an hour before the start.
+        let Some(&offset) = due.iter().min() else {
+            continue;
+        };
         let existing = outbox::dedupe_keys(conn, event.id, Notice::Reminder)?;
         let going = registrations::going_unmuted(conn, event.id)?;
-        for offset in due {
+        {
             let moment = event.starts_at - offset;
             for registration in going.iter().filter(|r| r.created_at < moment) {
                 let key = format!(

@@ -174,6 +174,85 @@ async fn signing_up_through_the_form(app: TestApp) {
         403,
         "a token without its cookie is refused"
     );
+    let prefix_origin = browser
+        .post(app.url("/events/form/signup"))
+        .header("Origin", "https://convene.ex")
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("name", "Eve"),
+            ("email", "eve@example.org"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        prefix_origin.status(),
+        403,
+        "an origin that is a prefix of ours is still foreign"
+    );
+    let hostile_slug = post_form(
+        &browser,
+        &app,
+        "/events/x%0Ay/signup",
+        &[
+            ("csrf", &csrf),
+            ("name", "Bot"),
+            ("email", "bot@example.org"),
+            ("website", "x"),
+        ],
+    )
+    .await;
+    assert_eq!(hostile_slug.status(), 404);
+    let not_utf8 = browser
+        .post(app.url("/events/form/signup"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("csrf={csrf}&name=%FF%FE&email=eve%40example.org"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        not_utf8.status(),
+        400,
+        "invalid UTF-8 is refused, not stored mangled"
+    );
+    let nul = post_form(
+        &browser,
+        &app,
+        "/events/form/signup",
+        &[
+            ("csrf", &csrf),
+            ("name", "Ev\0e"),
+            ("email", "eve@example.org"),
+        ],
+    )
+    .await;
+    assert_eq!(nul.status(), 422);
+    let many: Vec<(String, String)> = (0..10_000)
+        .map(|i| (format!("f{i}"), "x".to_owned()))
+        .collect();
+    let flood = browser
+        .post(app.url("/events/form/signup"))
+        .form(&many)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        flood.status().is_client_error(),
+        "10,000 fields: {}",
+        flood.status()
+    );
+    let reload = browser
+        .get(app.url("/events/form/signup"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            reload.status(),
+            reload.headers()["location"].to_str().unwrap()
+        ),
+        (StatusCode::SEE_OTHER, "/events/form#signup")
+    );
     let bot = post_form(
         &browser,
         &app,
@@ -343,6 +422,22 @@ async fn organizers_log_in_and_run_an_event_from_the_pages(app: TestApp) {
         ],
     )
     .await;
+    let nul = post_form(
+        &browser,
+        &app,
+        "/login",
+        &[
+            ("csrf", &csrf),
+            ("email", "a\0@example.org"),
+            ("password", "x"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        nul.status(),
+        401,
+        "a NUL byte is no organizer, on either database"
+    );
     assert_eq!(wrong.status(), 401);
     let no_csrf = post_form(
         &browser,
