@@ -472,6 +472,16 @@ struct EventFormPage {
     problems: Vec<FieldProblem>,
     projects: Vec<ProjectLine>,
     flash: Option<&'static str>,
+    mail: MailSummary,
+}
+
+/// How an event's mail is doing, for its organizers.
+#[derive(Default)]
+struct MailSummary {
+    sent: usize,
+    pending: usize,
+    skipped: usize,
+    failed: Vec<(String, String, String)>,
 }
 
 pub async fn new_event(
@@ -496,13 +506,27 @@ async fn event_form(
     flash: Option<&'static str>,
     status: StatusCode,
 ) -> Result<HttpResponse, PageError> {
-    let (projects, cancelled) = match slug.clone() {
+    let (projects, cancelled, mail) = match slug.clone() {
         Some(slug) => {
             state
                 .db
                 .read(move |conn| {
                     let event = events::find_by_slug(conn, &slug)?;
                     let details = projects::details_for_event(conn, event.id)?;
+                    let messages = crate::db::outbox::for_event(conn, event.id, 5000)?;
+                    let mut mail = MailSummary::default();
+                    for m in &messages {
+                        match m.state() {
+                            "sent" => mail.sent += 1,
+                            "pending" => mail.pending += 1,
+                            "skipped" => mail.skipped += 1,
+                            _ => mail.failed.push((
+                                m.recipient.clone(),
+                                m.kind.replace('_', " "),
+                                m.last_error.clone().unwrap_or_default(),
+                            )),
+                        }
+                    }
                     Ok((
                         details
                             .into_iter()
@@ -514,11 +538,12 @@ async fn event_form(
                             })
                             .collect(),
                         event.status() == EventStatus::Cancelled,
+                        mail,
                     ))
                 })
                 .await?
         }
-        None => (Vec::new(), false),
+        None => (Vec::new(), false, MailSummary::default()),
     };
     let (csrf, cookie) = csrf_token(req, &state.links);
     let page = EventFormPage {
@@ -531,6 +556,7 @@ async fn event_form(
         problems,
         projects,
         flash,
+        mail,
     };
     Ok(with_cookie(render(status, &page)?, cookie))
 }
@@ -610,6 +636,7 @@ pub async fn edit_event(
         }
         Some("cancelled") => Some("The event is cancelled and everyone signed up is told."),
         Some("project") => Some("The projects are updated."),
+        Some("message") => Some("Your message is on its way to the attendees."),
         _ => None,
     };
     event_form(
@@ -1176,4 +1203,62 @@ mod tests {
         assert_eq!(csv_cell("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
         assert_eq!(csv_cell("a,b"), "\"a,b\"");
     }
+}
+
+#[derive(Deserialize)]
+pub struct MessageForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    subject: String,
+    #[serde(default)]
+    body: String,
+    #[serde(default)]
+    project: String,
+}
+
+/// The organizer's message to everyone at the event, or at one project.
+pub async fn send_message(
+    req: HttpRequest,
+    state: State,
+    _admin: Admin,
+    slug: web::Path<String>,
+    form: HtmlForm<MessageForm>,
+) -> Result<HttpResponse, PageError> {
+    let form = form.0;
+    check_csrf(&req, &state.links, &form.csrf)?;
+    let mut p = Problems::new();
+    let subject = p.check(
+        "subject",
+        crate::domain::SingleLine::parse(&form.subject, 200),
+    );
+    let body = p
+        .check("body", crate::domain::LongText::parse(&form.body, 20_000))
+        .filter(|b| !b.as_str().trim().is_empty());
+    if body.is_none() && p.is_empty() {
+        p.add("body", "must not be empty");
+    }
+    p.finish()?;
+    let (Some(subject), Some(body)) = (subject, body) else {
+        return Err(PageError(AppError::BadRequest(
+            "the message is incomplete".into(),
+        )));
+    };
+    let (slug, now) = (slug.into_inner(), state.clock.now());
+    let target = slug.clone();
+    state
+        .db
+        .write(move |conn| {
+            let event = events::find_by_slug(conn, &target)?;
+            let project = match form.project.trim() {
+                "" => None,
+                chosen => Some(projects::find_by_slug(conn, event.id, chosen)?),
+            };
+            let recipients = registrations::active(conn, event.id, project.as_ref().map(|p| p.id), true)?;
+            let payload = serde_json::json!({ "subject": subject.as_str(), "body": body.as_str(), "project": project.map(|p| p.name) });
+            registrations::notify_all(conn, &recipients, crate::domain::Notice::OrganizerMessage, &payload, now)
+        })
+        .await?;
+    state.outbox_wake.notify_one();
+    Ok(see_other(&format!("/admin/events/{slug}?done=message")))
 }

@@ -100,6 +100,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::post().to(admin::cancel_event),
     )
     .route(
+        "/admin/events/{slug}/messages",
+        web::post().to(admin::send_message),
+    )
+    .route(
         "/admin/events/{slug}/attendees",
         web::get().to(admin::attendees),
     )

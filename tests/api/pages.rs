@@ -578,6 +578,34 @@ async fn organizers_log_in_and_run_an_event_from_the_pages(app: TestApp) {
         "a formula is neutralized: {csv}"
     );
 
+    let message = post_form(
+        &browser,
+        &app,
+        "/admin/events/hack-night/messages",
+        &[
+            ("csrf", &csrf),
+            ("subject", "Doors open at 17:30"),
+            ("body", "See you there."),
+            ("project", "soldering"),
+        ],
+    )
+    .await;
+    assert_eq!(message.status(), 303);
+    let yan = app.wait_for_mail("yan@example.org", 2).await;
+    assert!(
+        yan.iter()
+            .any(|m| m.subject.starts_with("Doors open at 17:30")
+                && m.body.contains("See you there."))
+    );
+    app.wait_for_outbox_drained().await;
+    assert!(
+        !app.mail_to("zed@example.org")
+            .iter()
+            .any(|m| m.subject.starts_with("Doors")),
+        "only the people at the project"
+    );
+    let (_, admin_page) = page(&browser, &app, "/admin/events/hack-night").await;
+    assert!(admin_page.contains("0 failed") && admin_page.contains("Message the attendees"));
     let cancel = post_form(
         &browser,
         &app,
