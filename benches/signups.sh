@@ -18,6 +18,11 @@
 #   BENCH_QUIET_WAIT=600                seconds to wait for an idle machine before each measurement
 #   BENCH_PG_URL=postgres://postgres@127.0.0.1:5432   the PostgreSQL server (trust auth)
 #   BENCH_NO_BUILD=1                    use target/release/convene as it is
+#   BENCH_BIN=/path/to/convene          measure this binary instead (no build)
+#   BENCH_PG_SAMPLE=N                   sample pg_stat_activity N times (every 0.1 s) during the
+#                                       PostgreSQL run and print what the connections wait for
+#   BENCH_PERF=DIR                      record a CPU profile of the server for 6 s of each run
+#                                       (perf record -e cpu-clock --call-graph dwarf) into DIR
 #   BENCH_KEEP=1                        keep the temporary folder (its path is printed)
 #
 # Only loopback is used. Needs wrk (installed with apt-get if missing), curl, python3, psql.
@@ -32,7 +37,7 @@ THREADS=${BENCH_THREADS:-2}
 CONNECTIONS=${BENCH_CONNECTIONS:-32}
 CAPACITY=${BENCH_CAPACITY:-1000}
 PG_URL=${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432}
-BIN=$ROOT/target/release/convene
+BIN=${BENCH_BIN:-$ROOT/target/release/convene}
 
 WORK=$(mktemp -d /tmp/convene-bench.XXXXXX)
 SERVER_PID=""
@@ -88,7 +93,7 @@ need_tools() {
 }
 
 build() {
-    if [ "${BENCH_NO_BUILD:-0}" = "1" ] && [ -x "$BIN" ]; then
+    if { [ "${BENCH_NO_BUILD:-0}" = "1" ] || [ -n "${BENCH_BIN:-}" ]; } && [ -x "$BIN" ]; then
         return
     fi
     log "cargo build --release"
@@ -259,10 +264,43 @@ run_backend() {
     server0=$(process_ticks "$SERVER_PID")
     # shellcheck disable=SC2086
     pg0=$(process_ticks $pids)
+    local perf_pid=""
+    if [ -n "${BENCH_PERF:-}" ]; then
+        # A CPU profile of the server during the run (disturbs the figures a little).
+        mkdir -p "$BENCH_PERF"
+        perf record -q -e cpu-clock -F 499 --call-graph dwarf,32768 -p "$SERVER_PID" \
+            -o "$BENCH_PERF/signups-$backend.perf.data" -- sleep 6 >/dev/null 2>&1 &
+        perf_pid=$!
+    fi
+    local sampler_pid=""
+    if [ "$backend" = postgres ] && [ -n "${BENCH_PG_SAMPLE:-}" ]; then
+        # What the server's connections are doing: pg_stat_activity, every 0.1 s, from 2 s in.
+        (
+            sleep 2
+            for _ in $(seq 1 "$BENCH_PG_SAMPLE"); do
+                psql "$PG_URL/$PG_DB" -X -A -t -q -F '|' -c "SELECT state, coalesce(wait_event_type, '-'),
+                        coalesce(wait_event, '-'), left(regexp_replace(query, '\s+', ' ', 'g'), 60)
+                    FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                sleep 0.1
+            done
+        ) >"$WORK/pg-activity.txt" 2>&1 &
+        sampler_pid=$!
+    fi
     BENCH_EVENT=bench BENCH_RUN="$backend-$$" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency \
         -s "$ROOT/benches/signup.lua" "$base" >"$WORK/wrk-$backend.txt" 2>&1 || fail "$backend: wrk failed"
     read -r b1 i1 <<<"$(machine_ticks)"
     server1=$(process_ticks "$SERVER_PID")
+    if [ -n "$sampler_pid" ]; then
+        wait "$sampler_pid" || true
+        echo "$backend: pg_stat_activity, $BENCH_PG_SAMPLE samples of the server's connections (state | wait | query):"
+        awk -F'|' '{print $1 " | " $2 ":" $3}' "$WORK/pg-activity.txt" | sort | uniq -c | sort -rn | sed 's/^/    /'
+        echo "  by statement (state | wait | query):"
+        sort "$WORK/pg-activity.txt" | uniq -c | sort -rn | head -15 | sed 's/^/    /'
+    fi
+    if [ -n "$perf_pid" ]; then
+        wait "$perf_pid" || true
+        echo "$backend: CPU profile in $BENCH_PERF/signups-$backend.perf.data (perf report -i ...)"
+    fi
     # shellcheck disable=SC2086
     pg1=$(process_ticks $pids)
     sed 's/^/    /' "$WORK/wrk-$backend.txt"

@@ -1,0 +1,161 @@
+# Helpers shared by benches/feeds.sh and benches/reminders.sh (sourced, not run).
+# benches/signups.sh keeps its own copies of the same functions.
+#
+# Expects: set -euo pipefail, ROOT (the repository), WORK (a temporary folder), PG_URL.
+
+BIN=${BENCH_BIN:-$ROOT/target/release/convene}
+SERVER_PID=${SERVER_PID:-}
+FAILED=0
+
+log() { echo "== $*"; }
+fail() {
+    echo "FAIL: $*" >&2
+    FAILED=1
+}
+
+psql_admin() {
+    psql "$PG_URL/postgres" -X -q -v ON_ERROR_STOP=1 "$@"
+}
+
+need_tools() {
+    if ! command -v wrk >/dev/null; then
+        log "installing wrk"
+        apt-get update -qq && apt-get install -y -qq wrk >/dev/null
+    fi
+    local tool
+    for tool in curl python3 psql "$@"; do
+        command -v "$tool" >/dev/null || { echo "$tool is needed" >&2; exit 1; }
+    done
+}
+
+build() {
+    if { [ "${BENCH_NO_BUILD:-0}" = "1" ] || [ -n "${BENCH_BIN:-}" ]; } && [ -x "$BIN" ]; then
+        return
+    fi
+    log "cargo build --release"
+    (cd "$ROOT" && cargo build --release --quiet)
+}
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+machine() {
+    log "machine"
+    echo "cores: $(nproc); cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
+    echo "memory: $(free -g | awk '/^Mem:/ {print $2 " GiB"}')"
+    echo "convene: $("$BIN" --version), binary $BIN built $(date -u -r "$BIN" '+%Y-%m-%d %H:%M UTC')"
+    if [ -z "${BENCH_BIN:-}" ]; then
+        echo "source: commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')" \
+            "$( [ -z "$(git -C "$ROOT" status --porcelain -- src Cargo.toml Cargo.lock migrations web 2>/dev/null)" ] || echo 'plus uncommitted changes in the working tree')"
+    fi
+    echo "wrk: $(wrk --version 2>&1 | head -1 | cut -d' ' -f1-2)"
+}
+
+# CPU ticks (1/100 s) so far: the machine's busy and idle time over all cores.
+machine_ticks() {
+    awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9, $5 + $6}' /proc/stat
+}
+
+# CPU ticks used so far by the given processes (those still running).
+process_ticks() {
+    local total=0 pid t
+    for pid in "$@"; do
+        t=$(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null || echo 0)
+        total=$((total + t))
+    done
+    echo "$total"
+}
+
+postgres_pids() {
+    pgrep -x postgres || true
+}
+
+# Resident memory of a process, in kB.
+rss_kb() {
+    awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0
+}
+
+# Waits (up to BENCH_QUIET_WAIT seconds, default 600) until the machine is at least 90% idle
+# over 3 s, so that a build or test run beside the benchmark does not disturb it.
+wait_for_quiet() {
+    local deadline=$((SECONDS + ${BENCH_QUIET_WAIT:-600})) b0 i0 b1 i1
+    while true; do
+        read -r b0 i0 <<<"$(machine_ticks)"
+        sleep 3
+        read -r b1 i1 <<<"$(machine_ticks)"
+        if [ $(((i1 - i0) * 10)) -ge $(((b1 - b0 + i1 - i0) * 9)) ]; then
+            return 0
+        fi
+        if [ "$SECONDS" -ge "$deadline" ]; then
+            echo "WARNING: the machine is still busy ($(((b1 - b0) * 100 / (b1 - b0 + i1 - i0)))% over the last 3 s); measuring anyway"
+            return 0
+        fi
+        echo "waiting for a quiet machine (busy $(((b1 - b0) * 100 / (b1 - b0 + i1 - i0)))%)"
+    done
+}
+
+# CPU accounting around one measurement: cpu_start, run it, then cpu_report LABEL.
+cpu_start() {
+    CPU_PG_PIDS=$(postgres_pids)
+    read -r CPU_B0 CPU_I0 <<<"$(machine_ticks)"
+    CPU_S0=$(process_ticks "$SERVER_PID")
+    # shellcheck disable=SC2086
+    CPU_P0=$(process_ticks $CPU_PG_PIDS)
+    CPU_X0=$(process_ticks ${CPU_EXTRA_PIDS:-})
+}
+
+cpu_report() {
+    local label=$1 b1 i1 s1 p1 x1 cores
+    read -r b1 i1 <<<"$(machine_ticks)"
+    s1=$(process_ticks "$SERVER_PID")
+    # shellcheck disable=SC2086
+    p1=$(process_ticks $CPU_PG_PIDS)
+    x1=$(process_ticks ${CPU_EXTRA_PIDS:-})
+    cores=$(nproc)
+    local all=$((b1 - CPU_B0 + i1 - CPU_I0)) busy=$((b1 - CPU_B0))
+    local s=$((s1 - CPU_S0)) p=$((p1 - CPU_P0)) x=$((x1 - CPU_X0))
+    [ "$all" -gt 0 ] || all=1
+    # WRK_TICKS (optional): the CPU the load generator used, measured by the caller.
+    local w=${WRK_TICKS:-0}
+    local other=$(((busy - s - p - x - w) * 100 * cores / all))
+    local rest="everything else (wrk included)"
+    [ -z "${WRK_TICKS:-}" ] || rest="wrk $((w * 100 * cores / all)), everything else"
+    echo "$label: CPU in % of one core (of $cores): convene $((s * 100 * cores / all)), postgres $((p * 100 * cores / all)),${CPU_EXTRA_LABEL:+ $CPU_EXTRA_LABEL $((x * 100 * cores / all)),}" \
+        "$rest $other, idle $(((i1 - CPU_I0) * 100 * cores / all))"
+    CPU_OTHER=$other
+    unset WRK_TICKS
+}
+
+wait_until_up() {
+    local url=$1 log_file=$2 _
+    for _ in $(seq 1 100); do
+        if curl -fsS -o /dev/null "$url/healthz" 2>/dev/null; then
+            return 0
+        fi
+        if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+            echo "the server exited; its log:" >&2
+            cat "$log_file" >&2
+            return 1
+        fi
+        sleep 0.1
+    done
+    echo "the server did not answer within 10 s" >&2
+    return 1
+}
+
+stop_server() {
+    if [ -n "$SERVER_PID" ]; then
+        kill "$SERVER_PID" 2>/dev/null || true
+        wait "$SERVER_PID" 2>/dev/null || true
+        SERVER_PID=""
+    fi
+}
+
+json_field() {
+    python3 -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"
+}
+
+bench_field() {
+    sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$2"
+}
