@@ -172,7 +172,7 @@ run_backend() {
     unset CONVENE_DATABASE_URL CONVENE_SMTP_URL
     if [ "$backend" = postgres ]; then
         PG_DB=$PG_NAME
-        psql_admin -c "DROP DATABASE IF EXISTS \"$PG_DB\" WITH (FORCE)" >/dev/null
+        psql_admin -c "DROP DATABASE IF EXISTS \"$PG_DB\" WITH (FORCE)" >/dev/null 2>&1
         psql_admin -c "CREATE DATABASE \"$PG_DB\"" >/dev/null
         export CONVENE_DATABASE_URL=$PG_URL/$PG_DB
     fi

@@ -119,7 +119,7 @@ cpu_report() {
     # WRK_TICKS (optional): the CPU the load generator used, measured by the caller.
     local w=${WRK_TICKS:-0}
     local other=$(((busy - s - p - x - w) * 100 * cores / all))
-    local rest="everything else (wrk included)"
+    local rest=${CPU_REST_LABEL:-everything else (wrk included)}
     [ -z "${WRK_TICKS:-}" ] || rest="wrk $((w * 100 * cores / all)), everything else"
     echo "$label: CPU in % of one core (of $cores): convene $((s * 100 * cores / all)), postgres $((p * 100 * cores / all)),${CPU_EXTRA_LABEL:+ $CPU_EXTRA_LABEL $((x * 100 * cores / all)),}" \
         "$rest $other, idle $(((i1 - CPU_I0) * 100 * cores / all))"

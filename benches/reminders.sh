@@ -56,6 +56,7 @@ SINK_PID=""
 SAMPLER_PID=""
 # shellcheck source=benches/lib.sh
 source "$ROOT/benches/lib.sh"
+CPU_REST_LABEL="everything else (the signup client included)"
 
 drop_pg_db() {
     if [ -n "$PG_DB" ]; then
@@ -188,7 +189,7 @@ run_backend() {
     unset CONVENE_DATABASE_URL
     if [ "$backend" = postgres ]; then
         PG_DB=$PG_NAME
-        psql_admin -c "DROP DATABASE IF EXISTS \"$PG_DB\" WITH (FORCE)" >/dev/null
+        psql_admin -c "DROP DATABASE IF EXISTS \"$PG_DB\" WITH (FORCE)" >/dev/null 2>&1
         psql_admin -c "CREATE DATABASE \"$PG_DB\"" >/dev/null
         export CONVENE_DATABASE_URL=$PG_URL/$PG_DB
     fi
@@ -223,13 +224,14 @@ run_backend() {
     # Phase 1: the signups, and their confirmations.
     wait_for_quiet
     local signup t_signups
+    CPU_EXTRA_PIDS=$SINK_PID
+    CPU_EXTRA_LABEL=sink
     cpu_start
     signup=$(python3 "$ROOT/benches/reminders_setup.py" "$base" reminders "$PEOPLE" 8) ||
         { fail "$backend: the signups failed"; return; }
     t_signups=$(date +%s)
     echo "$backend: signed up $PEOPLE people in $(json_field seconds <<<"$signup") s (8 connections)"
     wait_for_mail confirmation "$PEOPLE" || fail "$backend: not all confirmations arrived"
-    CPU_EXTRA_LABEL=sink
     cpu_report "$backend signups+confirmations"
     echo "$backend: confirmations at the sink: $(kind_rate confirmation)"
 
@@ -249,7 +251,6 @@ run_backend() {
     wait_for_quiet
     local rss_before t_patch
     rss_before=$(rss_kb "$SERVER_PID")
-    CPU_EXTRA_PIDS=$SINK_PID
     cpu_start
     t_patch=$(date +%s.%N)
     status=$(curl -sS -o "$WORK/patch.json" -w '%{http_code}' -X PATCH "$base/api/v1/events/reminders" "${auth[@]}" \
