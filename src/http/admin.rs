@@ -250,6 +250,19 @@ fn field(
     }
 }
 
+/// A capacity field of a form: empty means no limit.
+fn form_capacity(raw: &str) -> Result<Option<i64>, Problems> {
+    match raw.trim() {
+        "" => Ok(None),
+        n => n.parse::<i64>().map(Some).map_err(|_| {
+            Problems::single(
+                "capacity",
+                "must be a whole number (leave it empty for no limit)",
+            )
+        }),
+    }
+}
+
 #[derive(Deserialize, Default, Clone)]
 pub struct EventForm {
     #[serde(default)]
@@ -286,15 +299,7 @@ pub struct EventForm {
 
 impl EventForm {
     fn input(&self, creating: bool) -> Result<EventInput, Problems> {
-        let capacity = match self.capacity.trim() {
-            "" => None,
-            n => Some(n.parse::<i64>().map_err(|_| {
-                Problems::single(
-                    "capacity",
-                    "must be a whole number (leave it empty for no limit)",
-                )
-            })?),
-        };
+        let capacity = form_capacity(&self.capacity)?;
         let text = |s: &str| Some(s.to_owned());
         Ok(EventInput {
             slug: (!self.slug.trim().is_empty() || !creating)
@@ -752,15 +757,7 @@ pub struct ProjectForm {
 
 impl ProjectForm {
     fn input(&self, creating: bool) -> Result<ProjectInput, Problems> {
-        let capacity = match self.capacity.trim() {
-            "" => None,
-            n => Some(n.parse::<i64>().map_err(|_| {
-                Problems::single(
-                    "capacity",
-                    "must be a whole number (leave it empty for no limit)",
-                )
-            })?),
-        };
+        let capacity = form_capacity(&self.capacity)?;
         let leads = self
             .leads
             .lines()
