@@ -5,7 +5,7 @@
 use std::net::TcpListener;
 use std::sync::Arc;
 
-use actix_web::dev::Server;
+use actix_web::dev::{Server, Service};
 use actix_web::{App, HttpServer, middleware, web};
 use lettre::message::Mailbox;
 use tokio::sync::{Notify, watch};
@@ -19,6 +19,7 @@ use crate::http::{self, AppState};
 use crate::jobs::OutboxWorker;
 use crate::links::Links;
 use crate::mail::Transport;
+use crate::metrics::Metrics;
 use crate::tokens::SecretKey;
 
 /// Choices that tests and the command line make beyond the settings.
@@ -41,6 +42,8 @@ pub struct Services {
     pub from: Mailbox,
     pub outbox_wake: Arc<Notify>,
     pub reminder_offsets: ReminderOffsets,
+    pub metrics: Arc<Metrics>,
+    pub outbox_lease: chrono::Duration,
 }
 
 impl Services {
@@ -61,6 +64,15 @@ impl Services {
                 settings.smtp_timeout(),
             )?,
         };
+        // A batch is two rounds of deliveries, each up to twice the SMTP timeout; it must end
+        // within its lease, or another instance may take and send the same messages.
+        let smtp_secs = settings.smtp_timeout().as_secs() as i64;
+        if settings.outbox_lease().num_seconds() < 4 * smtp_secs {
+            return Err(AppError::config(format!(
+                "CONVENE_OUTBOX_LEASE_SECS ({}) must be at least 4 × CONVENE_SMTP_TIMEOUT_SECS ({smtp_secs}): a batch of deliveries must finish within its lease",
+                settings.outbox_lease().num_seconds()
+            )));
+        }
         let reminder_offsets = ReminderOffsets::parse(&settings.reminder_offsets)
             .map_err(|e| AppError::config(format!("CONVENE_REMINDER_OFFSETS: {e}")))?;
         Ok(Self {
@@ -72,6 +84,8 @@ impl Services {
             from,
             outbox_wake: Arc::new(Notify::new()),
             reminder_offsets,
+            metrics: Arc::new(Metrics::new()),
+            outbox_lease: settings.outbox_lease(),
         })
     }
 
@@ -87,6 +101,8 @@ impl Services {
             poll,
             id: format!("{}-{}", hostname(), uuid::Uuid::new_v4()),
             reminder_offsets: self.reminder_offsets.clone(),
+            metrics: self.metrics.clone(),
+            lease: self.outbox_lease,
         }
     }
 }
@@ -148,6 +164,7 @@ impl Application {
                 .await
                 .map_err(|e| AppError::Internal(e.into()))??
         };
+        let trusted_proxies = settings.trusted_proxies()?;
         let worker = options
             .run_worker
             .then(|| services.worker(settings.worker_poll()));
@@ -159,9 +176,17 @@ impl Application {
             settings: settings.clone(),
             outbox_wake: services.outbox_wake.clone(),
             feed_cache: Default::default(),
+            recent_feeds: Default::default(),
+            recent_pages: Default::default(),
+            metrics: services.metrics.clone(),
+            trusted_proxies: Arc::new(trusted_proxies.clone()),
+            login_limit: Default::default(),
         });
         let shared = state.clone();
+        let shutdown_timeout = settings.shutdown_timeout_secs.clamp(1, 3600);
         let server = HttpServer::new(move || {
+            let metrics = shared.metrics.clone();
+            let proxies = trusted_proxies.clone();
             App::new()
                 .app_data(shared.clone())
                 .wrap(
@@ -176,16 +201,40 @@ impl Application {
                         )),
                 )
                 .wrap(
-                    middleware::Logger::new("%a \"%{method}xi %{path}xi\" %s %b %Dms")
+                    middleware::Logger::new("%{client}xi \"%{method}xi %{path}xi\" %s %b %Dms")
+                        .custom_request_replace("client", move |req| {
+                            let peer = req.peer_addr().map(|a| a.ip());
+                            http::client::client_info(peer, req.headers(), &proxies).to_string()
+                        })
                         .custom_request_replace("method", |req| req.method().to_string())
                         .custom_request_replace("path", |req| redact_secrets(req.path()))
-                        .exclude("/healthz"),
+                        .exclude("/healthz")
+                        .exclude("/metrics"),
                 )
+                .wrap_fn(move |req, service| {
+                    let (started, metrics) = (std::time::Instant::now(), metrics.clone());
+                    let method = req.method().clone();
+                    let response = service.call(req);
+                    async move {
+                        let response = response.await?;
+                        let route = response
+                            .request()
+                            .match_pattern()
+                            .unwrap_or_else(|| "unmatched".into());
+                        metrics.request(
+                            method.as_str(),
+                            &route,
+                            response.status().as_u16(),
+                            started.elapsed().as_secs_f64(),
+                        );
+                        Ok(response)
+                    }
+                })
                 .configure(http::routes)
         })
         .listen(listener)
         .map_err(|e| AppError::Internal(e.into()))?
-        .shutdown_timeout(20)
+        .shutdown_timeout(shutdown_timeout)
         .run();
         Ok(Self {
             port,

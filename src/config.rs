@@ -32,6 +32,18 @@ pub struct Settings {
     pub worker_poll_ms: u64,
     /// How long to wait for an SMTP server before trying again later (seconds).
     pub smtp_timeout_secs: u64,
+    /// How long a claimed message stays reserved for the worker that claimed it (seconds);
+    /// after a crash, another instance sends it once this has passed.
+    pub outbox_lease_secs: u64,
+    /// `text` (default) or `json`: one JSON object per log line.
+    pub log_format: String,
+    /// Comma-separated addresses or CIDR ranges of reverse proxies whose `X-Forwarded-For`
+    /// and `X-Forwarded-Proto` are believed. Empty: the peer address is the client.
+    pub trusted_proxies: String,
+    /// When set, `/metrics` answers only to `Authorization: Bearer <this>`.
+    pub metrics_token: Option<String>,
+    /// On SIGTERM, how long requests in flight may take to finish (seconds).
+    pub shutdown_timeout_secs: u64,
 }
 
 impl Default for Settings {
@@ -48,6 +60,11 @@ impl Default for Settings {
             db_pool_size: 8,
             worker_poll_ms: 1000,
             smtp_timeout_secs: 30,
+            outbox_lease_secs: 300,
+            log_format: "text".into(),
+            trusted_proxies: String::new(),
+            metrics_token: None,
+            shutdown_timeout_secs: 30,
         }
     }
 }
@@ -79,5 +96,44 @@ impl Settings {
 
     pub fn worker_poll(&self) -> Duration {
         Duration::from_millis(self.worker_poll_ms.clamp(10, 60_000))
+    }
+
+    pub fn outbox_lease(&self) -> chrono::Duration {
+        chrono::Duration::seconds(self.outbox_lease_secs.clamp(1, 86_400) as i64)
+    }
+
+    pub fn json_logs(&self) -> Result<bool, AppError> {
+        match self.log_format.trim().to_ascii_lowercase().as_str() {
+            "" | "text" => Ok(false),
+            "json" => Ok(true),
+            other => Err(AppError::config(format!(
+                "CONVENE_LOG_FORMAT must be `text` or `json`, not `{other}`"
+            ))),
+        }
+    }
+
+    /// The proxies named by `CONVENE_TRUSTED_PROXIES`.
+    pub fn trusted_proxies(&self) -> Result<Vec<ipnet::IpNet>, AppError> {
+        self.trusted_proxies
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(|p| {
+                p.parse::<ipnet::IpNet>()
+                    .or_else(|_| p.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| {
+                        AppError::config(format!(
+                            "CONVENE_TRUSTED_PROXIES: `{p}` is neither an IP address nor a CIDR range"
+                        ))
+                    })
+            })
+            .collect()
+    }
+
+    pub fn metrics_token(&self) -> Option<&str> {
+        self.metrics_token
+            .as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
     }
 }

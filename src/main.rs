@@ -47,6 +47,23 @@ enum Command {
         #[arg(long)]
         to: String,
     },
+    /// Write every table of the database as JSON lines (to move to another database).
+    Export {
+        /// The file to write (standard output when omitted).
+        #[arg(long, short)]
+        output: Option<std::path::PathBuf>,
+    },
+    /// Read an export into an empty database (migrated first); all of it or nothing.
+    Import {
+        /// The file `convene export` wrote (`-` for standard input).
+        file: std::path::PathBuf,
+    },
+    /// Exit 0 if the server on CONVENE_BIND (or --url) answers /readyz: for container health
+    /// checks, where no curl is at hand.
+    Healthcheck {
+        #[arg(long)]
+        url: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -62,12 +79,16 @@ enum OrganizerCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("CONVENE_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,actix_server=warn")),
-        )
-        .init();
+    let settings = match Settings::load().and_then(|s| s.json_logs().map(|json| (s, json))) {
+        Ok((settings, json)) => {
+            convene::logging::init(json);
+            settings
+        }
+        Err(e) => {
+            eprintln!("convene: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -78,7 +99,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli.command)) {
+    match runtime.block_on(run(cli.command, settings)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("convene: {e}");
@@ -87,8 +108,7 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(command: Command) -> Result<(), AppError> {
-    let mut settings = Settings::load()?;
+async fn run(command: Command, mut settings: Settings) -> Result<(), AppError> {
     match command {
         Command::Serve { bind, demo } => {
             if let Some(bind) = bind {
@@ -177,6 +197,72 @@ async fn run(command: Command) -> Result<(), AppError> {
                 to.as_str(),
                 transport.describe()
             );
+            Ok(())
+        }
+        Command::Export { output } => {
+            let db = convene::db::Db::connect(&settings.database_url(), 2)?;
+            db.migrate()?;
+            let counts = match &output {
+                Some(path) => {
+                    // Written beside the target and renamed, so a failed export leaves no
+                    // half file under the expected name.
+                    let partial = path.with_extension("partial");
+                    let file = std::fs::File::create(&partial).map_err(|e| {
+                        AppError::config(format!("cannot create {}: {e}", partial.display()))
+                    })?;
+                    let mut out = std::io::BufWriter::new(file);
+                    let counts =
+                        db.read_blocking(|conn| convene::db::export::export(conn, &mut out))?;
+                    out.into_inner()
+                        .map_err(|e| AppError::config(format!("cannot write the export: {e}")))?
+                        .sync_all()
+                        .map_err(|e| AppError::config(format!("cannot write the export: {e}")))?;
+                    std::fs::rename(&partial, path).map_err(|e| {
+                        AppError::config(format!("cannot create {}: {e}", path.display()))
+                    })?;
+                    counts
+                }
+                None => {
+                    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+                    db.read_blocking(|conn| convene::db::export::export(conn, &mut out))?
+                }
+            };
+            eprintln!(
+                "Exported {} rows from the {} database ({counts}).",
+                counts.total(),
+                db.backend().name()
+            );
+            Ok(())
+        }
+        Command::Import { file } => {
+            let db = convene::db::Db::connect(&settings.database_url(), 2)?;
+            db.migrate()?;
+            let mut input: Box<dyn std::io::BufRead> = if file.as_os_str() == "-" {
+                Box::new(std::io::BufReader::new(std::io::stdin()))
+            } else {
+                Box::new(std::io::BufReader::new(
+                    std::fs::File::open(&file).map_err(|e| {
+                        AppError::config(format!("cannot open {}: {e}", file.display()))
+                    })?,
+                ))
+            };
+            let counts = db.read_blocking(|conn| convene::db::export::import(conn, &mut input))?;
+            println!(
+                "Imported {} rows into the {} database ({counts}).",
+                counts.total(),
+                db.backend().name()
+            );
+            Ok(())
+        }
+        Command::Healthcheck { url } => {
+            let url = url.unwrap_or_else(|| {
+                let bind = settings
+                    .bind
+                    .replace("0.0.0.0", "127.0.0.1")
+                    .replace("[::]", "[::1]");
+                format!("http://{bind}/readyz")
+            });
+            convene::health_probe::check(&url).map_err(AppError::config)?;
             Ok(())
         }
         Command::Secret => {

@@ -67,7 +67,7 @@ pub fn find(conn: &mut DbConn, email_normalized: &str) -> Result<Option<Attendee
     Ok(attendees::table
         .filter(attendees::email_normalized.eq(email_normalized))
         .select(AttendeeRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?)
 }
 
@@ -79,7 +79,7 @@ pub fn find_by_feed_token(conn: &mut DbConn, token: &str) -> Result<AttendeeRow,
     attendees::table
         .filter(attendees::feed_token_hash.eq(tokens::token_hash(token)))
         .select(AttendeeRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?
         .ok_or_else(not_found)
 }
@@ -103,5 +103,5 @@ pub fn rotate_feed_token(
     Ok(attendees::table
         .find(attendee_id)
         .select(AttendeeRow::as_select())
-        .first(conn)?)
+        .get_result(conn)?)
 }

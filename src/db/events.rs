@@ -250,7 +250,7 @@ pub fn find(conn: &mut DbConn, event_id: i64) -> Result<EventRow, AppError> {
     events::table
         .find(event_id)
         .select(EventRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?
         .ok_or_else(|| AppError::not_found("no such event"))
 }
@@ -267,7 +267,7 @@ pub fn find_by_slug(conn: &mut DbConn, slug: &str) -> Result<EventRow, AppError>
     events::table
         .filter(events::slug.eq(slug))
         .select(EventRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?
         .ok_or_else(|| AppError::not_found(format!("no event with the slug `{slug}`")))
 }
@@ -412,9 +412,12 @@ pub fn lock_by_slug(conn: &mut DbConn, slug: &str) -> Result<EventRow, AppError>
         DbConn::Postgres(pg) => query
             .select(EventRow::as_select())
             .for_update()
-            .first(pg)
+            .get_result(pg)
             .optional()?,
-        DbConn::Sqlite(_) => query.select(EventRow::as_select()).first(conn).optional()?,
+        DbConn::Sqlite(_) => query
+            .select(EventRow::as_select())
+            .get_result(conn)
+            .optional()?,
     };
     row.ok_or_else(|| AppError::not_found(format!("no event with the slug `{slug}`")))
 }

@@ -58,7 +58,7 @@ pub fn public_fingerprint(
     if let Some(kind) = kind {
         query = query.filter(events::kind.eq(kind.as_str()));
     }
-    let (rows, last_modified) = query.first::<(i64, Option<NaiveDateTime>)>(conn)?;
+    let (rows, last_modified) = query.get_result::<(i64, Option<NaiveDateTime>)>(conn)?;
     Ok(Fingerprint {
         rows,
         last_modified,
@@ -97,7 +97,7 @@ pub fn personal_fingerprint(
             max(events::updated_at),
             max(registrations::updated_at),
         ))
-        .first::<(i64, Option<NaiveDateTime>, Option<NaiveDateTime>)>(conn)?;
+        .get_result::<(i64, Option<NaiveDateTime>, Option<NaiveDateTime>)>(conn)?;
     Ok(Fingerprint {
         rows,
         last_modified: events_changed.max(registrations_changed),

@@ -6,6 +6,7 @@
 
 pub mod attendees;
 pub mod events;
+pub mod export;
 pub mod feeds;
 pub mod organizers;
 pub mod outbox;
@@ -14,6 +15,7 @@ pub mod registrations;
 pub mod schema;
 
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -139,6 +141,9 @@ pub struct Db {
     /// SQLite has one writer at a time; queueing writers here keeps them off SQLite's busy
     /// handler, whose sleeps would cost far more than the wait.
     write_gate: Arc<Mutex<()>>,
+    /// Counts this process's write transactions; caches of read results compare it to know
+    /// that nothing was written here since they read (see `http::recent`).
+    generation: Arc<AtomicU64>,
 }
 
 impl Db {
@@ -168,6 +173,7 @@ impl Db {
             pool,
             backend,
             write_gate: Arc::new(Mutex::new(())),
+            generation: Arc::new(AtomicU64::new(0)),
         })
     }
 
@@ -219,17 +225,10 @@ impl Db {
         F: FnOnce(&mut DbConn) -> Result<T, AppError> + Send + 'static,
         T: Send + 'static,
     {
-        let pool = self.pool.clone();
-        let gate = self.write_gate.clone();
-        let backend = self.backend;
-        tokio::task::spawn_blocking(move || {
-            let mut conn = pool.get().map_err(AppError::unavailable)?;
-            let _turn = (backend == Backend::Sqlite)
-                .then(|| gate.lock().unwrap_or_else(|p| p.into_inner()));
-            write_transaction(&mut conn, f)
-        })
-        .await
-        .map_err(|e| AppError::Internal(e.into()))?
+        let db = self.clone();
+        tokio::task::spawn_blocking(move || db.write_blocking(f))
+            .await
+            .map_err(|e| AppError::Internal(e.into()))?
     }
 
     /// The same as [`Db::write`], for callers that are already on a blocking thread.
@@ -240,7 +239,16 @@ impl Db {
         let mut conn = self.pool.get().map_err(AppError::unavailable)?;
         let _turn = (self.backend == Backend::Sqlite)
             .then(|| self.write_gate.lock().unwrap_or_else(|p| p.into_inner()));
-        write_transaction(&mut conn, f)
+        let result = write_transaction(&mut conn, f);
+        // After the commit (or rollback): a reader that saw the old count re-reads.
+        self.generation.fetch_add(1, Ordering::Release);
+        result
+    }
+
+    /// How many write transactions this process has finished; read it before a query whose
+    /// result is kept, and keep the result only while it is unchanged.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
     }
 
     pub fn read_blocking<T, F>(&self, f: F) -> Result<T, AppError>
@@ -256,11 +264,16 @@ impl Db {
         let state = self.pool.state();
         (state.connections, state.idle_connections)
     }
+
+    /// The most connections the pool opens.
+    pub fn pool_max(&self) -> u32 {
+        self.pool.max_size()
+    }
 }
 
 /// `BEGIN IMMEDIATE` on SQLite takes the write lock up front, so a transaction that reads and
 /// then writes waits for its turn instead of failing with SQLITE_BUSY half-way.
-fn write_transaction<T, F>(conn: &mut DbConn, f: F) -> Result<T, AppError>
+pub(crate) fn write_transaction<T, F>(conn: &mut DbConn, f: F) -> Result<T, AppError>
 where
     F: FnOnce(&mut DbConn) -> Result<T, AppError>,
 {

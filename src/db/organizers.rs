@@ -57,7 +57,7 @@ pub fn create(
     let organizer: OrganizerRow = organizers::table
         .find(organizer)
         .select(OrganizerRow::as_select())
-        .first(conn)?;
+        .get_result(conn)?;
     let api_token = issue_api_token(conn, organizer.id, "created with the organizer", now)?;
     Ok(NewCredentials {
         organizer,
@@ -89,7 +89,7 @@ pub fn by_api_token(conn: &mut DbConn, token: &str) -> Result<Option<OrganizerRo
         .inner_join(organizers::table)
         .filter(api_tokens::token_hash.eq(tokens::token_hash(token)))
         .select(OrganizerRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?)
 }
 
@@ -117,7 +117,7 @@ pub fn authenticate(
     let found: Option<OrganizerRow> = organizers::table
         .filter(organizers::email_normalized.eq(email.normalized()))
         .select(OrganizerRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?;
     match found {
         Some(o) => Ok(tokens::verify_password(password, &o.password_hash).then_some(o)),
@@ -160,7 +160,7 @@ pub fn by_session(
         .filter(sessions::token_hash.eq(tokens::token_hash(token)))
         .filter(sessions::expires_at.gt(now))
         .select(OrganizerRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?)
 }
 

@@ -3,6 +3,7 @@
 //! picked up again once the lease runs out.
 
 use chrono::{Duration, NaiveDateTime};
+use diesel::dsl::{count_star, min};
 use diesel::prelude::*;
 
 use super::DbConn;
@@ -252,26 +253,54 @@ pub fn mark_skipped(
     Ok(())
 }
 
-/// Gives back the messages a stopping worker had claimed but not sent.
+/// Gives back the messages a stopping worker had claimed but not sent (nor recorded as failed
+/// or retried: those no longer carry its lease).
 pub fn release(conn: &mut DbConn, worker: &str) -> Result<usize, AppError> {
     Ok(diesel::update(
         outbox::table
             .filter(outbox::claimed_by.eq(worker))
+            .filter(outbox::claimed_until.is_not_null())
             .filter(outbox::sent_at.is_null())
-            .filter(outbox::failed_at.is_null()),
+            .filter(outbox::failed_at.is_null())
+            .filter(outbox::skipped_at.is_null()),
     )
-    .set(outbox::claimed_until.eq(None::<NaiveDateTime>))
+    // The claim counted an attempt that did not happen.
+    .set((
+        outbox::claimed_until.eq(None::<NaiveDateTime>),
+        outbox::attempts.eq(outbox::attempts - 1),
+    ))
     .execute(conn)?)
 }
 
 /// Messages not yet delivered nor given up on.
 pub fn pending_count(conn: &mut DbConn) -> Result<i64, AppError> {
-    Ok(outbox::table
+    Ok(stats(conn)?.pending)
+}
+
+/// What operators watch: the backlog, its oldest message, and the permanent failures.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxStats {
+    pub pending: i64,
+    pub oldest_pending: Option<NaiveDateTime>,
+    pub failed: i64,
+}
+
+pub fn stats(conn: &mut DbConn) -> Result<OutboxStats, AppError> {
+    let (pending, oldest_pending) = outbox::table
         .filter(outbox::sent_at.is_null())
         .filter(outbox::failed_at.is_null())
         .filter(outbox::skipped_at.is_null())
+        .select((count_star(), min(outbox::created_at)))
+        .get_result::<(i64, Option<NaiveDateTime>)>(conn)?;
+    let failed = outbox::table
+        .filter(outbox::failed_at.is_not_null())
         .count()
-        .get_result(conn)?)
+        .get_result(conn)?;
+    Ok(OutboxStats {
+        pending,
+        oldest_pending,
+        failed,
+    })
 }
 
 pub fn for_registration(

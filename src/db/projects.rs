@@ -164,7 +164,7 @@ pub fn find(conn: &mut DbConn, project_id: i64) -> Result<ProjectRow, AppError> 
     Ok(projects::table
         .find(project_id)
         .select(ProjectRow::as_select())
-        .first(conn)?)
+        .get_result(conn)?)
 }
 
 pub fn find_by_slug(conn: &mut DbConn, event_id: i64, slug: &str) -> Result<ProjectRow, AppError> {
@@ -178,7 +178,7 @@ pub fn find_by_slug(conn: &mut DbConn, event_id: i64, slug: &str) -> Result<Proj
         .filter(projects::event_id.eq(event_id))
         .filter(projects::slug.eq(slug))
         .select(ProjectRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?
         .ok_or_else(|| AppError::not_found(format!("no project `{slug}` at this event")))
 }

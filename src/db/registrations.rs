@@ -67,7 +67,7 @@ pub fn find_by_unsubscribe_token(
     let row = registrations::table
         .find(id)
         .select(RegistrationRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?
         .ok_or_else(not_found)?;
     if key.verify_row(UNSUBSCRIBE_PURPOSE, token, row.id, &row.manage_nonce) {
@@ -184,13 +184,13 @@ fn set_projects(
 
 /// Whether anyone waits for a seat (one indexed row, not a count).
 fn waitlist_nonempty(conn: &mut DbConn, event_id: i64) -> Result<bool, AppError> {
-    Ok(registrations::table
-        .filter(registrations::event_id.eq(event_id))
-        .filter(registrations::status.eq(RegistrationStatus::Waitlisted.as_str()))
-        .select(registrations::id)
-        .first::<i64>(conn)
-        .optional()?
-        .is_some())
+    // EXISTS rather than LIMIT: SQLite re-prepares any statement with a bound LIMIT.
+    Ok(diesel::select(diesel::dsl::exists(
+        registrations::table
+            .filter(registrations::event_id.eq(event_id))
+            .filter(registrations::status.eq(RegistrationStatus::Waitlisted.as_str())),
+    ))
+    .get_result::<bool>(conn)?)
 }
 
 fn waitlist_len(conn: &mut DbConn, event_id: i64) -> Result<u32, AppError> {
@@ -265,7 +265,7 @@ pub fn sign_up(
         .filter(registrations::event_id.eq(event.id))
         .filter(registrations::email_normalized.eq(&email_key))
         .select(RegistrationRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?;
 
     if let Some(existing) = existing
@@ -420,7 +420,7 @@ pub fn find_by_token(conn: &mut DbConn, token: &str) -> Result<RegistrationRow, 
     registrations::table
         .filter(registrations::manage_token_hash.eq(tokens::token_hash(token)))
         .select(RegistrationRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?
         .ok_or_else(not_found)
 }
@@ -429,7 +429,7 @@ pub fn find(conn: &mut DbConn, registration_id: i64) -> Result<RegistrationRow, 
     Ok(registrations::table
         .find(registration_id)
         .select(RegistrationRow::as_select())
-        .first(conn)?)
+        .get_result(conn)?)
 }
 
 /// Cancels a registration. A second cancellation changes nothing and sends nothing.

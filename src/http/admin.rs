@@ -57,6 +57,7 @@ struct LoginPage {
     csrf: String,
     email: String,
     failed: bool,
+    limited: bool,
 }
 
 pub async fn login_page(req: HttpRequest, state: State) -> Result<HttpResponse, PageError> {
@@ -68,6 +69,7 @@ pub async fn login_page(req: HttpRequest, state: State) -> Result<HttpResponse, 
                 csrf,
                 email: String::new(),
                 failed: false,
+                limited: false,
             },
         )?,
         cookie,
@@ -91,6 +93,23 @@ pub async fn login(
 ) -> Result<HttpResponse, PageError> {
     let form = form.0;
     check_csrf(&req, &state.links, &form.csrf)?;
+    if !state.login_limit.allows(state.client(&req).ip) {
+        let (csrf, cookie) = csrf_token(&req, &state.links);
+        let mut response = render(
+            StatusCode::TOO_MANY_REQUESTS,
+            &LoginPage {
+                csrf,
+                email: form.email,
+                failed: false,
+                limited: true,
+            },
+        )?;
+        response.headers_mut().insert(
+            actix_web::http::header::RETRY_AFTER,
+            actix_web::http::header::HeaderValue::from_static("60"),
+        );
+        return Ok(with_cookie(response, cookie));
+    }
     let (email, password, now) = (form.email.clone(), form.password.clone(), state.clock.now());
     // The slow password check runs outside any write transaction; a new session id on
     // every login.
@@ -129,6 +148,7 @@ pub async fn login(
                         csrf,
                         email: form.email,
                         failed: true,
+                        limited: false,
                     },
                 )?,
                 cookie,

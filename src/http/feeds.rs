@@ -1,10 +1,12 @@
 //! Calendar feeds: the site's, one per kind, one per event, one per project, and each
 //! attendee's personal feed. Every feed carries a strong ETag and Last-Modified computed from
 //! a small fingerprint query, so an unchanged feed is answered 304 without being loaded or
-//! rendered; public feeds are also kept rendered in memory, keyed by their ETag.
+//! rendered; public feeds are also kept rendered in memory, keyed by their ETag. What a URL's
+//! validators were is kept for a moment (see `recent`), so a client polling an unchanged feed
+//! is answered without any query at all.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use actix_web::http::header::{self, HttpDate};
@@ -100,7 +102,48 @@ enum Audience {
     Private,
 }
 
-struct Feed {
+/// The validators of each feed URL, recently read.
+pub type RecentFeeds = super::recent::Recent<Arc<Feed>>;
+
+/// One request's view of what was recently read: the URL's key, and the write generation and
+/// time taken before any query, so what this request reads may be kept for the next ones.
+struct Seen {
+    url_key: String,
+    generation: u64,
+    now: NaiveDateTime,
+}
+
+impl Seen {
+    fn new(state: &State, url_key: String) -> Self {
+        Seen {
+            url_key,
+            generation: state.db.generation(),
+            now: state.clock.now(),
+        }
+    }
+
+    /// A 304, or a public feed's kept body, from what was read for this URL a moment ago;
+    /// `None` when the database must be asked.
+    fn answer(&self, req: &HttpRequest, state: &State) -> Option<HttpResponse> {
+        let feed = state
+            .recent_feeds
+            .get(&self.url_key, self.generation, self.now)?;
+        let tag = feed.etag();
+        if not_modified(req, &tag, feed.fingerprint.last_modified) {
+            return Some(feed.not_modified(&tag));
+        }
+        match feed.audience {
+            Audience::Public => state
+                .feed_cache
+                .get(&feed.key, &tag)
+                .map(|body| feed.ok(&tag, body)),
+            Audience::Private => None,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Feed {
     key: String,
     audience: Audience,
     fingerprint: Fingerprint,
@@ -125,45 +168,58 @@ impl Feed {
         }
     }
 
-    /// Answers 304 when the client is current; otherwise renders (or reuses) the body.
-    async fn respond<F>(
-        self,
-        req: &HttpRequest,
-        state: &State,
-        render: F,
-    ) -> Result<HttpResponse, AppError>
-    where
-        F: FnOnce() -> futures_lite::BoxedRender,
-    {
-        let tag = self.etag();
-        if not_modified(req, &tag, self.fingerprint.last_modified) {
-            let mut response = HttpResponse::NotModified();
-            self.headers(&mut response, &tag);
-            return Ok(response.finish());
-        }
-        let cached = match self.audience {
-            Audience::Public => state.feed_cache.get(&self.key, &tag),
-            Audience::Private => None,
-        };
-        let body = match cached {
-            Some(body) => body,
-            None => {
-                let body = Bytes::from(render().await?);
-                if let Audience::Public = self.audience {
-                    state.feed_cache.put(&self.key, &tag, body.clone());
-                }
-                body
-            }
-        };
+    fn not_modified(&self, tag: &str) -> HttpResponse {
+        let mut response = HttpResponse::NotModified();
+        self.headers(&mut response, tag);
+        response.finish()
+    }
+
+    fn ok(&self, tag: &str, body: Bytes) -> HttpResponse {
         let mut response = HttpResponse::Ok();
-        self.headers(&mut response, &tag);
+        self.headers(&mut response, tag);
         response
             .content_type("text/calendar; charset=utf-8")
             .insert_header((
                 header::CONTENT_DISPOSITION,
                 format!("inline; filename=\"{}\"", self.filename),
             ));
-        Ok(response.body(body))
+        response.body(body)
+    }
+
+    /// Answers 304 when the client is current; otherwise renders (or reuses) the body.
+    async fn respond<F>(
+        self,
+        req: &HttpRequest,
+        state: &State,
+        seen: Seen,
+        render: F,
+    ) -> Result<HttpResponse, AppError>
+    where
+        F: FnOnce() -> futures_lite::BoxedRender,
+    {
+        let tag = self.etag();
+        let feed = Arc::new(self);
+        state
+            .recent_feeds
+            .put(&seen.url_key, seen.generation, seen.now, feed.clone());
+        if not_modified(req, &tag, feed.fingerprint.last_modified) {
+            return Ok(feed.not_modified(&tag));
+        }
+        let cached = match feed.audience {
+            Audience::Public => state.feed_cache.get(&feed.key, &tag),
+            Audience::Private => None,
+        };
+        let body = match cached {
+            Some(body) => body,
+            None => {
+                let body = Bytes::from(render().await?);
+                if let Audience::Public = feed.audience {
+                    state.feed_cache.put(&feed.key, &tag, body.clone());
+                }
+                body
+            }
+        };
+        Ok(feed.ok(&tag, body))
     }
 }
 
@@ -192,7 +248,14 @@ async fn public_feed(
     state: State,
     kind: Option<EventKind>,
 ) -> Result<HttpResponse, AppError> {
-    let now = state.clock.now();
+    let seen = Seen::new(
+        &state,
+        format!("site:{}", kind.map_or("all", EventKind::as_str)),
+    );
+    if let Some(response) = seen.answer(&req, &state) {
+        return Ok(response);
+    }
+    let now = seen.now;
     let fingerprint = state
         .db
         .read(move |conn| feeds::public_fingerprint(conn, kind, now))
@@ -206,7 +269,7 @@ async fn public_feed(
         filename,
     };
     let render_state = state.clone();
-    feed.respond(&req, &state, move || {
+    feed.respond(&req, &state, seen, move || {
         Box::pin(async move {
             let rows = render_state
                 .db
@@ -250,6 +313,10 @@ pub async fn event(
     slug: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let slug = slug.into_inner();
+    let seen = Seen::new(&state, format!("event:{slug}"));
+    if let Some(response) = seen.answer(&req, &state) {
+        return Ok(response);
+    }
     let event = state
         .db
         .read(move |conn| events::find_by_slug(conn, &slug))
@@ -266,7 +333,7 @@ pub async fn event(
         filename: format!("{}.ics", event.slug),
     };
     let links = state.links.clone();
-    feed.respond(&req, &state, move || {
+    feed.respond(&req, &state, seen, move || {
         Box::pin(async move {
             Ok(ical::render(&calendar(
                 event.title.clone(),
@@ -284,6 +351,10 @@ pub async fn project(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, AppError> {
     let (slug, project_slug) = path.into_inner();
+    let seen = Seen::new(&state, format!("project:{slug}/{project_slug}"));
+    if let Some(response) = seen.answer(&req, &state) {
+        return Ok(response);
+    }
     let (event, project) = state
         .db
         .read(move |conn| {
@@ -304,7 +375,7 @@ pub async fn project(
         filename: format!("{}-{}.ics", event.slug, project.slug),
     };
     let links = state.links.clone();
-    feed.respond(&req, &state, move || {
+    feed.respond(&req, &state, seen, move || {
         Box::pin(async move {
             let name = format!("{} at {}", project.name, event.title);
             Ok(ical::render(&calendar(
@@ -323,7 +394,12 @@ pub async fn personal(
     state: State,
     token: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    let (token, now) = (token.into_inner(), state.clock.now());
+    let token = token.into_inner();
+    let seen = Seen::new(&state, format!("personal:{token}"));
+    if let Some(response) = seen.answer(&req, &state) {
+        return Ok(response);
+    }
+    let now = seen.now;
     let (attendee, fingerprint) = state
         .db
         .read(move |conn| {
@@ -339,7 +415,7 @@ pub async fn personal(
         filename: "my-events.ics".into(),
     };
     let render_state = state.clone();
-    feed.respond(&req, &state, move || {
+    feed.respond(&req, &state, seen, move || {
         Box::pin(async move {
             let email = attendee.email_normalized.clone();
             let rows = render_state

@@ -24,3 +24,30 @@ pub async fn readyz(state: State) -> Result<HttpResponse, AppError> {
         .content_type("text/plain; charset=utf-8")
         .body("ready\n"))
 }
+
+/// `/metrics` in the Prometheus text format. With `CONVENE_METRICS_TOKEN` set it answers only
+/// to that bearer token; otherwise keep it off the public proxy.
+pub async fn metrics(req: actix_web::HttpRequest, state: State) -> Result<HttpResponse, AppError> {
+    if let Some(expected) = state.settings.metrics_token() {
+        let given = req
+            .headers()
+            .get(actix_web::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or("");
+        if !crate::tokens::same(given.trim(), expected) {
+            return Err(AppError::Unauthorized);
+        }
+    }
+    let stats = state.db.read(crate::db::outbox::stats).await?;
+    let body = state.metrics.render(
+        &stats,
+        state.clock.now(),
+        state.db.pool_state(),
+        state.db.pool_max(),
+    );
+    Ok(HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .body(body))
+}

@@ -4,14 +4,17 @@
 
 pub mod admin;
 pub mod auth;
+pub mod client;
 pub mod events;
 pub mod feeds;
 pub mod health;
 pub mod input;
+pub mod limits;
 pub mod messages;
 pub mod openapi;
 pub mod pages;
 pub mod projects;
+pub mod recent;
 pub mod registrations;
 pub mod site;
 
@@ -41,6 +44,22 @@ pub struct AppState {
     /// Wakes the outbox worker after a request wrote mail.
     pub outbox_wake: Arc<Notify>,
     pub feed_cache: feeds::FeedCache,
+    pub recent_feeds: feeds::RecentFeeds,
+    pub recent_pages: pages::RecentPages,
+    pub metrics: Arc<crate::metrics::Metrics>,
+    pub trusted_proxies: Arc<Vec<ipnet::IpNet>>,
+    pub login_limit: limits::LoginLimit,
+}
+
+impl AppState {
+    /// The client of `req`, believing forwarded headers only from trusted proxies.
+    pub fn client(&self, req: &actix_web::HttpRequest) -> client::ClientInfo {
+        client::client_info(
+            req.peer_addr().map(|a| a.ip()),
+            req.headers(),
+            &self.trusted_proxies,
+        )
+    }
 }
 
 pub type State = web::Data<AppState>;
@@ -145,6 +164,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     )
     .route("/healthz", web::get().to(health::healthz))
     .route("/readyz", web::get().to(health::readyz))
+    .route("/metrics", web::get().to(health::metrics))
     .service(
         web::scope("/api/v1")
             .route("/openapi.json", web::get().to(openapi::document))

@@ -2,6 +2,8 @@
 //! "check your inbox" page, and an attendee's own registration behind the link from their
 //! email. Forms carry a CSRF token and follow Post/Redirect/Get; a GET never changes anything.
 
+use std::sync::Arc;
+
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
@@ -87,6 +89,15 @@ struct HomePage {
     kind_feeds_webcal: Vec<String>,
 }
 
+/// What the home and event pages read from the database, kept for a moment (see `recent`).
+#[derive(Clone)]
+pub enum PageRead {
+    Home(Arc<Vec<EventSummary>>),
+    Event(Arc<(EventSummary, Vec<ProjectDetail>)>),
+}
+
+pub type RecentPages = super::recent::Recent<PageRead>;
+
 #[derive(Deserialize)]
 pub struct HomeQuery {
     kind: Option<String>,
@@ -104,29 +115,41 @@ pub async fn home(state: State, query: web::Query<HomeQuery>) -> Result<HttpResp
     let past = query.period.as_deref() == Some("past");
     let period = if past { Period::Past } else { Period::Upcoming };
     let now = state.clock.now();
-    let summaries = state
-        .db
-        .read(move |conn| {
-            let rows = events::list(conn, period, kind, now, 500)?;
-            events::with_waitlists(conn, rows)
-        })
-        .await?;
+    let generation = state.db.generation();
+    let key = format!("home:{past}:{}", kind.map_or("all", EventKind::as_str));
+    let summaries = match state.recent_pages.get(&key, generation, now) {
+        Some(PageRead::Home(summaries)) => summaries,
+        _ => {
+            let summaries = state
+                .db
+                .read(move |conn| {
+                    let rows = events::list(conn, period, kind, now, 500)?;
+                    events::with_waitlists(conn, rows)
+                })
+                .await?;
+            let summaries = Arc::new(summaries);
+            let read = PageRead::Home(summaries.clone());
+            state.recent_pages.put(&key, generation, now, read);
+            summaries
+        }
+    };
     let mut days: Vec<Day> = Vec::new();
     for EventSummary {
         event: e,
         waitlist_count,
-    } in summaries
+    } in summaries.iter()
     {
+        let waitlist_count = *waitlist_count;
         // Grouped by the day the event starts, in its own zone.
         let label = e.starts_local.format("%A %-d %B %Y").to_string();
-        let (seats, seats_class) = seats_text(&e, waitlist_count);
+        let (seats, seats_class) = seats_text(e, waitlist_count);
         let line = EventLine {
             slug: e.slug.clone(),
             title: e.title.clone(),
             kind: e.kind.clone(),
             summary: e.summary.clone(),
             when: e.window()?.human(),
-            place: place_of(&e),
+            place: place_of(e),
             seats,
             seats_class,
             cancelled: e.status() == EventStatus::Cancelled,
@@ -217,16 +240,28 @@ async fn event_page(
     status: StatusCode,
 ) -> Result<HttpResponse, PageError> {
     let now = state.clock.now();
-    let (summary, details) = state
-        .db
-        .read(move |conn| {
-            let summary = events::summary_by_slug(conn, &slug)?;
-            let details = projects::details_for_event(conn, summary.event.id)?;
-            Ok((summary, details))
-        })
-        .await?;
+    let generation = state.db.generation();
+    let key = format!("event:{slug}");
+    let read = match state.recent_pages.get(&key, generation, now) {
+        Some(PageRead::Event(read)) => read,
+        _ => {
+            let read = state
+                .db
+                .read(move |conn| {
+                    let summary = events::summary_by_slug(conn, &slug)?;
+                    let details = projects::details_for_event(conn, summary.event.id)?;
+                    Ok((summary, details))
+                })
+                .await?;
+            let read = Arc::new(read);
+            let kept = PageRead::Event(read.clone());
+            state.recent_pages.put(&key, generation, now, kept);
+            read
+        }
+    };
+    let (summary, details) = &*read;
     let links = &state.links;
-    let e = summary.event;
+    let e = summary.event.clone();
     let (seats, seats_class) = seats_text(&e, summary.waitlist_count);
     let seats_detail = match e.capacity {
         None => format!("{} going, no limit", e.going_count),
@@ -375,7 +410,8 @@ pub async fn sign_up(
         .write(move |conn| registrations::sign_up(conn, &target, &request, &key, now))
         .await
     {
-        Ok(_) => {
+        Ok(outcome) => {
+            state.metrics.signed_up(&outcome);
             state.outbox_wake.notify_one();
             Ok(see_other(&thanks))
         }

@@ -76,10 +76,11 @@ pub async fn sign_up(
 ) -> Result<HttpResponse, AppError> {
     let request = input.into_inner().parse()?;
     let (slug, key, now) = (slug.into_inner(), state.key.clone(), state.clock.now());
-    state
+    let outcome = state
         .db
         .write(move |conn| registrations::sign_up(conn, &slug, &request, &key, now))
         .await?;
+    state.metrics.signed_up(&outcome);
     state.outbox_wake.notify_one();
     Ok(HttpResponse::Accepted().json(SignupAccepted {
         message: CHECK_INBOX.into(),

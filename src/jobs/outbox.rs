@@ -20,10 +20,9 @@ use crate::ical::items::email_attachment;
 use crate::links::Links;
 use crate::mail::compose::{Change, ProjectLine};
 use crate::mail::{self, NoticeContext, Transport};
+use crate::metrics::{DeliveryOutcome, Metrics};
 use crate::tokens::SecretKey;
 
-/// How long a claim holds before another worker may take the message.
-pub const LEASE_SECONDS: i64 = 300;
 /// Small enough that a whole batch is done well within the lease, even when every delivery
 /// runs into the SMTP time limit (2 rounds of 8, at most 60 s each).
 const BATCH: i64 = 16;
@@ -44,6 +43,24 @@ pub struct OutboxWorker {
     pub poll: Duration,
     pub id: String,
     pub reminder_offsets: ReminderOffsets,
+    pub metrics: Arc<Metrics>,
+    /// How long a claim holds before another worker may take the message
+    /// (`CONVENE_OUTBOX_LEASE_SECS`).
+    pub lease: chrono::Duration,
+}
+
+/// How long deliveries in flight may go on once the worker is told to stop; then they are
+/// abandoned and their messages given back for another worker (or the next start).
+const STOP_GRACE: Duration = Duration::from_secs(5);
+
+/// Resolves `STOP_GRACE` after `stop` turns true (never, if its sender is gone first).
+async fn grace_after_stop(mut stop: watch::Receiver<bool>) {
+    while !*stop.borrow_and_update() {
+        if stop.changed().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+    tokio::time::sleep(STOP_GRACE).await;
 }
 
 /// What happened to one message.
@@ -97,11 +114,17 @@ impl OutboxWorker {
                     tracing::warn!(error = %e, "could not schedule reminders");
                 }
             }
-            let handled = match self.run_once().await {
-                Ok(n) => n,
-                Err(e) => {
-                    tracing::warn!(error = %e, "outbox worker could not claim messages");
-                    0
+            let handled = tokio::select! {
+                result = self.run_once_until(&stop) => match result {
+                    Ok(n) => n,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "outbox worker could not claim messages");
+                        0
+                    }
+                },
+                _ = grace_after_stop(stop.clone()) => {
+                    tracing::warn!("stopping: deliveries still in flight are abandoned and given back");
+                    break;
                 }
             };
             if handled == 0 {
@@ -136,32 +159,60 @@ impl OutboxWorker {
 
     /// Claims one batch and delivers it; returns how many messages were handled.
     pub async fn run_once(&self) -> Result<usize, AppError> {
-        let (worker, now) = (self.id.clone(), self.clock.now());
+        let (_stop, never) = watch::channel(false);
+        self.run_once_until(&never).await
+    }
+
+    /// As `run_once`, but once `stop` turns true no further message of the batch is started;
+    /// those stay claimed until `run` gives them back.
+    async fn run_once_until(&self, stop: &watch::Receiver<bool>) -> Result<usize, AppError> {
+        let (worker, now, lease) = (self.id.clone(), self.clock.now(), self.lease);
         let batch = self
             .db
-            .write(move |conn| {
-                outbox::claim(
-                    conn,
-                    &worker,
-                    now,
-                    chrono::Duration::seconds(LEASE_SECONDS),
-                    BATCH,
-                )
-            })
+            .write(move |conn| outbox::claim(conn, &worker, now, lease, BATCH))
             .await?;
         let count = batch.len();
         futures::stream::iter(batch)
-            .for_each_concurrent(CONCURRENCY, |row| self.handle(row))
+            .for_each_concurrent(CONCURRENCY, |row| async move {
+                if !*stop.borrow() {
+                    self.handle(row).await;
+                }
+            })
             .await;
         Ok(count)
     }
 
     async fn handle(&self, row: OutboxRow) {
         let (id, attempts) = (row.id, row.attempts);
+        // A claim that ran out while earlier messages of the batch were slow may already be
+        // another worker's: leave the message to it rather than risk sending it twice.
+        if row
+            .claimed_until
+            .is_some_and(|until| self.clock.now() >= until)
+        {
+            tracing::warn!(
+                message = id,
+                "claim ran out before delivery; left to the next claim"
+            );
+            return;
+        }
+        let recipient = row.recipient.clone();
         let outcome = self.deliver(row).await;
         let now = self.clock.now();
+        match &outcome {
+            Delivery::Sent => self.metrics.delivery(DeliveryOutcome::Sent),
+            Delivery::Skipped(_) => {}
+            Delivery::Retry(_) if attempts < MAX_ATTEMPTS => {
+                self.metrics.delivery(DeliveryOutcome::Retry)
+            }
+            Delivery::Retry(_) | Delivery::Failed(_) => {
+                self.metrics.delivery(DeliveryOutcome::Failed)
+            }
+        }
         let recorded = match &outcome {
             Delivery::Sent => {
+                // The address is masked by the log writer (see `logging`).
+                tracing::debug!(message = id, to = %recipient, "delivered");
                 self.db
                     .write(move |conn| outbox::mark_sent(conn, id, now))
                     .await
@@ -174,14 +225,14 @@ impl OutboxWorker {
                     .await
             }
             Delivery::Retry(why) if attempts < MAX_ATTEMPTS => {
-                tracing::warn!(message = id, attempts, error = %why, "delivery failed, will retry");
+                tracing::warn!(message = id, to = %recipient, attempts, error = %why, "delivery failed, will retry");
                 let (why, at) = (why.clone(), now + backoff(attempts));
                 self.db
                     .write(move |conn| outbox::mark_retry(conn, id, &why, at))
                     .await
             }
             Delivery::Retry(why) | Delivery::Failed(why) => {
-                tracing::error!(message = id, attempts, error = %why, "delivery failed for good");
+                tracing::error!(message = id, to = %recipient, attempts, error = %why, "delivery failed for good");
                 let why = why.clone();
                 self.db
                     .write(move |conn| outbox::mark_failed(conn, id, &why, now))

@@ -2,6 +2,7 @@
 //! that deliver them (SMTP, `.eml` files, or memory for unit tests).
 
 pub mod compose;
+mod smtp;
 pub mod transport;
 
 pub use compose::{NoticeContext, compose};

@@ -1,14 +1,13 @@
-//! Mail transports: SMTP through lettre's pooled async client (STARTTLS or implicit TLS with
-//! rustls, chosen by the URL), `.eml` files in the data folder (the default without SMTP),
+//! Mail transports: SMTP (see `smtp`: lettre over our own pooled connections, STARTTLS or
+//! implicit TLS with rustls, chosen by the URL), `.eml` files in the data folder (the default without SMTP),
 //! and an in-memory list for unit tests.
 
-use std::path::Path;
-use std::sync::{Arc, Mutex, RwLock};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
-use std::path::PathBuf;
+use lettre::Message;
 
-use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
-
+use super::smtp::{SmtpClient, SmtpServer};
 use crate::error::AppError;
 
 #[derive(Clone)]
@@ -19,49 +18,6 @@ pub enum Transport {
     /// replaces the file instead of adding a second one.
     File(PathBuf),
     Memory(Arc<Mutex<Vec<Message>>>),
-}
-
-/// As many pooled connections as the worker sends messages at once.
-fn pool_config() -> lettre::transport::smtp::PoolConfig {
-    lettre::transport::smtp::PoolConfig::new().max_size(crate::jobs::outbox::CONCURRENCY as u32)
-}
-
-/// lettre's pooled SMTP client, with an overall time limit per delivery.
-pub struct SmtpClient {
-    url: String,
-    timeout: std::time::Duration,
-    pool: RwLock<AsyncSmtpTransport<Tokio1Executor>>,
-}
-
-impl SmtpClient {
-    async fn send(&self, message: Message) -> Result<(), DeliveryError> {
-        let limit = self.timeout * 2;
-        let transport = self.pool.read().unwrap_or_else(|p| p.into_inner()).clone();
-        match tokio::time::timeout(limit, transport.send(message)).await {
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err(e)) => Err(DeliveryError {
-                permanent: e.is_permanent(),
-                reason: e.to_string(),
-            }),
-            Err(_) => {
-                // The abandoned connection may be half-way through a command; a fresh pool
-                // makes sure it is never used again.
-                if let Ok(builder) = AsyncSmtpTransport::<Tokio1Executor>::from_url(&self.url) {
-                    *self.pool.write().unwrap_or_else(|p| p.into_inner()) = builder
-                        .timeout(Some(self.timeout))
-                        .pool_config(pool_config())
-                        .build();
-                }
-                Err(DeliveryError {
-                    permanent: false,
-                    reason: format!(
-                        "the SMTP server did not answer within {} s",
-                        limit.as_secs()
-                    ),
-                })
-            }
-        }
-    }
 }
 
 /// Why a delivery failed, and whether trying again may help.
@@ -78,18 +34,14 @@ impl Transport {
         timeout: std::time::Duration,
     ) -> Result<Self, AppError> {
         match smtp_url.map(str::trim).filter(|u| !u.is_empty()) {
-            Some(url) => AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
-                .map(|builder| {
-                    Transport::Smtp(Arc::new(SmtpClient {
-                        url: url.to_owned(),
+            Some(url) => SmtpServer::from_url(url)
+                .map(|server| {
+                    // As many pooled connections as the worker sends messages at once.
+                    Transport::Smtp(SmtpClient::new(
+                        server,
                         timeout,
-                        pool: RwLock::new(
-                            builder
-                                .timeout(Some(timeout))
-                                .pool_config(pool_config())
-                                .build(),
-                        ),
-                    }))
+                        crate::jobs::outbox::CONCURRENCY,
+                    ))
                 })
                 .map_err(|e| AppError::config(format!("CONVENE_SMTP_URL is not usable: {e}"))),
             None => {
@@ -112,7 +64,7 @@ impl Transport {
 
     pub async fn send(&self, message: Message) -> Result<(), DeliveryError> {
         match self {
-            Transport::Smtp(client) => client.send(message).await,
+            Transport::Smtp(client) => client.send(&message).await,
             Transport::File(dir) => write_eml(dir, &message).await.map_err(|e| DeliveryError {
                 permanent: false,
                 reason: format!("cannot write mail to {}: {e}", dir.display()),

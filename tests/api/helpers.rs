@@ -40,7 +40,7 @@ pub struct TestApp {
     /// The SMTP server this app delivers to.
     pub smtp: SmtpSink,
     eml_files: bool,
-    database_url: String,
+    pub database_url: String,
     lifecycle: Lifecycle,
 }
 
@@ -60,23 +60,13 @@ impl Lifecycle {
         if let Some(task) = self.running.lock().await.take() {
             let _ = task.await;
         }
-        if let Some((name, admin_url)) = self
-            .pg_database
-            .and_then(|name| Some((name, postgres_admin_url()?)))
-        {
-            tokio::task::spawn_blocking(move || {
-                if let Ok(mut admin) = PgConnection::establish(&admin_url) {
-                    let _ = admin
-                        .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
-                }
-            })
-            .await
-            .unwrap();
+        if let Some(name) = self.pg_database {
+            drop_pg_database(name).await;
         }
     }
 }
 
-fn postgres_admin_url() -> Option<String> {
+pub fn postgres_admin_url() -> Option<String> {
     match std::env::var("CONVENE_TEST_POSTGRES_URL") {
         Ok(url) if !url.trim().is_empty() => Some(url),
         _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
@@ -88,8 +78,22 @@ fn postgres_admin_url() -> Option<String> {
     }
 }
 
+/// Removes a database made by `create_pg_database`.
+pub async fn drop_pg_database(name: String) {
+    let Some(admin_url) = postgres_admin_url() else {
+        return;
+    };
+    tokio::task::spawn_blocking(move || {
+        if let Ok(mut admin) = PgConnection::establish(&admin_url) {
+            let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+        }
+    })
+    .await
+    .unwrap();
+}
+
 /// A URL for a new, empty PostgreSQL database beside the admin database.
-fn create_pg_database(admin_url: &str) -> (String, String) {
+pub fn create_pg_database(admin_url: &str) -> (String, String) {
     let name = format!("convene_test_{}", uuid::Uuid::new_v4().simple());
     let mut admin =
         PgConnection::establish(admin_url).expect("cannot connect to CONVENE_TEST_POSTGRES_URL");
@@ -118,6 +122,10 @@ pub struct Setup {
     /// Build links from the address the app listens on (for a real browser) instead of
     /// BASE_URL.
     pub own_base_url: bool,
+    /// Run on this existing database with this secret key (as after `convene import`).
+    pub existing: Option<(String, String)>,
+    /// Changes to the settings, made last.
+    pub tweak: Option<fn(&mut Settings)>,
 }
 
 #[derive(Clone)]
@@ -149,6 +157,7 @@ pub async fn spawn_app_with(backend: Backend, setup: Setup) -> Option<TestApp> {
     let data_dir = tempfile::tempdir().expect("temporary folder");
     let (database_url, pg_database) = match (&setup.beside, backend) {
         (Some(other), _) => (other.database_url.clone(), None),
+        (None, _) if setup.existing.is_some() => (setup.existing.clone().unwrap().0, None),
         (None, backend) => match backend {
             Backend::Sqlite => (
                 format!("sqlite://{}", data_dir.path().join("convene.db").display()),
@@ -167,7 +176,7 @@ pub async fn spawn_app_with(backend: Backend, setup: Setup) -> Option<TestApp> {
         .beside
         .as_ref()
         .map_or_else(SmtpSink::start, |b| b.smtp.clone());
-    let settings = Settings {
+    let mut settings = Settings {
         data_dir: data_dir.path().to_path_buf(),
         database_url: Some(database_url.clone()),
         bind: "127.0.0.1:0".into(),
@@ -175,9 +184,16 @@ pub async fn spawn_app_with(backend: Backend, setup: Setup) -> Option<TestApp> {
         worker_poll_ms: 50,
         smtp_url: (!setup.eml_files).then(|| smtp.url()),
         smtp_timeout_secs: setup.smtp_timeout_secs.unwrap_or(30),
-        secret_key: setup.beside.as_ref().map(|b| b.secret_key.clone()),
+        secret_key: setup
+            .beside
+            .as_ref()
+            .map(|b| b.secret_key.clone())
+            .or_else(|| setup.existing.as_ref().map(|e| e.1.clone())),
         ..Settings::default()
     };
+    if let Some(tweak) = setup.tweak {
+        tweak(&mut settings);
+    }
     let clock = setup
         .beside
         .as_ref()
@@ -460,7 +476,7 @@ pub struct Mail {
 }
 
 impl Mail {
-    fn parse(bytes: &[u8]) -> Self {
+    pub fn parse(bytes: &[u8]) -> Self {
         let message = mail_parser::MessageParser::default()
             .parse(bytes)
             .expect("a parseable message");

@@ -15,6 +15,9 @@ pub enum Behaviour {
     Refuse,
     /// Waits this long before answering MAIL FROM.
     Hang(Duration),
+    /// Waits this long before answering MAIL FROM, only in sessions that greeted with this
+    /// EHLO name (the path of the client's SMTP URL): one instance stalls, others do not.
+    HangFor(&'static str, Duration),
 }
 
 #[derive(Clone)]
@@ -32,10 +35,12 @@ struct Collector {
 }
 
 impl Handler for Collector {
-    fn mail(&mut self, _ip: IpAddr, _domain: &str, _from: &str) -> Response {
+    fn mail(&mut self, _ip: IpAddr, domain: &str, _from: &str) -> Response {
         let behaviour = *self.behaviour.lock().unwrap();
-        if let Behaviour::Hang(pause) = behaviour {
-            std::thread::sleep(pause);
+        match behaviour {
+            Behaviour::Hang(pause) => std::thread::sleep(pause),
+            Behaviour::HangFor(name, pause) if name == domain => std::thread::sleep(pause),
+            _ => {}
         }
         response::OK
     }
@@ -100,6 +105,14 @@ impl SmtpSink {
 
     pub fn set(&self, behaviour: Behaviour) {
         *self.behaviour.lock().unwrap() = behaviour;
+    }
+
+    /// Every message accepted so far, parsed.
+    pub fn mail(&self) -> Vec<crate::helpers::Mail> {
+        self.messages()
+            .iter()
+            .map(|m| crate::helpers::Mail::parse(m))
+            .collect()
     }
 
     /// Every message accepted so far, raw.

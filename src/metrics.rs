@@ -1,0 +1,247 @@
+//! Prometheus metrics at `/metrics`: requests per route, signups, mail delivery, the outbox
+//! backlog and the database pool. Counters are kept per process (each instance is scraped on
+//! its own); the outbox figures are read from the database at scrape time, so every instance
+//! reports the same shared backlog.
+
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    TextEncoder,
+};
+
+use crate::db::outbox::OutboxStats;
+
+pub struct Metrics {
+    registry: Registry,
+    http_requests: IntCounterVec,
+    http_duration: HistogramVec,
+    signups: IntCounterVec,
+    deliveries: IntCounterVec,
+    outbox_pending: IntGauge,
+    outbox_oldest_age: prometheus::Gauge,
+    outbox_failed: IntGauge,
+    pool_connections: IntGaugeVec,
+    pool_max: IntGauge,
+}
+
+/// How a signup ended, for `convene_signups_total`.
+#[derive(Debug, Clone, Copy)]
+pub enum SignupOutcome {
+    Going,
+    Waitlisted,
+    AlreadyRegistered,
+}
+
+/// How a delivery attempt ended, for `convene_mail_deliveries_total`.
+#[derive(Debug, Clone, Copy)]
+pub enum DeliveryOutcome {
+    Sent,
+    Retry,
+    Failed,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let registry = Registry::new();
+        let http_requests = IntCounterVec::new(
+            Opts::new("convene_http_requests_total", "HTTP requests answered"),
+            &["method", "route", "status"],
+        )
+        .expect("valid metric");
+        let http_duration = HistogramVec::new(
+            HistogramOpts::new(
+                "convene_http_request_duration_seconds",
+                "Time from receiving a request to its response",
+            )
+            .buckets(vec![
+                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+            ]),
+            &["method", "route"],
+        )
+        .expect("valid metric");
+        let signups = IntCounterVec::new(
+            Opts::new("convene_signups_total", "Signups accepted, by outcome"),
+            &["outcome"],
+        )
+        .expect("valid metric");
+        let deliveries = IntCounterVec::new(
+            Opts::new(
+                "convene_mail_deliveries_total",
+                "Mail delivery attempts, by result",
+            ),
+            &["result"],
+        )
+        .expect("valid metric");
+        let outbox_pending = IntGauge::new(
+            "convene_outbox_pending",
+            "Messages not yet sent nor given up on, due or not",
+        )
+        .expect("valid metric");
+        let outbox_oldest_age = prometheus::Gauge::new(
+            "convene_outbox_oldest_pending_age_seconds",
+            "Age of the oldest message not yet sent (0 when none waits)",
+        )
+        .expect("valid metric");
+        let outbox_failed = IntGauge::new(
+            "convene_outbox_failed",
+            "Messages that failed for good and are shown to organizers",
+        )
+        .expect("valid metric");
+        let pool_connections = IntGaugeVec::new(
+            Opts::new(
+                "convene_db_pool_connections",
+                "Database connections of this instance, by state",
+            ),
+            &["state"],
+        )
+        .expect("valid metric");
+        let pool_max = IntGauge::new(
+            "convene_db_pool_max_connections",
+            "The most database connections this instance opens",
+        )
+        .expect("valid metric");
+        for collector in [
+            Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(http_duration.clone()),
+            Box::new(signups.clone()),
+            Box::new(deliveries.clone()),
+            Box::new(outbox_pending.clone()),
+            Box::new(outbox_oldest_age.clone()),
+            Box::new(outbox_failed.clone()),
+            Box::new(pool_connections.clone()),
+            Box::new(pool_max.clone()),
+        ] {
+            registry
+                .register(collector)
+                .expect("metric names are unique");
+        }
+        // Every outcome shows from the start, at zero, so rates work before the first event.
+        for outcome in ["going", "waitlisted", "already_registered"] {
+            signups.with_label_values(&[outcome]);
+        }
+        for result in ["sent", "retry", "failed"] {
+            deliveries.with_label_values(&[result]);
+        }
+        Metrics {
+            registry,
+            http_requests,
+            http_duration,
+            signups,
+            deliveries,
+            outbox_pending,
+            outbox_oldest_age,
+            outbox_failed,
+            pool_connections,
+            pool_max,
+        }
+    }
+
+    /// One answered request. `route` is the route's pattern (`/events/{slug}`), never the
+    /// path itself, so the number of series stays bounded and no token reaches the metrics.
+    pub fn request(&self, method: &str, route: &str, status: u16, seconds: f64) {
+        let status = status.to_string();
+        self.http_requests
+            .with_label_values(&[method, route, &status])
+            .inc();
+        self.http_duration
+            .with_label_values(&[method, route])
+            .observe(seconds);
+    }
+
+    /// Counts what a signup came to.
+    pub fn signed_up(&self, outcome: &crate::db::registrations::SignupOutcome) {
+        use crate::db::registrations::SignupOutcome as Db;
+        use crate::domain::seats::Seat;
+        self.signup(match outcome {
+            Db::Registered {
+                seat: Seat::Going, ..
+            } => SignupOutcome::Going,
+            Db::Registered { .. } => SignupOutcome::Waitlisted,
+            Db::AlreadyRegistered { .. } => SignupOutcome::AlreadyRegistered,
+        });
+    }
+
+    pub fn signup(&self, outcome: SignupOutcome) {
+        let label = match outcome {
+            SignupOutcome::Going => "going",
+            SignupOutcome::Waitlisted => "waitlisted",
+            SignupOutcome::AlreadyRegistered => "already_registered",
+        };
+        self.signups.with_label_values(&[label]).inc();
+    }
+
+    pub fn delivery(&self, outcome: DeliveryOutcome) {
+        let label = match outcome {
+            DeliveryOutcome::Sent => "sent",
+            DeliveryOutcome::Retry => "retry",
+            DeliveryOutcome::Failed => "failed",
+        };
+        self.deliveries.with_label_values(&[label]).inc();
+    }
+
+    /// The text exposition, with the figures read at scrape time filled in first.
+    pub fn render(
+        &self,
+        outbox: &OutboxStats,
+        now: chrono::NaiveDateTime,
+        pool: (u32, u32),
+        pool_max: u32,
+    ) -> String {
+        self.outbox_pending.set(outbox.pending);
+        self.outbox_failed.set(outbox.failed);
+        let age = outbox
+            .oldest_pending
+            .map(|t| (now - t).num_milliseconds().max(0) as f64 / 1000.0)
+            .unwrap_or(0.0);
+        self.outbox_oldest_age.set(age);
+        let (open, idle) = pool;
+        self.pool_connections
+            .with_label_values(&["idle"])
+            .set(i64::from(idle));
+        self.pool_connections
+            .with_label_values(&["in_use"])
+            .set(i64::from(open.saturating_sub(idle)));
+        self.pool_max.set(i64::from(pool_max));
+        let mut out = Vec::new();
+        TextEncoder::new()
+            .encode(&self.registry.gather(), &mut out)
+            .expect("text encoding into memory cannot fail");
+        String::from_utf8(out).expect("the text format is UTF-8")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_exposition_names_routes_not_paths() {
+        let metrics = Metrics::new();
+        metrics.request("GET", "/events/{slug}", 200, 0.003);
+        metrics.signup(SignupOutcome::Waitlisted);
+        let now = chrono::DateTime::from_timestamp(1_800_000_100, 0)
+            .unwrap()
+            .naive_utc();
+        let stats = OutboxStats {
+            pending: 3,
+            oldest_pending: Some(now - chrono::Duration::seconds(100)),
+            failed: 1,
+        };
+        let text = metrics.render(&stats, now, (5, 2), 16);
+        assert!(text.contains(
+            r#"convene_http_requests_total{method="GET",route="/events/{slug}",status="200"} 1"#
+        ));
+        assert!(text.contains(r#"convene_signups_total{outcome="waitlisted"} 1"#));
+        assert!(text.contains(r#"convene_signups_total{outcome="going"} 0"#));
+        assert!(text.contains("convene_outbox_pending 3"));
+        assert!(text.contains("convene_outbox_oldest_pending_age_seconds 100"));
+        assert!(text.contains("convene_outbox_failed 1"));
+        assert!(text.contains(r#"convene_db_pool_connections{state="in_use"} 3"#));
+        assert!(text.contains("convene_db_pool_max_connections 16"));
+    }
+}
