@@ -181,6 +181,13 @@ impl Application {
             metrics: services.metrics.clone(),
             trusted_proxies: Arc::new(trusted_proxies.clone()),
             login_limit: Default::default(),
+            stopping: watch::channel(false).0,
+            board: crate::live::BoardHub::start(
+                services.db.clone(),
+                services.clock.clone(),
+                services.links.clone(),
+                Some(settings.database_url()),
+            ),
         });
         let shared = state.clone();
         let shutdown_timeout = settings.shutdown_timeout_secs.clamp(1, 3600);
@@ -197,7 +204,7 @@ impl Application {
                         // No script at all, no inline style, forms only to this site.
                         .add((
                             "Content-Security-Policy",
-                            "default-src 'none'; style-src 'self'; img-src 'self' https: data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+                            "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self' https: data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
                         )),
                 )
                 .wrap(
@@ -235,6 +242,8 @@ impl Application {
         .listen(listener)
         .map_err(|e| AppError::Internal(e.into()))?
         .shutdown_timeout(shutdown_timeout)
+        // Signals are handled in `run_until_stopped`, which ends live streams first.
+        .disable_signals()
         .run();
         Ok(Self {
             port,
@@ -253,8 +262,11 @@ impl Application {
     }
 
     /// Stops the server (and so the worker) from elsewhere, as SIGTERM would.
-    pub fn handle(&self) -> actix_web::dev::ServerHandle {
-        self.server.handle()
+    pub fn handle(&self) -> StopHandle {
+        StopHandle {
+            server: self.server.handle(),
+            stopping: self.state.stopping.clone(),
+        }
     }
 
     pub fn state(&self) -> web::Data<AppState> {
@@ -265,14 +277,57 @@ impl Application {
     /// then stops the worker.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let (stop, stopped) = watch::channel(false);
+        let stopper = self.handle();
+        let signals = tokio::spawn(async move {
+            shutdown_signal().await;
+            tracing::info!("stopping: finishing requests in flight");
+            stopper.stop().await;
+        });
         let worker = self.worker.map(|w| tokio::spawn(w.run(stopped)));
         let result = self.server.await;
+        signals.abort();
         let _ = stop.send(true);
         if let Some(handle) = worker {
             let _ = handle.await;
         }
         result
     }
+}
+
+/// Stops a running application: live streams end first, then the server stops accepting and
+/// finishes the requests in flight.
+#[derive(Clone)]
+pub struct StopHandle {
+    server: actix_web::dev::ServerHandle,
+    stopping: watch::Sender<bool>,
+}
+
+impl StopHandle {
+    pub async fn stop(&self) {
+        let _ = self.stopping.send(true);
+        self.server.stop(true).await;
+    }
+}
+
+/// SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
 }
 
 #[cfg(test)]

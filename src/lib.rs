@@ -13,6 +13,7 @@ pub mod http;
 pub mod ical;
 pub mod jobs;
 pub mod links;
+pub mod live;
 pub mod logging;
 pub mod mail;
 pub mod metrics;

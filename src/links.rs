@@ -51,6 +51,15 @@ impl Links {
         format!("{}/events/{slug}", self.base)
     }
 
+    pub fn board(&self, slug: &str) -> String {
+        format!("{}/events/{slug}/board", self.base)
+    }
+
+    /// A project lead's secret page.
+    pub fn lead(&self, token: &str) -> String {
+        format!("{}/lead/{token}", self.base)
+    }
+
     pub fn manage(&self, token: &str) -> String {
         format!("{}/manage/{token}", self.base)
     }

@@ -147,7 +147,7 @@ async fn run(command: Command, mut settings: Settings) -> Result<(), AppError> {
             let worker = services.worker(settings.worker_poll());
             let (stop, stopped) = watch::channel(false);
             let handle = tokio::spawn(worker.run(stopped));
-            shutdown_signal().await;
+            convene::app::shutdown_signal().await;
             let _ = stop.send(true);
             handle.await.map_err(|e| AppError::Internal(e.into()))
         }
@@ -270,24 +270,4 @@ async fn run(command: Command, mut settings: Settings) -> Result<(), AppError> {
             Ok(())
         }
     }
-}
-
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => {
-                    let _ = tokio::signal::ctrl_c().await;
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = tokio::signal::ctrl_c().await;
 }

@@ -99,7 +99,8 @@ tables! {
         id: i64, event_id: i64, slug: String, name: String, description: String,
         repository_url: Option<String>, notes_url: Option<String>, location: String,
         capacity: Option<i32>, created_at: NaiveDateTime, updated_at: NaiveDateTime,
-        uid: String, revision: i32,
+        uid: String, revision: i32, now_line: String, next_line: String,
+        board_updated_at: Option<NaiveDateTime>,
     }
     project_leads => ProjectLead {
         id: i64, project_id: i64, position: i32, name: String, email: Option<String>,
@@ -116,6 +117,19 @@ tables! {
     }
     registration_projects => RegistrationProject {
         registration_id: i64, project_id: i64,
+    }
+    lead_links => LeadLink {
+        id: i64, project_id: i64, email: String, email_normalized: String, name: String,
+        nonce: String, token_hash: String, created_at: NaiveDateTime,
+    }
+    slots => Slot {
+        id: i64, event_id: i64, project_id: i64, uid: String, title: String, room: String,
+        starts_at: NaiveDateTime, ends_at: NaiveDateTime, revision: i32,
+        created_at: NaiveDateTime, updated_at: NaiveDateTime,
+    }
+    checkins => Checkin {
+        id: i64, registration_id: i64, project_id: i64, checked_in_at: NaiveDateTime,
+        expires_at: NaiveDateTime, checked_out_at: Option<NaiveDateTime>,
     }
     outbox => OutboxMessage {
         id: i64, message_id: String, kind: String, event_id: Option<i64>,

@@ -5,6 +5,7 @@
 //! the event in PostgreSQL). The query modules beside it hold the row structs and the SQL.
 
 pub mod attendees;
+pub mod board;
 pub mod events;
 pub mod export;
 pub mod feeds;

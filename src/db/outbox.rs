@@ -74,6 +74,31 @@ pub fn enqueue(
         .get_result(conn)?)
 }
 
+/// A message to someone who is not (necessarily) registered, such as a project lead; what it
+/// is about is in `payload`.
+pub fn enqueue_without_registration(
+    conn: &mut DbConn,
+    notice: Notice,
+    event_id: i64,
+    recipient: &str,
+    payload: serde_json::Value,
+    now: NaiveDateTime,
+) -> Result<i64, AppError> {
+    Ok(diesel::insert_into(outbox::table)
+        .values((
+            outbox::message_id.eq(uuid::Uuid::new_v4().to_string()),
+            outbox::kind.eq(notice.as_str()),
+            outbox::event_id.eq(Some(event_id)),
+            outbox::registration_id.eq(None::<i64>),
+            outbox::recipient.eq(recipient),
+            outbox::payload.eq(payload.to_string()),
+            outbox::created_at.eq(now),
+            outbox::available_at.eq(now),
+        ))
+        .returning(outbox::id)
+        .get_result(conn)?)
+}
+
 /// Inserts a message that must exist once only, under `dedupe_key`; a second insert with the
 /// same key, from this instance or another, is ignored. Returns whether a row was added.
 pub fn enqueue_once(

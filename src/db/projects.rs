@@ -26,6 +26,10 @@ pub struct ProjectRow {
     /// Raised when the project's room or table changes; added to the event's revision in the
     /// project's calendar feed.
     pub revision: i32,
+    /// The sprint board: what the project is doing now, and next.
+    pub now_line: String,
+    pub next_line: String,
+    pub board_updated_at: Option<NaiveDateTime>,
 }
 
 impl ProjectRow {

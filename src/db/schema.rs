@@ -46,6 +46,9 @@ diesel::table! {
         updated_at -> Timestamp,
         uid -> Text,
         revision -> Integer,
+        now_line -> Text,
+        next_line -> Text,
+        board_updated_at -> Nullable<Timestamp>,
     }
 }
 
@@ -147,6 +150,50 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    lead_links (id) {
+        id -> BigInt,
+        project_id -> BigInt,
+        email -> Text,
+        email_normalized -> Text,
+        name -> Text,
+        nonce -> Text,
+        token_hash -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    slots (id) {
+        id -> BigInt,
+        event_id -> BigInt,
+        project_id -> BigInt,
+        uid -> Text,
+        title -> Text,
+        room -> Text,
+        starts_at -> Timestamp,
+        ends_at -> Timestamp,
+        revision -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    checkins (id) {
+        id -> BigInt,
+        registration_id -> BigInt,
+        project_id -> BigInt,
+        checked_in_at -> Timestamp,
+        expires_at -> Timestamp,
+        checked_out_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::joinable!(lead_links -> projects (project_id));
+diesel::joinable!(slots -> projects (project_id));
+diesel::joinable!(checkins -> projects (project_id));
+diesel::joinable!(checkins -> registrations (registration_id));
 diesel::joinable!(projects -> events (event_id));
 diesel::joinable!(sessions -> organizers (organizer_id));
 diesel::joinable!(project_leads -> projects (project_id));
@@ -166,4 +213,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     outbox,
     attendees,
     sessions,
+    lead_links,
+    slots,
+    checkins,
 );

@@ -22,6 +22,10 @@ pub enum Notice {
     Reminder,
     /// A message from the organizer.
     OrganizerMessage,
+    /// To a project lead: the secret link to the project's board and slots.
+    LeadLink,
+    /// A project you joined moved one of its slots (time or room).
+    SlotMoved,
 }
 
 impl Notice {
@@ -34,6 +38,8 @@ impl Notice {
         Notice::EventCancelled,
         Notice::Reminder,
         Notice::OrganizerMessage,
+        Notice::LeadLink,
+        Notice::SlotMoved,
     ];
 
     /// Whether the message carries the event as an `.ics` attachment.
@@ -44,6 +50,7 @@ impl Notice {
                 | Notice::Promoted
                 | Notice::EventChanged
                 | Notice::EventCancelled
+                | Notice::SlotMoved
         )
     }
 
@@ -63,6 +70,8 @@ impl Notice {
             Notice::EventCancelled => "event_cancelled",
             Notice::Reminder => "reminder",
             Notice::OrganizerMessage => "organizer_message",
+            Notice::LeadLink => "lead_link",
+            Notice::SlotMoved => "slot_moved",
         }
     }
 

@@ -277,6 +277,52 @@ pub fn parse_instant(raw: &str) -> Result<NaiveDateTime, String> {
         .ok_or_else(|| "is out of range".into())
 }
 
+/// A stored UTC instant as wall-clock time in the zone named `tz` (None for an unknown zone).
+pub fn to_local(utc: NaiveDateTime, tz: &str) -> Option<jiff::ZonedDateTime> {
+    let zone = TimeZone::get(tz).ok()?;
+    jiff::Timestamp::from_second(utc.and_utc().timestamp())
+        .ok()
+        .map(|ts| ts.to_zoned_datetime(zone))
+}
+
+/// A stored UTC instant as a wall-clock date-time in the zone named `tz`.
+pub fn local_naive(utc: NaiveDateTime, tz: &str) -> Option<NaiveDateTime> {
+    let z = to_local(utc, tz)?;
+    let dt = z.datetime();
+    NaiveDate::from_ymd_opt(dt.year().into(), dt.month() as u32, dt.day() as u32)?.and_hms_opt(
+        dt.hour() as u32,
+        dt.minute() as u32,
+        dt.second() as u32,
+    )
+}
+
+/// "Sat 5 Dec 14:00" in the zone named `tz`.
+pub fn local_label(utc: NaiveDateTime, tz: &str) -> String {
+    match to_local(utc, tz) {
+        Some(z) => z.strftime("%a %-d %b %H:%M").to_string(),
+        None => utc.format("%a %-d %b %H:%M UTC").to_string(),
+    }
+}
+
+/// The instant of the next midnight in the zone named `tz` after `utc`.
+pub fn next_local_midnight(utc: NaiveDateTime, tz: &str) -> Option<NaiveDateTime> {
+    let local = to_local(utc, tz)?;
+    let tomorrow = local.date().tomorrow().ok()?;
+    let midnight = tomorrow
+        .to_datetime(civil::Time::midnight())
+        .to_zoned_datetime(local.time_zone().clone())
+        .ok()?;
+    chrono::DateTime::from_timestamp(midnight.timestamp().as_second(), 0).map(|d| d.naive_utc())
+}
+
+/// A date-time as entered for something at an event (a slot): RFC 3339, or wall-clock time in
+/// the event's zone; returned as a UTC instant.
+pub fn parse_in_zone(raw: &str, tz: &str) -> Result<NaiveDateTime, String> {
+    let zone = TimeZoneName::parse(tz)?;
+    let local = parse_local(raw, &zone)?;
+    instant(&zone, local)
+}
+
 /// Formats a stored UTC instant as RFC 3339.
 pub fn instant_text(utc: NaiveDateTime) -> String {
     utc.and_utc().format("%Y-%m-%dT%H:%M:%SZ").to_string()

@@ -955,12 +955,14 @@ pub async fn create_project(
             .await;
         }
     };
-    let (target, now) = (slug.clone(), state.clock.now());
+    let (target, now, key) = (slug.clone(), state.clock.now(), state.key.clone());
     let saved = state
         .db
         .write(move |conn| {
             let event = events::find_by_slug(conn, &target)?;
-            projects::insert(conn, event.id, &draft, now)
+            let row = projects::insert(conn, event.id, &draft, now)?;
+            crate::db::board::sync_lead_links(conn, &row, &key, now)?;
+            Ok(row)
         })
         .await;
     match saved {
@@ -1054,7 +1056,12 @@ pub async fn update_project(
             .await;
         }
     };
-    let (s, p, now) = (slug.clone(), project.clone(), state.clock.now());
+    let (s, p, now, key) = (
+        slug.clone(),
+        project.clone(),
+        state.clock.now(),
+        state.key.clone(),
+    );
     let saved = state
         .db
         .write(move |conn| {
@@ -1062,7 +1069,9 @@ pub async fn update_project(
             let row = projects::find_by_slug(conn, event.id, &p)?;
             let current = projects::details(conn, vec![row])?.remove(0);
             let next = input.into_draft(Some(super::projects::draft_of(&current)?))?;
-            projects::update(conn, current.project.id, &next, now)
+            let row = projects::update(conn, current.project.id, &next, now)?;
+            crate::db::board::sync_lead_links(conn, &row, &key, now)?;
+            Ok(row)
         })
         .await;
     match saved {

@@ -25,7 +25,7 @@ use crate::db::projects;
 use crate::db::{attendees, registrations};
 use crate::domain::{EventKind, RegistrationStatus};
 use crate::error::AppError;
-use crate::ical::items::{event_item, project_item};
+use crate::ical::items::{event_item, project_item, slot_item};
 use crate::ical::{self, CalEvent, Calendar, Status};
 use crate::links::Links;
 
@@ -355,18 +355,30 @@ pub async fn project(
     if let Some(response) = seen.answer(&req, &state) {
         return Ok(response);
     }
-    let (event, project) = state
+    let (event, project, slots) = state
         .db
         .read(move |conn| {
             let event = events::find_by_slug(conn, &slug)?;
             let project = projects::find_by_slug(conn, event.id, &project_slug)?;
-            Ok((event, project))
+            let slots = crate::db::board::slots_for_project(conn, project.id)?;
+            Ok((event, project, slots))
         })
         .await?;
+    // Slots are part of the feed: their count and latest change move the validators.
+    let slots_changed = slots.iter().map(|s| s.updated_at).max();
     let fingerprint = Fingerprint {
-        rows: project.id,
-        last_modified: Some(event.updated_at.max(project.updated_at)),
-        other: Some(event.updated_at),
+        rows: project.id * 10_000 + slots.len() as i64,
+        last_modified: Some(
+            event
+                .updated_at
+                .max(project.updated_at)
+                .max(slots_changed.unwrap_or(event.updated_at)),
+        ),
+        other: Some(
+            event
+                .updated_at
+                .max(slots_changed.unwrap_or(event.updated_at)),
+        ),
     };
     let feed = Feed {
         key: format!("project:{}", project.id),
@@ -378,10 +390,12 @@ pub async fn project(
     feed.respond(&req, &state, seen, move || {
         Box::pin(async move {
             let name = format!("{} at {}", project.name, event.title);
+            let mut items = vec![project_item(&event, &project, &links)];
+            items.extend(slots.iter().map(|s| slot_item(&event, &project, s, &links)));
             Ok(ical::render(&calendar(
                 name,
                 project.description.clone(),
-                vec![project_item(&event, &project, &links)],
+                items,
             )))
         })
     })

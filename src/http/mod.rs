@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod board;
 pub mod client;
 pub mod events;
 pub mod feeds;
@@ -49,6 +50,10 @@ pub struct AppState {
     pub metrics: Arc<crate::metrics::Metrics>,
     pub trusted_proxies: Arc<Vec<ipnet::IpNet>>,
     pub login_limit: limits::LoginLimit,
+    pub board: crate::live::BoardHub,
+    /// Turns true when the server begins to stop: long-lived streams end, so the graceful
+    /// shutdown does not wait for them.
+    pub stopping: tokio::sync::watch::Sender<bool>,
 }
 
 impl AppState {
@@ -81,6 +86,24 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     )
     .route("/", get_or_head().to(pages::home))
     .route("/static/style.css", web::get().to(site::stylesheet))
+    .route("/static/board.js", web::get().to(site::board_script))
+    .route("/events/{slug}/board", get_or_head().to(board::page))
+    .route("/events/{slug}/board/stream", web::get().to(board::stream))
+    .route("/lead/{token}", get_or_head().to(board::lead))
+    .route("/lead/{token}/board", web::post().to(board::lead_lines))
+    .route("/lead/{token}/slots", web::post().to(board::lead_slot))
+    .route(
+        "/lead/{token}/slots/{id}/delete",
+        web::post().to(board::lead_slot_delete),
+    )
+    .route(
+        "/manage/{token}/checkin",
+        web::post().to(board::manage_checkin),
+    )
+    .route(
+        "/manage/{token}/checkout",
+        web::post().to(board::manage_checkout),
+    )
     .service(
         web::resource("/events/{slug}/signup")
             .route(web::post().to(pages::sign_up))
@@ -194,6 +217,29 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 web::resource("/events/{slug}/registrations")
                     .route(web::get().to(registrations::list))
                     .route(web::post().to(registrations::sign_up)),
+            )
+            .route("/events/{slug}/board", web::get().to(board::get_board))
+            .route("/events/{slug}/slots", web::get().to(board::list_slots))
+            .route(
+                "/events/{slug}/projects/{project}/board",
+                web::put().to(board::put_lines),
+            )
+            .route(
+                "/events/{slug}/projects/{project}/slots",
+                web::post().to(board::create_slot),
+            )
+            .service(
+                web::resource("/events/{slug}/projects/{project}/slots/{id}")
+                    .route(web::patch().to(board::update_slot))
+                    .route(web::delete().to(board::delete_slot)),
+            )
+            .route(
+                "/registrations/{token}/checkin",
+                web::post().to(board::api_checkin),
+            )
+            .route(
+                "/registrations/{token}/checkout",
+                web::post().to(board::api_checkout),
             )
             .route("/events/{slug}/messages", web::post().to(messages::send))
             .route("/events/{slug}/outbox", web::get().to(messages::outbox))

@@ -4,7 +4,7 @@ use actix_web::HttpResponse;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{events, messages, projects, registrations};
+use super::{board, events, messages, projects, registrations};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -14,10 +14,12 @@ use super::{events, messages, projects, registrations};
         projects::list, projects::create, projects::get, projects::update, projects::delete,
         registrations::sign_up, registrations::list, registrations::get_own, registrations::change_own, registrations::cancel_own, registrations::rotate_feed,
         messages::send, messages::outbox,
+        board::get_board, board::put_lines, board::list_slots, board::create_slot, board::update_slot, board::delete_slot,
+        board::api_checkin, board::api_checkout,
     ),
     components(schemas(crate::error::ProblemDocument, crate::domain::FieldProblem)),
     modifiers(&BearerAuth),
-    tags((name = "events"), (name = "projects"), (name = "registrations"), (name = "mail"))
+    tags((name = "events"), (name = "projects"), (name = "registrations"), (name = "mail"), (name = "board"))
 )]
 pub struct ApiDoc;
 

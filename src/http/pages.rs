@@ -93,7 +93,13 @@ struct HomePage {
 #[derive(Clone)]
 pub enum PageRead {
     Home(Arc<Vec<EventSummary>>),
-    Event(Arc<(EventSummary, Vec<ProjectDetail>)>),
+    Event(
+        Arc<(
+            EventSummary,
+            Vec<ProjectDetail>,
+            Vec<crate::db::board::SlotRow>,
+        )>,
+    ),
 }
 
 pub type RecentPages = super::recent::Recent<PageRead>;
@@ -221,6 +227,8 @@ struct EventPage {
     email_problem: Option<String>,
     projects_problem: Option<String>,
     problems: Vec<FieldProblem>,
+    /// Booked sessions, by day.
+    schedule: Vec<(String, Vec<super::board::SlotBody>)>,
 }
 
 /// What the signup form held when it comes back with problems.
@@ -250,7 +258,8 @@ async fn event_page(
                 .read(move |conn| {
                     let summary = events::summary_by_slug(conn, &slug)?;
                     let details = projects::details_for_event(conn, summary.event.id)?;
-                    Ok((summary, details))
+                    let slots = crate::db::board::slots_for_event(conn, summary.event.id)?;
+                    Ok((summary, details, slots))
                 })
                 .await?;
             let read = Arc::new(read);
@@ -259,7 +268,7 @@ async fn event_page(
             read
         }
     };
-    let (summary, details) = &*read;
+    let (summary, details, slots) = &*read;
     let links = &state.links;
     let e = summary.event.clone();
     let (seats, seats_class) = seats_text(&e, summary.waitlist_count);
@@ -320,6 +329,15 @@ async fn event_page(
         email_problem: problem_for(&entered.problems, "email").map(str::to_owned),
         projects_problem: problem_for(&entered.problems, "projects").map(str::to_owned),
         problems: entered.problems,
+        schedule: super::board::by_day(
+            &slots
+                .iter()
+                .filter_map(|s| {
+                    let d = details.iter().find(|d| d.project.id == s.project_id)?;
+                    Some(super::board::slot_body(&e, &d.project, s))
+                })
+                .collect::<Vec<_>>(),
+        ),
         e,
     };
     Ok(with_cookie(render(status, &page)?, cookie))
@@ -492,6 +510,9 @@ struct ManagePage {
     feed_url: Option<String>,
     feed_webcal: String,
     flash: Option<&'static str>,
+    going: bool,
+    /// The project whose table the attendee is checked in at now.
+    checked_in: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -508,16 +529,18 @@ async fn manage_page(
     status: StatusCode,
 ) -> Result<HttpResponse, PageError> {
     let (links, key, lookup) = (state.links.clone(), state.key.clone(), token.clone());
-    let (event, view, all_projects, feed_url) = state
+    let now = state.clock.now();
+    let (event, view, all_projects, feed_url, checked_in) = state
         .db
         .read(move |conn| {
             let row = registrations::find_by_token(conn, &lookup)?;
+            let checked_in = crate::db::board::current_checkin(conn, row.id, now)?;
             let event = events::find(conn, row.event_id)?;
             let view = registrations::view(conn, row)?;
             let all = projects::for_event(conn, event.id)?;
             let feed = attendees::find(conn, &view.registration.email_normalized)?
                 .map(|a| links.personal_feed(&a.feed_token(&key)));
-            Ok((event, view, all, feed))
+            Ok((event, view, all, feed, checked_in))
         })
         .await?;
     let status_text = match view.registration.status() {
@@ -550,6 +573,10 @@ async fn manage_page(
         feed_webcal: feed_url.as_deref().map(Links::webcal).unwrap_or_default(),
         feed_url,
         flash,
+        going: view.registration.status() == RegistrationStatus::Going,
+        checked_in: checked_in
+            .and_then(|id| all_projects.iter().find(|p| p.id == id))
+            .map(|p| p.name.clone()),
         token,
     };
     let mut response = with_cookie(render(status, &page)?, cookie);
@@ -578,6 +605,8 @@ pub async fn manage(
             Some("Your registration is cancelled. We have sent you a confirmation.")
         }
         Some("feed") => Some("Your feed has a new link; the old one no longer works."),
+        Some("checkin") => Some("You are checked in. It ends by itself after a few hours."),
+        Some("checkout") => Some("You are checked out."),
         _ => None,
     };
     manage_page(

@@ -253,12 +253,13 @@ pub async fn create(
     input: web::Json<ProjectInput>,
 ) -> Result<HttpResponse, AppError> {
     let draft = input.into_inner().into_draft(None)?;
-    let (slug, now) = (slug.into_inner(), state.clock.now());
+    let (slug, now, key) = (slug.into_inner(), state.clock.now(), state.key.clone());
     let detail = state
         .db
         .write(move |conn| {
             let event = events::find_by_slug(conn, &slug)?;
             let row = projects::insert(conn, event.id, &draft, now)?;
+            crate::db::board::sync_lead_links(conn, &row, &key, now)?;
             Ok(projects::details(conn, vec![row])?.remove(0))
         })
         .await?;
@@ -299,6 +300,7 @@ pub async fn update(
     input: web::Json<ProjectInput>,
 ) -> Result<HttpResponse, AppError> {
     let ((slug, project), input, now) = (path.into_inner(), input.into_inner(), state.clock.now());
+    let key = state.key.clone();
     let detail = state
         .db
         .write(move |conn| {
@@ -307,6 +309,7 @@ pub async fn update(
             let current = projects::details(conn, vec![row])?.remove(0);
             let next = input.into_draft(Some(draft_of(&current)?))?;
             let row = projects::update(conn, current.project.id, &next, now)?;
+            crate::db::board::sync_lead_links(conn, &row, &key, now)?;
             Ok(projects::details(conn, vec![row])?.remove(0))
         })
         .await?;

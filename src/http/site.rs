@@ -27,6 +27,14 @@ pub async fn stylesheet() -> HttpResponse {
         .body(include_str!("../../web/static/style.css"))
 }
 
+/// The board's live-update script (the only script; the board works without it).
+pub async fn board_script() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/javascript; charset=utf-8")
+        .insert_header(("Cache-Control", "public, max-age=3600"))
+        .body(include_str!("../../web/static/board.js"))
+}
+
 /// A submitted HTML form (`application/x-www-form-urlencoded`), where a repeated field (the
 /// checked boxes of one group) becomes a list. The body is limited like every other.
 pub struct HtmlForm<T>(pub T);

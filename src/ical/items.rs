@@ -112,6 +112,73 @@ pub fn project_item(event: &EventRow, project: &ProjectRow, links: &Links) -> Ca
 
 /// The event as a calendar file attached to email (`METHOD:PUBLISH`), tentative for someone
 /// on the waitlist.
+/// A slot a project booked: its own event in the project's calendar, with its own stable UID.
+pub fn slot_item(
+    event: &EventRow,
+    project: &ProjectRow,
+    slot: &crate::db::board::SlotRow,
+    links: &Links,
+) -> CalEvent {
+    use crate::domain::time::local_naive;
+    let cancelled = event.status() == EventStatus::Cancelled;
+    let mut description = format!("{} at {}", project.name, event.title);
+    if let Some(url) = &project.notes_url {
+        description.push_str(&format!("\nNotes: {url}"));
+    }
+    description.push_str(&format!("\nBoard: {}", links.board(&event.slug)));
+    CalEvent {
+        uid: format!("{}-slot@convene", slot.uid),
+        sequence: event.revision + slot.revision,
+        modified: slot.updated_at.max(event.updated_at),
+        created: slot.created_at,
+        summary: if cancelled {
+            format!("Cancelled: {} ({})", slot.title, project.name)
+        } else {
+            format!("{} ({})", slot.title, project.name)
+        },
+        description,
+        location: [slot.room.as_str(), event.venue.as_str()]
+            .into_iter()
+            .filter(|s| !s.is_empty())
+            .collect::<Vec<_>>()
+            .join(", "),
+        url: Some(links.board(&event.slug)),
+        status: if cancelled {
+            Status::Cancelled
+        } else {
+            Status::Confirmed
+        },
+        categories: vec![event.kind.clone()],
+        organizer: None,
+        when: When::Timed {
+            tzid: event.timezone.clone(),
+            start_local: local_naive(slot.starts_at, &event.timezone).unwrap_or(slot.starts_at),
+            end_local: local_naive(slot.ends_at, &event.timezone).unwrap_or(slot.ends_at),
+            start_utc: slot.starts_at,
+            end_utc: slot.ends_at,
+        },
+    }
+}
+
+/// A moved slot as an email attachment.
+pub fn slot_attachment(
+    event: &EventRow,
+    project: &ProjectRow,
+    slot: &crate::db::board::SlotRow,
+    links: &Links,
+    organizer: (String, String),
+) -> String {
+    let mut item = slot_item(event, project, slot, links);
+    item.organizer = Some(organizer);
+    super::render(&super::Calendar {
+        name: format!("{} at {}", project.name, event.title),
+        description: String::new(),
+        refresh_minutes: 60,
+        method: Some("PUBLISH"),
+        events: vec![item],
+    })
+}
+
 pub fn email_attachment(
     event: &EventRow,
     links: &Links,

@@ -13,10 +13,10 @@ use tokio::sync::{Notify, watch};
 
 use crate::clock::Clock;
 use crate::db::outbox::{self, OutboxRow};
-use crate::db::{Db, DbConn, attendees, events, registrations};
+use crate::db::{Db, DbConn, attendees, board, events, projects, registrations};
 use crate::domain::{EventStatus, Notice, RegistrationStatus, ReminderOffsets};
 use crate::error::AppError;
-use crate::ical::items::email_attachment;
+use crate::ical::items::{email_attachment, slot_attachment};
 use crate::links::Links;
 use crate::mail::compose::{Change, ProjectLine};
 use crate::mail::{self, NoticeContext, Transport};
@@ -87,6 +87,8 @@ struct Payload {
     subject: String,
     body: String,
     project: Option<String>,
+    lead_link_id: Option<i64>,
+    slot_id: Option<i64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -256,11 +258,12 @@ impl OutboxWorker {
         );
         let context = self
             .db
-            .read(move |conn| match registration_id {
-                Some(id) => {
+            .read(move |conn| match (registration_id, notice) {
+                (Some(id), _) => {
                     build_context(conn, notice, id, &payload, &links, &key, now, &organizer)
                 }
-                None => Ok(Err("the message names no registration".into())),
+                (None, Notice::LeadLink) => lead_context(conn, &payload, &links, &key),
+                (None, _) => Ok(Err("the message names no registration".into())),
             })
             .await;
         let context = match context {
@@ -283,6 +286,37 @@ impl OutboxWorker {
             Err(e) => Delivery::Retry(e.reason),
         }
     }
+}
+
+/// A lead's link to their project's board, unless the lead was removed since.
+fn lead_context(
+    conn: &mut DbConn,
+    payload: &str,
+    links: &Links,
+    key: &SecretKey,
+) -> Result<Result<NoticeContext, String>, AppError> {
+    let payload: Payload = serde_json::from_str(payload).unwrap_or_default();
+    let Some(id) = payload.lead_link_id else {
+        return Ok(Err("the message names no lead".into()));
+    };
+    let link = match board::find_lead_link(conn, id) {
+        Ok(link) => link,
+        Err(AppError::NotFound(_)) => return Ok(Err("no longer a lead".into())),
+        Err(e) => return Err(e),
+    };
+    let project = projects::find(conn, link.project_id)?;
+    let event = events::find(conn, project.event_id)?;
+    Ok(Ok(NoticeContext {
+        name: link.name.clone(),
+        email: link.email.clone(),
+        event_title: event.title.clone(),
+        when: event.window()?.human(),
+        event_url: links.event(&event.slug),
+        project_name: project.name.clone(),
+        lead_url: links.lead(&link.token(key)),
+        board_url: links.board(&event.slug),
+        ..NoticeContext::default()
+    }))
 }
 
 /// The context of one message, or why it no longer applies.
@@ -320,7 +354,16 @@ fn build_context(
         {
             Some("the registration is cancelled")
         }
+        Notice::SlotMoved if status != RegistrationStatus::Going => Some("not going"),
+        Notice::SlotMoved if !scheduled => Some("the event is cancelled"),
         n if n.is_bulk() && r.muted => Some("the attendee opted out"),
+        _ => None,
+    };
+    let slot = match (notice, payload.slot_id) {
+        (Notice::SlotMoved, Some(id)) => match board::find_slot_by_id(conn, id)? {
+            Some(slot) => Some((projects::find(conn, slot.project_id)?, slot)),
+            None => return Ok(Err("the slot was removed".into())),
+        },
         _ => None,
     };
     if let Some(why) = why_not {
@@ -371,14 +414,50 @@ fn build_context(
         message_subject: payload.subject,
         message_body: payload.body,
         message_project: payload.project,
-        calendar: notice.attaches_event().then(|| {
-            email_attachment(
+        calendar: match &slot {
+            Some((project, slot)) => Some(slot_attachment(
                 &event,
+                project,
+                slot,
                 links,
-                status == RegistrationStatus::Waitlisted,
                 organizer.clone(),
-            )
-        }),
+            )),
+            None => notice.attaches_event().then(|| {
+                email_attachment(
+                    &event,
+                    links,
+                    status == RegistrationStatus::Waitlisted,
+                    organizer.clone(),
+                )
+            }),
+        },
+        project_name: slot
+            .as_ref()
+            .map(|(p, _)| p.name.clone())
+            .unwrap_or_default(),
+        board_url: links.board(&event.slug),
+        slot_title: slot
+            .as_ref()
+            .map(|(_, s)| s.title.clone())
+            .unwrap_or_default(),
+        slot_room: slot
+            .as_ref()
+            .map(|(_, s)| s.room.clone())
+            .unwrap_or_default(),
+        slot_when: slot
+            .as_ref()
+            .map(|(_, s)| {
+                format!(
+                    "{} – {} ({})",
+                    crate::domain::time::local_label(s.starts_at, &event.timezone),
+                    crate::domain::time::local_naive(s.ends_at, &event.timezone)
+                        .map(|t| t.format("%H:%M").to_string())
+                        .unwrap_or_default(),
+                    event.timezone
+                )
+            })
+            .unwrap_or_default(),
+        lead_url: String::new(),
     }))
 }
 

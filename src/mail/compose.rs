@@ -56,6 +56,14 @@ pub struct NoticeContext {
     pub message_project: Option<String>,
     /// The event as an iCalendar object, attached when the notice calls for it.
     pub calendar: Option<String>,
+    /// For project leads: the project and the secret link to its board.
+    pub project_name: String,
+    pub lead_url: String,
+    pub board_url: String,
+    /// For a moved slot: its title, room and time (in the event's zone).
+    pub slot_title: String,
+    pub slot_room: String,
+    pub slot_when: String,
 }
 
 macro_rules! notice_templates {
@@ -131,6 +139,12 @@ macro_rules! notice_kind {
     (organizer_message) => {
         Notice::OrganizerMessage
     };
+    (lead_link) => {
+        Notice::LeadLink
+    };
+    (slot_moved) => {
+        Notice::SlotMoved
+    };
 }
 
 notice_templates! {
@@ -142,6 +156,8 @@ notice_templates! {
     event_cancelled => "email/event_cancelled.subject.txt", "email/event_cancelled.txt", "email/event_cancelled.html";
     reminder => "email/reminder.subject.txt", "email/reminder.txt", "email/reminder.html";
     organizer_message => "email/organizer_message.subject.txt", "email/organizer_message.txt", "email/organizer_message.html";
+    lead_link => "email/lead_link.subject.txt", "email/lead_link.txt", "email/lead_link.html";
+    slot_moved => "email/slot_moved.subject.txt", "email/slot_moved.txt", "email/slot_moved.html";
 }
 
 /// A header with a fixed name and a value we built ourselves.

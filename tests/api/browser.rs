@@ -363,3 +363,94 @@ async fn an_organizer_creates_an_event_with_a_project_from_a_laptop() {
     client.close().await.unwrap();
     lifecycle.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lead_posts_a_now_line_and_an_open_board_shows_it_live() {
+    let app = app_for_browser().await;
+    let lifecycle = app.lifecycle();
+    app.create_event(&event_json("live-sprint", None)).await;
+    app.create_project("live-sprint", &json!({"slug": "docs", "name": "Documentation", "location": "Table 1", "leads": [{"name": "Lee", "email": "lee@example.org"}]})).await;
+    app.create_project(
+        "live-sprint",
+        &json!({"slug": "core", "name": "Core library", "location": "Room 2"}),
+    )
+    .await;
+    let mail = app.wait_for_mail("lee@example.org", 1).await;
+    let start = mail[0].body.find("/lead/").expect("a lead link");
+    let begin = mail[0].body[..start].rfind("http").unwrap();
+    let lead_link = mail[0].body[begin..]
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+    let Some((board, _profile_a)) = browser(1280).await else {
+        return;
+    };
+    let Some((lead, _profile_b)) = browser(390).await else {
+        return;
+    };
+    board
+        .goto(&app.url("/events/live-sprint/board"))
+        .await
+        .unwrap();
+    // The script is connected once it says so.
+    for _ in 0..50 {
+        if board
+            .find(Locator::Id("live"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+            == "live"
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    lead.goto(&lead_link).await.unwrap();
+    assert!(fits(&lead).await, "the lead page fits 390 px");
+    screenshot(&lead, "lead-390").await;
+    lead.find(Locator::Id("now"))
+        .await
+        .unwrap()
+        .send_keys("writing the install guide")
+        .await
+        .unwrap();
+    lead.find(Locator::Css("form[action$='/board'] button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for_address(&lead, "done=board").await;
+    let posted = std::time::Instant::now();
+    let mut shown = String::new();
+    while posted.elapsed() < Duration::from_secs(2) {
+        shown = board
+            .find(Locator::Css("[data-project=docs] .now .text"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if shown == "writing the install guide" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        shown, "writing the install guide",
+        "the open board shows the line within 2 s, without a reload"
+    );
+    screenshot(&board, "board-desktop").await;
+    board
+        .goto(&app.url("/events/live-sprint/board?view=signage"))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    screenshot(&board, "board-signage").await;
+    let _ = board.close().await;
+    let _ = lead.close().await;
+    lifecycle.shutdown().await;
+}

@@ -32,7 +32,7 @@ fn parsers_installed() -> bool {
 
 /// The feed's events as each outside parser reads them, or None when the parsers are not
 /// installed here (outside CI). Each feed is also kept under target/feeds/ for a look.
-fn read_with_outside_parsers(name: &str, ics: &str) -> Option<(Vec<Value>, Vec<Value>)> {
+pub fn read_with_outside_parsers(name: &str, ics: &str) -> Option<(Vec<Value>, Vec<Value>)> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/feeds");
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join(format!("{name}-{}.ics", uuid::Uuid::new_v4().simple()));
@@ -61,6 +61,11 @@ fn read_with_outside_parsers(name: &str, ics: &str) -> Option<(Vec<Value>, Vec<V
         .arg("read_ical.mjs")
         .arg(&file);
     Some((run(py, "python ical"), run(js, "ical.js")))
+}
+
+/// The UTC instant an API time stands for, as the parsers print it.
+pub fn utc_of(api_time: &Value) -> String {
+    utc(api_time)
 }
 
 /// The UTC instant an API time stands for, as the parsers print it.

@@ -46,7 +46,7 @@ pub struct TestApp {
 
 /// What it takes to stop a test's application and remove its database.
 pub struct Lifecycle {
-    server: actix_web::dev::ServerHandle,
+    server: convene::app::StopHandle,
     running:
         std::sync::Arc<tokio::sync::Mutex<Option<tokio::task::JoinHandle<std::io::Result<()>>>>>,
     pg_database: Option<String>,
@@ -56,7 +56,7 @@ impl Lifecycle {
     /// Stops the server and its worker, then drops the PostgreSQL database. A test that
     /// panics skips this; `.ci/run` removes leftover `convene_test_*` databases.
     pub async fn shutdown(self) {
-        self.server.stop(true).await;
+        self.server.stop().await;
         if let Some(task) = self.running.lock().await.take() {
             let _ = task.await;
         }

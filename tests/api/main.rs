@@ -3,6 +3,7 @@
 //! on PostgreSQL.
 
 mod bad_input;
+mod board;
 mod browser;
 mod cli;
 mod events;
