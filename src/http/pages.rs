@@ -93,14 +93,17 @@ struct HomePage {
 #[derive(Clone)]
 pub enum PageRead {
     Home(Arc<Vec<EventSummary>>),
-    Event(
-        Arc<(
-            EventSummary,
-            Vec<ProjectDetail>,
-            Vec<crate::db::board::SlotRow>,
-        )>,
-    ),
+    /// The event, its projects, its slots, and its description rendered from Markdown and
+    /// sanitized (the costliest part of the page, so it is kept too).
+    Event(Arc<EventRead>),
 }
+
+pub type EventRead = (
+    EventSummary,
+    Vec<ProjectDetail>,
+    Vec<crate::db::board::SlotRow>,
+    String,
+);
 
 pub type RecentPages = super::recent::Recent<PageRead>;
 
@@ -259,7 +262,8 @@ async fn event_page(
                     let summary = events::summary_by_slug(conn, &slug)?;
                     let details = projects::details_for_event(conn, summary.event.id)?;
                     let slots = crate::db::board::slots_for_event(conn, summary.event.id)?;
-                    Ok((summary, details, slots))
+                    let description = markdown(&summary.event.description);
+                    Ok((summary, details, slots, description))
                 })
                 .await?;
             let read = Arc::new(read);
@@ -268,7 +272,7 @@ async fn event_page(
             read
         }
     };
-    let (summary, details, slots) = &*read;
+    let (summary, details, slots, description_html) = &*read;
     let links = &state.links;
     let e = summary.event.clone();
     let (seats, seats_class) = seats_text(&e, summary.waitlist_count);
@@ -318,7 +322,7 @@ async fn event_page(
         seats,
         seats_class,
         seats_detail,
-        description_html: markdown(&e.description),
+        description_html: description_html.clone(),
         projects,
         feed_webcal: Links::webcal(&links.event_feed(&e.slug)),
         closed: e.signup_closed_reason(now),
