@@ -237,13 +237,33 @@ impl Db {
     where
         F: FnOnce(&mut DbConn) -> Result<T, AppError>,
     {
-        let mut conn = self.pool.get().map_err(AppError::unavailable)?;
-        let _turn = (self.backend == Backend::Sqlite)
-            .then(|| self.write_gate.lock().unwrap_or_else(|p| p.into_inner()));
-        let result = write_transaction(&mut conn, f);
+        let result = self.write_unseen(f);
         // After the commit (or rollback): a reader that saw the old count re-reads.
         self.generation.fetch_add(1, Ordering::Release);
         result
+    }
+
+    /// A write transaction that pages and feeds never show (the mail worker's bookkeeping in
+    /// the outbox): it leaves their kept reads valid.
+    pub async fn write_outbox<T, F>(&self, f: F) -> Result<T, AppError>
+    where
+        F: FnOnce(&mut DbConn) -> Result<T, AppError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let db = self.clone();
+        tokio::task::spawn_blocking(move || db.write_unseen(f))
+            .await
+            .map_err(|e| AppError::Internal(e.into()))?
+    }
+
+    fn write_unseen<T, F>(&self, f: F) -> Result<T, AppError>
+    where
+        F: FnOnce(&mut DbConn) -> Result<T, AppError>,
+    {
+        let mut conn = self.pool.get().map_err(AppError::unavailable)?;
+        let _turn = (self.backend == Backend::Sqlite)
+            .then(|| self.write_gate.lock().unwrap_or_else(|p| p.into_inner()));
+        write_transaction(&mut conn, f)
     }
 
     /// How many write transactions this process has finished; read it before a query whose

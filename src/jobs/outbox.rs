@@ -140,7 +140,7 @@ impl OutboxWorker {
         let worker = self.id.clone();
         match self
             .db
-            .write(move |conn| outbox::release(conn, &worker))
+            .write_outbox(move |conn| outbox::release(conn, &worker))
             .await
         {
             Ok(n) if n > 0 => {
@@ -155,7 +155,7 @@ impl OutboxWorker {
     pub async fn schedule_reminders(&self) -> Result<usize, AppError> {
         let (now, defaults) = (self.clock.now(), self.reminder_offsets.clone());
         self.db
-            .write(move |conn| super::reminders::schedule_due(conn, &defaults, now))
+            .write_outbox(move |conn| super::reminders::schedule_due(conn, &defaults, now))
             .await
     }
 
@@ -171,7 +171,7 @@ impl OutboxWorker {
         let (worker, now, lease) = (self.id.clone(), self.clock.now(), self.lease);
         let batch = self
             .db
-            .write(move |conn| outbox::claim(conn, &worker, now, lease, BATCH))
+            .write_outbox(move |conn| outbox::claim(conn, &worker, now, lease, BATCH))
             .await?;
         let count = batch.len();
         futures::stream::iter(batch)
@@ -216,28 +216,28 @@ impl OutboxWorker {
                 // The address is masked by the log writer (see `logging`).
                 tracing::debug!(message = id, to = %recipient, "delivered");
                 self.db
-                    .write(move |conn| outbox::mark_sent(conn, id, now))
+                    .write_outbox(move |conn| outbox::mark_sent(conn, id, now))
                     .await
             }
             Delivery::Skipped(why) => {
                 tracing::info!(message = id, reason = %why, "message no longer applies");
                 let why = format!("skipped: {why}");
                 self.db
-                    .write(move |conn| outbox::mark_skipped(conn, id, &why, now))
+                    .write_outbox(move |conn| outbox::mark_skipped(conn, id, &why, now))
                     .await
             }
             Delivery::Retry(why) if attempts < MAX_ATTEMPTS => {
                 tracing::warn!(message = id, to = %recipient, attempts, error = %why, "delivery failed, will retry");
                 let (why, at) = (why.clone(), now + backoff(attempts));
                 self.db
-                    .write(move |conn| outbox::mark_retry(conn, id, &why, at))
+                    .write_outbox(move |conn| outbox::mark_retry(conn, id, &why, at))
                     .await
             }
             Delivery::Retry(why) | Delivery::Failed(why) => {
                 tracing::error!(message = id, to = %recipient, attempts, error = %why, "delivery failed for good");
                 let why = why.clone();
                 self.db
-                    .write(move |conn| outbox::mark_failed(conn, id, &why, now))
+                    .write_outbox(move |conn| outbox::mark_failed(conn, id, &why, now))
                     .await
             }
         };
