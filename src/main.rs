@@ -77,7 +77,19 @@ enum OrganizerCommand {
     },
 }
 
+/// glibc gives every thread that allocates its own memory arena, up to 8 per core, and returns
+/// little of it: under a burst of mail the server grew from 31 to 117 MB and stayed there. Two
+/// arenas keep it near its working set at no measurable cost in speed.
+fn limit_malloc_arenas() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes the allocator's tuning; it is called before any thread starts.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
+}
+
 fn main() -> ExitCode {
+    limit_malloc_arenas();
     let cli = Cli::parse();
     let settings = match Settings::load().and_then(|s| s.json_logs().map(|json| (s, json))) {
         Ok((settings, json)) => {

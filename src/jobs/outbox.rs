@@ -24,8 +24,8 @@ use crate::metrics::{DeliveryOutcome, Metrics};
 use crate::tokens::SecretKey;
 
 /// Small enough that a whole batch is done well within the lease, even when every delivery
-/// runs into the SMTP time limit (2 rounds of 8, at most 60 s each).
-const BATCH: i64 = 16;
+/// runs into the SMTP time limit (2 rounds of CONCURRENCY, each at most twice the timeout).
+const BATCH: i64 = 2 * CONCURRENCY as i64;
 /// Messages in flight at once; the SMTP pool keeps as many connections open.
 pub const CONCURRENCY: usize = 8;
 /// About 24 hours of retries: 30 s, 1, 2, 4 ... minutes, then hourly.
