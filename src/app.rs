@@ -185,7 +185,6 @@ impl Application {
             board: crate::live::BoardHub::start(
                 services.db.clone(),
                 services.clock.clone(),
-                services.links.clone(),
                 Some(settings.database_url()),
             ),
         });

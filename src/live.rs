@@ -15,7 +15,6 @@ use tokio::sync::{broadcast, mpsc};
 
 use crate::clock::Clock;
 use crate::db::{Backend, Db};
-use crate::links::Links;
 
 /// The NOTIFY channel.
 pub const CHANNEL: &str = "convene_board";
@@ -33,20 +32,18 @@ pub struct BoardHub {
 struct Inner {
     db: Db,
     clock: Clock,
-    links: Links,
     channels: Mutex<HashMap<i64, broadcast::Sender<Arc<str>>>>,
     refresh: mpsc::UnboundedSender<i64>,
 }
 
 impl BoardHub {
     /// Starts the hub's refresher (and, on PostgreSQL, its listener). Needs a Tokio runtime.
-    pub fn start(db: Db, clock: Clock, links: Links, database_url: Option<String>) -> Self {
+    pub fn start(db: Db, clock: Clock, database_url: Option<String>) -> Self {
         let (refresh, mut requests) = mpsc::unbounded_channel::<i64>();
         let hub = BoardHub {
             inner: Arc::new(Inner {
                 db: db.clone(),
                 clock,
-                links,
                 channels: Mutex::new(HashMap::new()),
                 refresh: refresh.clone(),
             }),
@@ -136,11 +133,11 @@ impl BoardHub {
                 _ => return,
             }
         };
-        let (links, now) = (self.inner.links.clone(), self.inner.clock.now());
+        let now = self.inner.clock.now();
         let state = self
             .inner
             .db
-            .read(move |conn| crate::http::board::board_state_by_id(conn, event_id, &links, now))
+            .read(move |conn| crate::http::board::board_state_by_id(conn, event_id, now))
             .await;
         match state.and_then(|s| {
             serde_json::to_string(&s).map_err(|e| crate::error::AppError::Internal(e.into()))

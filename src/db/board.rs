@@ -20,8 +20,6 @@ use crate::tokens::{self, SecretKey};
 const LEAD_PURPOSE: &str = "lead";
 /// A check-in lasts this long at most (and never past the end of the event's local day).
 pub const CHECKIN_HOURS: i64 = 4;
-/// The longest "now" or "next" line.
-pub const LINE_CHARS: usize = 200;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = lead_links)]
@@ -147,17 +145,6 @@ pub fn lead_by_token(
         .ok_or_else(not_found)?;
     let project = super::projects::find(conn, link.project_id)?;
     Ok((link, project))
-}
-
-/// A "now" or "next" line: one line of text, at most `LINE_CHARS` characters.
-pub fn clean_line(field: &str, raw: &str, problems: &mut Problems) -> String {
-    let line = raw.trim();
-    if line.chars().any(char::is_control) {
-        problems.add(field, "must be one line without control characters");
-    } else if line.chars().count() > LINE_CHARS {
-        problems.add(field, format!("must be at most {LINE_CHARS} characters"));
-    }
-    line.to_owned()
 }
 
 /// Sets what a project is doing now and next. Does not touch the project's own `updated_at`:

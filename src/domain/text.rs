@@ -84,6 +84,16 @@ impl LongText {
     }
 }
 
+/// The non-empty parts, joined with ", " (a place from its venue and address, and the like).
+pub fn comma_joined(parts: &[&str]) -> String {
+    parts
+        .iter()
+        .filter(|s| !s.is_empty())
+        .copied()
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -22,7 +22,6 @@ use crate::db::{DbConn, organizers, registrations};
 use crate::domain::time::{instant_text, local_label, local_naive, parse_in_zone};
 use crate::domain::{Problems, RegistrationStatus, SingleLine};
 use crate::error::AppError;
-use crate::links::Links;
 
 /// One project's card on the board.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -144,7 +143,6 @@ fn board_state(
 pub fn board_state_by_id(
     conn: &mut DbConn,
     event_id: i64,
-    _links: &Links,
     now: NaiveDateTime,
 ) -> Result<BoardState, AppError> {
     let event = events::find(conn, event_id)?;
@@ -219,7 +217,11 @@ pub async fn stream(state: State, slug: web::Path<String>) -> Result<HttpRespons
     };
     // Subscribed before the first read, so no change falls between the two.
     let updates = state.board.subscribe(event.id);
-    let (_, first) = load_board(&state, slug).await?;
+    let now = state.clock.now();
+    let first = state
+        .db
+        .read(move |conn| board_state(conn, &event, now))
+        .await?;
     let first: Arc<str> =
         Arc::from(serde_json::to_string(&first).map_err(|e| AppError::Internal(e.into()))?);
     let stopping = state.stopping.subscribe();
@@ -280,14 +282,7 @@ async fn authorize_writer(
     state: &State,
     project_id: i64,
 ) -> Result<(), AppError> {
-    let token = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(|t| t.trim().to_owned())
-        .filter(|t| !t.is_empty() && t.len() <= 200)
-        .ok_or(AppError::Unauthorized)?;
+    let token = super::auth::bearer_token(req).ok_or(AppError::Unauthorized)?;
     state
         .db
         .read(move |conn| {
@@ -321,6 +316,19 @@ async fn find_project(
         .await
 }
 
+/// The event and project named in the path, once the caller is shown to be allowed to write
+/// on the project's board.
+async fn writable_project(
+    req: &HttpRequest,
+    state: &State,
+    slug: String,
+    project: String,
+) -> Result<(EventRow, ProjectRow), AppError> {
+    let (event, project) = find_project(state, slug, project).await?;
+    authorize_writer(req, state, project.id).await?;
+    Ok((event, project))
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LinesInput {
@@ -332,12 +340,14 @@ pub struct LinesInput {
     pub next: String,
 }
 
+/// A "now" and a "next" line: one line each, at most 200 characters, empty to clear.
 fn clean_lines(now: &str, next: &str) -> Result<(String, String), AppError> {
     let mut problems = Problems::new();
-    let now = board::clean_line("now", now, &mut problems);
-    let next = board::clean_line("next", next, &mut problems);
+    let now = problems.check("now", SingleLine::parse_optional(now, 200));
+    let next = problems.check("next", SingleLine::parse_optional(next, 200));
     problems.finish().map_err(AppError::Invalid)?;
-    Ok((now, next))
+    let text = |line: Option<SingleLine>| line.map(|l| l.as_str().to_owned()).unwrap_or_default();
+    Ok((text(now), text(next)))
 }
 
 async fn write_lines(
@@ -371,8 +381,7 @@ pub async fn put_lines(
     input: web::Json<LinesInput>,
 ) -> Result<HttpResponse, AppError> {
     let (slug, project) = path.into_inner();
-    let (event, project) = find_project(&state, slug.clone(), project).await?;
-    authorize_writer(&req, &state, project.id).await?;
+    let (event, project) = writable_project(&req, &state, slug.clone(), project).await?;
     let (now_line, next_line) = clean_lines(&input.now, &input.next)?;
     write_lines(&state, event.id, project.id, now_line, next_line).await?;
     let (_, board) = load_board(&state, slug).await?;
@@ -465,8 +474,7 @@ pub async fn create_slot(
     input: web::Json<SlotInput>,
 ) -> Result<HttpResponse, AppError> {
     let (slug, project) = path.into_inner();
-    let (event, project) = find_project(&state, slug, project).await?;
-    authorize_writer(&req, &state, project.id).await?;
+    let (event, project) = writable_project(&req, &state, slug, project).await?;
     let draft = slot_draft(&event, &input)?;
     let body = save_slot(&state, event, project, None, draft).await?;
     Ok(HttpResponse::Created().json(body))
@@ -485,8 +493,7 @@ pub async fn update_slot(
     input: web::Json<SlotInput>,
 ) -> Result<HttpResponse, AppError> {
     let (slug, project, id) = path.into_inner();
-    let (event, project) = find_project(&state, slug, project).await?;
-    authorize_writer(&req, &state, project.id).await?;
+    let (event, project) = writable_project(&req, &state, slug, project).await?;
     let draft = slot_draft(&event, &input)?;
     let body = save_slot(&state, event, project, Some(id), draft).await?;
     Ok(HttpResponse::Ok().json(body))
@@ -502,8 +509,7 @@ pub async fn delete_slot(
     path: web::Path<(String, String, i64)>,
 ) -> Result<HttpResponse, AppError> {
     let (slug, project, id) = path.into_inner();
-    let (event, project) = find_project(&state, slug, project).await?;
-    authorize_writer(&req, &state, project.id).await?;
+    let (event, project) = writable_project(&req, &state, slug, project).await?;
     remove_slot(&state, event.id, project.id, id).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -367,7 +367,8 @@ pub async fn project(
     // Slots are part of the feed: their count and latest change move the validators.
     let slots_changed = slots.iter().map(|s| s.updated_at).max();
     let fingerprint = Fingerprint {
-        rows: project.id * 10_000 + slots.len() as i64,
+        // The key already names the project; the count catches a removed slot.
+        rows: slots.len() as i64,
         last_modified: Some(
             event
                 .updated_at

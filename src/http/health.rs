@@ -29,13 +29,8 @@ pub async fn readyz(state: State) -> Result<HttpResponse, AppError> {
 /// to that bearer token; otherwise keep it off the public proxy.
 pub async fn metrics(req: actix_web::HttpRequest, state: State) -> Result<HttpResponse, AppError> {
     if let Some(expected) = state.settings.metrics_token() {
-        let given = req
-            .headers()
-            .get(actix_web::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .unwrap_or("");
-        if !crate::tokens::same(given.trim(), expected) {
+        let given = super::auth::bearer_token(&req).unwrap_or_default();
+        if !crate::tokens::same(&given, expected) {
             return Err(AppError::Unauthorized);
         }
     }

@@ -52,11 +52,7 @@ fn seats_text(event: &EventRow, waitlist: i64) -> (String, &'static str) {
 }
 
 fn place_of(event: &EventRow) -> String {
-    [event.venue.as_str(), event.address.as_str()]
-        .into_iter()
-        .filter(|s| !s.is_empty())
-        .collect::<Vec<_>>()
-        .join(", ")
+    crate::domain::text::comma_joined(&[&event.venue, &event.address])
 }
 
 struct EventLine {

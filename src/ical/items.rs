@@ -7,6 +7,7 @@ use super::{CalEvent, Status, When};
 use crate::db::events::EventRow;
 use crate::db::projects::ProjectRow;
 use crate::domain::EventStatus;
+use crate::domain::text::comma_joined;
 use crate::links::Links;
 
 pub fn location_of(event: &EventRow) -> String {
@@ -101,11 +102,7 @@ pub fn project_item(event: &EventRow, project: &ProjectRow, links: &Links) -> Ca
     }
     item.description = format!("{text}\n{}", item.description);
     if !project.location.is_empty() {
-        item.location = [project.location.as_str(), item.location.as_str()]
-            .into_iter()
-            .filter(|s| !s.is_empty())
-            .collect::<Vec<_>>()
-            .join(", ");
+        item.location = comma_joined(&[&project.location, &item.location]);
     }
     item
 }
@@ -137,11 +134,7 @@ pub fn slot_item(
             format!("{} ({})", slot.title, project.name)
         },
         description,
-        location: [slot.room.as_str(), event.venue.as_str()]
-            .into_iter()
-            .filter(|s| !s.is_empty())
-            .collect::<Vec<_>>()
-            .join(", "),
+        location: comma_joined(&[&slot.room, &event.venue]),
         url: Some(links.board(&event.slug)),
         status: if cancelled {
             Status::Cancelled

@@ -372,11 +372,7 @@ fn build_context(
     let window = event.window()?;
     let feed_url = attendees::find(conn, &r.email_normalized)?
         .map(|a| links.personal_feed(&a.feed_token(key)));
-    let place = [event.venue.as_str(), event.address.as_str()]
-        .into_iter()
-        .filter(|s| !s.is_empty())
-        .collect::<Vec<_>>()
-        .join(", ");
+    let place = crate::domain::text::comma_joined(&[&event.venue, &event.address]);
     Ok(Ok(NoticeContext {
         name: r.name.clone(),
         email: r.email.clone(),

@@ -384,8 +384,7 @@ async fn attendees_check_in_and_out_and_check_ins_expire(app: TestApp) {
         page.contains("You are checked in at <strong>Docs</strong>"),
         "{page}"
     );
-    let start = page.find("name=\"csrf\" value=\"").unwrap() + 19;
-    let csrf = page[start..start + 43].to_owned();
+    let csrf = crate::pages::csrf_of(&page);
     let out = browser
         .post(app.url(&format!("/manage/{ann}/checkout")))
         .form(&[("csrf", csrf.as_str())])
@@ -476,8 +475,7 @@ async fn the_lead_page_writes_the_board_with_forms(app: TestApp) {
     assert_eq!(page.headers()["referrer-policy"], "no-referrer");
     let html = page.text().await.unwrap();
     assert!(html.contains("Docs") && html.contains("Hello Lee"));
-    let start = html.find("name=\"csrf\" value=\"").unwrap() + 19;
-    let csrf = html[start..start + 43].to_owned();
+    let csrf = crate::pages::csrf_of(&html);
     let posted = browser
         .post(app.url(&format!("/lead/{lee}/board")))
         .form(&[

@@ -80,8 +80,7 @@ async fn csrf_and_client(app: &TestApp) -> (reqwest::Client, String) {
         .text()
         .await
         .unwrap();
-    let start = html.find("name=\"csrf\" value=\"").unwrap() + 19;
-    (browser, html[start..start + 43].to_owned())
+    (browser, crate::pages::csrf_of(&html))
 }
 
 async fn try_login(

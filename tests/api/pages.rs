@@ -7,7 +7,7 @@ use serde_json::json;
 use crate::helpers::{TestApp, event_json};
 
 /// The CSRF token of the first form on a page.
-fn csrf_of(html: &str) -> String {
+pub fn csrf_of(html: &str) -> String {
     let start = html
         .find("name=\"csrf\" value=\"")
         .expect("a form with a CSRF token")
