@@ -4,8 +4,9 @@
 #
 #   bash benches/reminders.sh
 #
-# For each backend: starts an SMTP sink (benches/smtp_sink.py, Python aiosmtpd in a venv under
-# /tmp, on 127.0.0.1:2525) that accepts, counts and discards; starts a fresh `convene serve`
+# For each backend: starts an SMTP sink on 127.0.0.1:2525 that accepts, parses the header of,
+# counts and discards every message (examples/smtp_sink.rs, mailin-embedded; or with
+# BENCH_SINK=python benches/smtp_sink.py, Python aiosmtpd in a venv under /tmp); starts a fresh `convene serve`
 # (release build) with CONVENE_SMTP_URL=smtp://127.0.0.1:2525, CONVENE_WORKER_POLL_MS=200 (so
 # reminders are looked for every 3 s) and CONVENE_REMINDER_OFFSETS=24h,1h; creates an event (no
 # capacity) starting in two days; signs up 10,000 people and waits for their 10,000
@@ -28,7 +29,8 @@
 #   BENCH_BACKENDS="sqlite postgres"   BENCH_PEOPLE=10000
 #   BENCH_REMINDER_OFFSETS=24h,1h      BENCH_START_IN=  (seconds or 50m; default: the smallest
 #                                      offset minus 10 s, so that reminder is due at once)
-#   BENCH_SMTP_PORT=2525               BENCH_SINK_VENV=/tmp/convene-bench-smtp-venv
+#   BENCH_SMTP_PORT=2525               BENCH_SINK=rust  (or python)
+#   BENCH_SINK_VENV=/tmp/convene-bench-smtp-venv  (for BENCH_SINK=python)
 #   BENCH_TIMEOUT=600  (seconds to wait for each phase's mail)   BENCH_QUIET_WAIT=600
 #   BENCH_PG_URL=postgres://postgres@127.0.0.1:5432   BENCH_NO_BUILD=1   BENCH_KEEP=1
 #   BENCH_BIN=/path/to/convene  (measure this binary; no build)
@@ -45,7 +47,9 @@ PEOPLE=${BENCH_PEOPLE:-10000}
 OFFSETS=${BENCH_REMINDER_OFFSETS:-24h,1h}
 START_IN=${BENCH_START_IN:-}
 SMTP_PORT=${BENCH_SMTP_PORT:-2525}
+SINK=${BENCH_SINK:-rust}
 SINK_VENV=${BENCH_SINK_VENV:-/tmp/convene-bench-smtp-venv}
+SINK_BIN=$ROOT/target/release/examples/smtp_sink
 TIMEOUT=${BENCH_TIMEOUT:-600}
 PG_URL=${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432}
 PG_NAME=convene_bench_reminders
@@ -89,7 +93,16 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-sink_venv() {
+# Makes the chosen sink ready: builds the Rust one, or installs aiosmtpd for the Python one.
+prepare_sink() {
+    case "$SINK" in
+        rust)
+            log "cargo build --release --example smtp_sink"
+            (cd "$ROOT" && cargo build --release --quiet --example smtp_sink)
+            return ;;
+        python) ;;
+        *) echo "BENCH_SINK must be rust or python, not $SINK" >&2; exit 1 ;;
+    esac
     if ! "$SINK_VENV/bin/python" -c 'import aiosmtpd' 2>/dev/null; then
         log "installing aiosmtpd into $SINK_VENV"
         python3 -m venv "$SINK_VENV"
@@ -193,10 +206,14 @@ run_backend() {
         psql_admin -c "CREATE DATABASE \"$PG_DB\"" >/dev/null
         export CONVENE_DATABASE_URL=$PG_URL/$PG_DB
     fi
-    log "$backend: $PEOPLE people, reminders $OFFSETS, SMTP sink on 127.0.0.1:$SMTP_PORT"
+    log "$backend: $PEOPLE people, reminders $OFFSETS, $SINK SMTP sink on 127.0.0.1:$SMTP_PORT"
 
-    "$SINK_VENV/bin/python" "$ROOT/benches/smtp_sink.py" --port "$SMTP_PORT" --stats "$WORK/sink.json" \
-        >"$WORK/sink-$backend.log" 2>&1 &
+    if [ "$SINK" = rust ]; then
+        "$SINK_BIN" --port "$SMTP_PORT" --stats "$WORK/sink.json" >"$WORK/sink-$backend.log" 2>&1 &
+    else
+        "$SINK_VENV/bin/python" "$ROOT/benches/smtp_sink.py" --port "$SMTP_PORT" --stats "$WORK/sink.json" \
+            >"$WORK/sink-$backend.log" 2>&1 &
+    fi
     SINK_PID=$!
     local _
     for _ in $(seq 1 50); do
@@ -338,7 +355,7 @@ EOF
 
 main() {
     need_tools
-    sink_venv
+    prepare_sink
     build
     machine
     if (echo >"/dev/tcp/127.0.0.1/$SMTP_PORT") 2>/dev/null; then

@@ -44,6 +44,7 @@ pub struct Services {
     pub reminder_offsets: ReminderOffsets,
     pub metrics: Arc<Metrics>,
     pub outbox_lease: chrono::Duration,
+    pub mail_concurrency: usize,
 }
 
 impl Services {
@@ -62,14 +63,16 @@ impl Services {
                 settings.smtp_url.as_deref(),
                 &settings.data_dir,
                 settings.smtp_timeout(),
+                settings.smtp_connections(),
             )?,
         };
-        // A batch is two rounds of deliveries, each up to twice the SMTP timeout; it must end
-        // within its lease, or another instance may take and send the same messages.
+        // A claimed message may wait for two rounds of deliveries, each up to twice the SMTP
+        // timeout, and then needs as long again itself; one that could outlast its lease is
+        // not started (another instance might send it too) but left for the next claim.
         let smtp_secs = settings.smtp_timeout().as_secs() as i64;
         if settings.outbox_lease().num_seconds() < 4 * smtp_secs {
             return Err(AppError::config(format!(
-                "CONVENE_OUTBOX_LEASE_SECS ({}) must be at least 4 × CONVENE_SMTP_TIMEOUT_SECS ({smtp_secs}): a batch of deliveries must finish within its lease",
+                "CONVENE_OUTBOX_LEASE_SECS ({}) must be at least 4 × CONVENE_SMTP_TIMEOUT_SECS ({smtp_secs}): claimed messages must be sent within their lease",
                 settings.outbox_lease().num_seconds()
             )));
         }
@@ -86,6 +89,7 @@ impl Services {
             reminder_offsets,
             metrics: Arc::new(Metrics::new()),
             outbox_lease: settings.outbox_lease(),
+            mail_concurrency: settings.smtp_connections(),
         })
     }
 
@@ -103,6 +107,7 @@ impl Services {
             reminder_offsets: self.reminder_offsets.clone(),
             metrics: self.metrics.clone(),
             lease: self.outbox_lease,
+            concurrency: self.mail_concurrency,
         }
     }
 }

@@ -32,6 +32,8 @@ pub struct Settings {
     pub worker_poll_ms: u64,
     /// How long to wait for an SMTP server before trying again later (seconds).
     pub smtp_timeout_secs: u64,
+    /// How many messages one instance sends at once, each over its own SMTP connection.
+    pub smtp_connections: u32,
     /// How long a claimed message stays reserved for the worker that claimed it (seconds);
     /// after a crash, another instance sends it once this has passed.
     pub outbox_lease_secs: u64,
@@ -60,6 +62,7 @@ impl Default for Settings {
             db_pool_size: 8,
             worker_poll_ms: 1000,
             smtp_timeout_secs: 30,
+            smtp_connections: 8,
             outbox_lease_secs: 300,
             log_format: "text".into(),
             trusted_proxies: String::new(),
@@ -92,6 +95,10 @@ impl Settings {
 
     pub fn smtp_timeout(&self) -> Duration {
         Duration::from_secs(self.smtp_timeout_secs.clamp(1, 600))
+    }
+
+    pub fn smtp_connections(&self) -> usize {
+        self.smtp_connections.clamp(1, 64) as usize
     }
 
     pub fn worker_poll(&self) -> Duration {

@@ -199,6 +199,7 @@ async fn run(command: Command, mut settings: Settings) -> Result<(), AppError> {
                 settings.smtp_url.as_deref(),
                 &settings.data_dir,
                 settings.smtp_timeout(),
+                1,
             )?;
             let message = convene::mail::compose::test_message(&settings.mail_from, to.as_str())?;
             transport.send(message).await.map_err(|e| {

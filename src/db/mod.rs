@@ -18,7 +18,7 @@ pub mod schema;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
 use diesel::pg::PgConnection;
@@ -96,11 +96,68 @@ pub struct ConnectionManager {
     target: DatabaseTarget,
 }
 
+/// A connection that answered within this long is handed out again without a check.
+const TRUSTED_FOR: Duration = Duration::from_secs(5);
+
+/// A pooled connection, with what the pool knows of its health. A connection that recently
+/// answered is handed out without a check query (on PostgreSQL that would be a round trip
+/// before every use); one that sat idle, or whose last use ended in an error, is checked with
+/// `SELECT 1` first and replaced if that fails.
+pub struct PoolConn {
+    conn: DbConn,
+    answered: Instant,
+    suspect: bool,
+}
+
+impl PoolConn {
+    /// Runs `f` and remembers whether the connection showed itself alive.
+    fn run<T>(
+        &mut self,
+        f: impl FnOnce(&mut DbConn) -> Result<T, AppError>,
+    ) -> Result<T, AppError> {
+        let result = f(&mut self.conn);
+        match &result {
+            // Errors that may come from a broken connection (a missing row or a refused input
+            // says the connection works).
+            Err(AppError::Internal(_) | AppError::Unavailable(_)) => self.suspect = true,
+            _ => self.answered = Instant::now(),
+        }
+        result
+    }
+}
+
 impl ManageConnection for ConnectionManager {
-    type Connection = DbConn;
+    type Connection = PoolConn;
     type Error = r2d2::Error;
 
-    fn connect(&self) -> Result<DbConn, r2d2::Error> {
+    fn connect(&self) -> Result<PoolConn, r2d2::Error> {
+        self.open().map(|conn| PoolConn {
+            conn,
+            answered: Instant::now(),
+            suspect: false,
+        })
+    }
+
+    fn is_valid(&self, pooled: &mut PoolConn) -> Result<(), r2d2::Error> {
+        if !pooled.suspect && pooled.answered.elapsed() < TRUSTED_FOR {
+            return Ok(());
+        }
+        pooled
+            .conn
+            .batch_execute("SELECT 1")
+            .map_err(r2d2::Error::QueryError)?;
+        pooled.suspect = false;
+        pooled.answered = Instant::now();
+        Ok(())
+    }
+
+    fn has_broken(&self, _pooled: &mut PoolConn) -> bool {
+        false
+    }
+}
+
+impl ConnectionManager {
+    fn open(&self) -> Result<DbConn, r2d2::Error> {
         match self.target.backend {
             Backend::Postgres => PgConnection::establish(&self.target.address)
                 .map(DbConn::Postgres)
@@ -120,15 +177,6 @@ impl ManageConnection for ConnectionManager {
                 Ok(DbConn::Sqlite(conn))
             }
         }
-    }
-
-    fn is_valid(&self, conn: &mut DbConn) -> Result<(), r2d2::Error> {
-        conn.batch_execute("SELECT 1")
-            .map_err(r2d2::Error::QueryError)
-    }
-
-    fn has_broken(&self, _conn: &mut DbConn) -> bool {
-        false
     }
 }
 
@@ -185,8 +233,8 @@ impl Db {
     /// Applies the embedded migrations of this backend. On PostgreSQL an advisory lock keeps
     /// several instances starting at once from racing each other.
     pub fn migrate(&self) -> Result<usize, AppError> {
-        let mut conn = self.pool.get().map_err(AppError::unavailable)?;
-        let applied = match &mut *conn {
+        let mut pooled = self.pool.get().map_err(AppError::unavailable)?;
+        let applied = match &mut pooled.conn {
             DbConn::Sqlite(c) => {
                 let result = c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len());
                 // Fresh statistics let SQLite's planner pick the partial indexes.
@@ -212,12 +260,9 @@ impl Db {
         T: Send + 'static,
     {
         let pool = self.pool.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut conn = pool.get().map_err(AppError::unavailable)?;
-            f(&mut conn)
-        })
-        .await
-        .map_err(|e| AppError::Internal(e.into()))?
+        tokio::task::spawn_blocking(move || pool.get().map_err(AppError::unavailable)?.run(f))
+            .await
+            .map_err(|e| AppError::Internal(e.into()))?
     }
 
     /// Runs `f` inside a write transaction, committed if it returns Ok and rolled back if not.
@@ -256,14 +301,34 @@ impl Db {
             .map_err(|e| AppError::Internal(e.into()))?
     }
 
+    /// One statement of the mail worker's bookkeeping, committed on its own without
+    /// `BEGIN`/`COMMIT` around it (two round trips fewer on PostgreSQL). `f` must run a single
+    /// writing statement: that is what makes it atomic. Like [`Db::write_outbox`] it leaves
+    /// kept reads valid.
+    pub async fn outbox_statement<T, F>(&self, f: F) -> Result<T, AppError>
+    where
+        F: FnOnce(&mut DbConn) -> Result<T, AppError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let db = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut pooled = db.pool.get().map_err(AppError::unavailable)?;
+            let _turn = (db.backend == Backend::Sqlite)
+                .then(|| db.write_gate.lock().unwrap_or_else(|p| p.into_inner()));
+            pooled.run(f)
+        })
+        .await
+        .map_err(|e| AppError::Internal(e.into()))?
+    }
+
     fn write_unseen<T, F>(&self, f: F) -> Result<T, AppError>
     where
         F: FnOnce(&mut DbConn) -> Result<T, AppError>,
     {
-        let mut conn = self.pool.get().map_err(AppError::unavailable)?;
+        let mut pooled = self.pool.get().map_err(AppError::unavailable)?;
         let _turn = (self.backend == Backend::Sqlite)
             .then(|| self.write_gate.lock().unwrap_or_else(|p| p.into_inner()));
-        write_transaction(&mut conn, f)
+        pooled.run(|conn| write_transaction(conn, f))
     }
 
     /// How many write transactions this process has finished; read it before a query whose
@@ -276,8 +341,7 @@ impl Db {
     where
         F: FnOnce(&mut DbConn) -> Result<T, AppError>,
     {
-        let mut conn = self.pool.get().map_err(AppError::unavailable)?;
-        f(&mut conn)
+        self.pool.get().map_err(AppError::unavailable)?.run(f)
     }
 
     /// Pool figures for operators: (connections open, of them idle).

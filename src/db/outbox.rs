@@ -172,8 +172,8 @@ pub fn for_event(conn: &mut DbConn, event_id: i64, limit: i64) -> Result<Vec<Out
         .load(conn)?)
 }
 
-/// Takes up to `limit` due messages for `worker`, leasing them until `now + lease`. On
-/// PostgreSQL rows another worker is claiming are skipped rather than waited for.
+/// Takes up to `limit` due messages for `worker`, leasing them until `now + lease`, in one
+/// statement. On PostgreSQL rows another worker is claiming are skipped rather than waited for.
 pub fn claim(
     conn: &mut DbConn,
     worker: &str,
@@ -181,38 +181,42 @@ pub fn claim(
     lease: Duration,
     limit: i64,
 ) -> Result<Vec<OutboxRow>, AppError> {
-    let due = outbox::table
-        .filter(outbox::sent_at.is_null())
-        .filter(outbox::failed_at.is_null())
-        .filter(outbox::skipped_at.is_null())
-        .filter(outbox::available_at.le(now))
+    // The subquery reads the same table under another name, as SQL needs.
+    let waiting = diesel::alias!(outbox as due);
+    let due_id = waiting.field(outbox::id);
+    let due = waiting
+        .filter(waiting.field(outbox::sent_at).is_null())
+        .filter(waiting.field(outbox::failed_at).is_null())
+        .filter(waiting.field(outbox::skipped_at).is_null())
+        .filter(waiting.field(outbox::available_at).le(now))
         .filter(
-            outbox::claimed_until
+            waiting
+                .field(outbox::claimed_until)
                 .is_null()
-                .or(outbox::claimed_until.lt(now)),
+                .or(waiting.field(outbox::claimed_until).lt(now)),
         )
-        .order(outbox::id.asc())
-        .select(outbox::id)
+        .order(due_id.asc())
+        .select(due_id)
         .limit(limit);
-    let ids: Vec<i64> = match conn {
-        DbConn::Postgres(pg) => due.for_update().skip_locked().load(pg)?,
-        DbConn::Sqlite(_) => due.load(conn)?,
+    let lease = (
+        outbox::claimed_by.eq(worker),
+        outbox::claimed_until.eq(now + lease),
+        outbox::attempts.eq(outbox::attempts + 1),
+    );
+    let mut rows: Vec<OutboxRow> = match conn {
+        DbConn::Postgres(pg) => {
+            diesel::update(outbox::table.filter(outbox::id.eq_any(due.for_update().skip_locked())))
+                .set(lease)
+                .returning(OutboxRow::as_returning())
+                .get_results(pg)?
+        }
+        DbConn::Sqlite(lite) => diesel::update(outbox::table.filter(outbox::id.eq_any(due)))
+            .set(lease)
+            .returning(OutboxRow::as_returning())
+            .get_results(lite)?,
     };
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    diesel::update(outbox::table.filter(outbox::id.eq_any(&ids)))
-        .set((
-            outbox::claimed_by.eq(worker),
-            outbox::claimed_until.eq(now + lease),
-            outbox::attempts.eq(outbox::attempts + 1),
-        ))
-        .execute(conn)?;
-    Ok(outbox::table
-        .filter(outbox::id.eq_any(&ids))
-        .order(outbox::id.asc())
-        .select(OutboxRow::as_select())
-        .load(conn)?)
+    rows.sort_by_key(|row| row.id);
+    Ok(rows)
 }
 
 /// Records one message as delivered. Each message is committed on its own.

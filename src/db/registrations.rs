@@ -7,6 +7,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde_json::json;
 
+use super::attendees::AttendeeRow;
 use super::events::{self, EventRow};
 use super::outbox::{self, NewMessage};
 use super::projects::{self, ProjectRow};
@@ -429,6 +430,27 @@ pub fn find(conn: &mut DbConn, registration_id: i64) -> Result<RegistrationRow, 
     Ok(registrations::table
         .find(registration_id)
         .select(RegistrationRow::as_select())
+        .get_result(conn)?)
+}
+
+/// A registration with its event and the attendee record of its address (if there is one), in
+/// one query: what the mail worker reads before each message.
+pub fn find_for_mail(
+    conn: &mut DbConn,
+    registration_id: i64,
+) -> Result<(RegistrationRow, EventRow, Option<AttendeeRow>), AppError> {
+    use super::schema::attendees;
+    Ok(registrations::table
+        .find(registration_id)
+        .inner_join(events_table::table)
+        .left_join(
+            attendees::table.on(attendees::email_normalized.eq(registrations::email_normalized)),
+        )
+        .select((
+            RegistrationRow::as_select(),
+            EventRow::as_select(),
+            Option::<AttendeeRow>::as_select(),
+        ))
         .get_result(conn)?)
 }
 

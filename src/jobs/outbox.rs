@@ -13,7 +13,7 @@ use tokio::sync::{Notify, watch};
 
 use crate::clock::Clock;
 use crate::db::outbox::{self, OutboxRow};
-use crate::db::{Db, DbConn, attendees, board, events, projects, registrations};
+use crate::db::{Db, DbConn, board, events, projects, registrations};
 use crate::domain::{EventStatus, Notice, RegistrationStatus, ReminderOffsets};
 use crate::error::AppError;
 use crate::ical::items::{email_attachment, slot_attachment};
@@ -23,11 +23,6 @@ use crate::mail::{self, NoticeContext, Transport};
 use crate::metrics::{DeliveryOutcome, Metrics};
 use crate::tokens::SecretKey;
 
-/// Small enough that a whole batch is done well within the lease, even when every delivery
-/// runs into the SMTP time limit (2 rounds of CONCURRENCY, each at most twice the timeout).
-const BATCH: i64 = 2 * CONCURRENCY as i64;
-/// Messages in flight at once; the SMTP pool keeps as many connections open.
-pub const CONCURRENCY: usize = 8;
 /// About 24 hours of retries: 30 s, 1, 2, 4 ... minutes, then hourly.
 const MAX_ATTEMPTS: i32 = 30;
 
@@ -47,6 +42,9 @@ pub struct OutboxWorker {
     /// How long a claim holds before another worker may take the message
     /// (`CONVENE_OUTBOX_LEASE_SECS`).
     pub lease: chrono::Duration,
+    /// Messages in flight at once (`CONVENE_SMTP_CONNECTIONS`); the SMTP pool keeps as many
+    /// connections open.
+    pub concurrency: usize,
 }
 
 /// How long deliveries in flight may go on once the worker is told to stop; then they are
@@ -117,7 +115,7 @@ impl OutboxWorker {
                 }
             }
             let handled = tokio::select! {
-                result = self.run_once_until(&stop) => match result {
+                result = self.deliver_due(&stop, scan_every) => match result {
                     Ok(n) => n,
                     Err(e) => {
                         tracing::warn!(error = %e, "outbox worker could not claim messages");
@@ -140,7 +138,7 @@ impl OutboxWorker {
         let worker = self.id.clone();
         match self
             .db
-            .write_outbox(move |conn| outbox::release(conn, &worker))
+            .outbox_statement(move |conn| outbox::release(conn, &worker))
             .await
         {
             Ok(n) if n > 0 => {
@@ -159,42 +157,102 @@ impl OutboxWorker {
             .await
     }
 
-    /// Claims one batch and delivers it; returns how many messages were handled.
-    pub async fn run_once(&self) -> Result<usize, AppError> {
-        let (_stop, never) = watch::channel(false);
-        self.run_once_until(&never).await
-    }
-
-    /// As `run_once`, but once `stop` turns true no further message of the batch is started;
-    /// those stay claimed until `run` gives them back.
-    async fn run_once_until(&self, stop: &watch::Receiver<bool>) -> Result<usize, AppError> {
-        let (worker, now, lease) = (self.id.clone(), self.clock.now(), self.lease);
-        let batch = self
-            .db
-            .write_outbox(move |conn| outbox::claim(conn, &worker, now, lease, BATCH))
-            .await?;
-        let count = batch.len();
-        futures::stream::iter(batch)
-            .for_each_concurrent(CONCURRENCY, |row| async move {
-                if !*stop.borrow() {
-                    self.handle(row).await;
+    /// Claims and delivers until nothing is due, `budget` has passed or `stop` turns true;
+    /// returns how many messages were handled. The next batch is claimed as soon as the last
+    /// message of the current one has started, so deliveries never wait for the slowest of a
+    /// batch. Once `stop` turns true no further message is started; those claimed stay so
+    /// until `run` gives them back.
+    async fn deliver_due(
+        &self,
+        stop: &watch::Receiver<bool>,
+        budget: Duration,
+    ) -> Result<usize, AppError> {
+        /// What the stream of batches does when asked for its next one.
+        enum Next {
+            Batch(Vec<OutboxRow>),
+            Claim,
+            Done,
+        }
+        let first = self.claim().await?;
+        if first.is_empty() {
+            return Ok(0);
+        }
+        let started = std::time::Instant::now();
+        // The stream owns what it claims with: a future borrowing `self` would tie the
+        // worker's task to a lifetime the runtime cannot prove.
+        let (worker, halt) = (self.clone(), stop.clone());
+        let batches = futures::stream::unfold(Next::Batch(first), move |next| {
+            let (worker, halt) = (worker.clone(), halt.clone());
+            async move {
+                let batch = match next {
+                    Next::Batch(batch) => batch,
+                    Next::Claim if !*halt.borrow() && started.elapsed() < budget => {
+                        match worker.claim().await {
+                            Ok(batch) if !batch.is_empty() => batch,
+                            Ok(_) => return None,
+                            Err(e) => {
+                                tracing::warn!(error = %e, "outbox worker could not claim messages");
+                                return None;
+                            }
+                        }
+                    }
+                    Next::Claim | Next::Done => return None,
+                };
+                // A short batch means nothing else was due.
+                let then = if batch.len() < worker.batch() {
+                    Next::Done
+                } else {
+                    Next::Claim
+                };
+                Some((futures::stream::iter(batch), then))
+            }
+        });
+        let mut handled = 0;
+        batches
+            .flatten()
+            .for_each_concurrent(self.concurrency.max(1), |row| {
+                handled += 1;
+                async move {
+                    if !*stop.borrow() {
+                        self.handle(row).await;
+                    }
                 }
             })
             .await;
-        Ok(count)
+        Ok(handled)
+    }
+
+    /// How many messages one claim takes: small enough that a claimed message is started well
+    /// within the lease, even when every delivery runs into the SMTP time limit. The next batch
+    /// is claimed when the last message of the one before starts, so a message waits for at
+    /// most two rounds of deliveries. One that would still be sending when its lease runs out
+    /// is left for the next claim (see `handle`).
+    fn batch(&self) -> usize {
+        2 * self.concurrency.max(1)
+    }
+
+    /// Takes the next batch of due messages for this worker.
+    async fn claim(&self) -> Result<Vec<OutboxRow>, AppError> {
+        let (worker, now, lease) = (self.id.clone(), self.clock.now(), self.lease);
+        let limit = self.batch() as i64;
+        self.db
+            .outbox_statement(move |conn| outbox::claim(conn, &worker, now, lease, limit))
+            .await
     }
 
     async fn handle(&self, row: OutboxRow) {
         let (id, attempts) = (row.id, row.attempts);
-        // A claim that ran out while earlier messages of the batch were slow may already be
-        // another worker's: leave the message to it rather than risk sending it twice.
+        // A claim that runs out during the delivery may by then be another worker's: leave
+        // the message to the next claim rather than risk sending it twice.
+        let longest = chrono::Duration::from_std(self.transport.longest_delivery())
+            .unwrap_or(chrono::Duration::MAX);
         if row
             .claimed_until
-            .is_some_and(|until| self.clock.now() >= until)
+            .is_some_and(|until| self.clock.now() + longest >= until)
         {
             tracing::warn!(
                 message = id,
-                "claim ran out before delivery; left to the next claim"
+                "too little of the claim left for a delivery; left to the next claim"
             );
             return;
         }
@@ -216,28 +274,28 @@ impl OutboxWorker {
                 // The address is masked by the log writer (see `logging`).
                 tracing::debug!(message = id, to = %recipient, "delivered");
                 self.db
-                    .write_outbox(move |conn| outbox::mark_sent(conn, id, now))
+                    .outbox_statement(move |conn| outbox::mark_sent(conn, id, now))
                     .await
             }
             Delivery::Skipped(why) => {
                 tracing::info!(message = id, reason = %why, "message no longer applies");
                 let why = format!("skipped: {why}");
                 self.db
-                    .write_outbox(move |conn| outbox::mark_skipped(conn, id, &why, now))
+                    .outbox_statement(move |conn| outbox::mark_skipped(conn, id, &why, now))
                     .await
             }
             Delivery::Retry(why) if attempts < MAX_ATTEMPTS => {
                 tracing::warn!(message = id, to = %recipient, attempts, error = %why, "delivery failed, will retry");
                 let (why, at) = (why.clone(), now + backoff(attempts));
                 self.db
-                    .write_outbox(move |conn| outbox::mark_retry(conn, id, &why, at))
+                    .outbox_statement(move |conn| outbox::mark_retry(conn, id, &why, at))
                     .await
             }
             Delivery::Retry(why) | Delivery::Failed(why) => {
                 tracing::error!(message = id, to = %recipient, attempts, error = %why, "delivery failed for good");
                 let why = why.clone();
                 self.db
-                    .write_outbox(move |conn| outbox::mark_failed(conn, id, &why, now))
+                    .outbox_statement(move |conn| outbox::mark_failed(conn, id, &why, now))
                     .await
             }
         };
@@ -335,8 +393,7 @@ fn build_context(
     organizer: &(String, String),
 ) -> Result<Result<NoticeContext, String>, AppError> {
     let payload: Payload = serde_json::from_str(payload).unwrap_or_default();
-    let registration = registrations::find(conn, registration_id)?;
-    let event = events::find(conn, registration.event_id)?;
+    let (registration, event, attendee) = registrations::find_for_mail(conn, registration_id)?;
     let view = registrations::view(conn, registration)?;
     let r = &view.registration;
     let status = r.status();
@@ -370,8 +427,7 @@ fn build_context(
         return Ok(Err(why.into()));
     }
     let window = event.window()?;
-    let feed_url = attendees::find(conn, &r.email_normalized)?
-        .map(|a| links.personal_feed(&a.feed_token(key)));
+    let feed_url = attendee.map(|a| links.personal_feed(&a.feed_token(key)));
     let place = crate::domain::text::comma_joined(&[&event.venue, &event.address]);
     Ok(Ok(NoticeContext {
         name: r.name.clone(),

@@ -181,6 +181,11 @@ impl SmtpClient {
         })
     }
 
+    /// The longest one delivery may take before it is given up.
+    pub fn limit(&self) -> Duration {
+        self.limit
+    }
+
     fn take_idle(&self) -> Option<(AsyncSmtpConnection, Instant)> {
         self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop()
     }

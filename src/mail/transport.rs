@@ -32,17 +32,12 @@ impl Transport {
         smtp_url: Option<&str>,
         data_dir: &Path,
         timeout: std::time::Duration,
+        connections: usize,
     ) -> Result<Self, AppError> {
         match smtp_url.map(str::trim).filter(|u| !u.is_empty()) {
             Some(url) => SmtpServer::from_url(url)
-                .map(|server| {
-                    // As many pooled connections as the worker sends messages at once.
-                    Transport::Smtp(SmtpClient::new(
-                        server,
-                        timeout,
-                        crate::jobs::outbox::CONCURRENCY,
-                    ))
-                })
+                // As many pooled connections as the worker sends messages at once.
+                .map(|server| Transport::Smtp(SmtpClient::new(server, timeout, connections)))
                 .map_err(|e| AppError::config(format!("CONVENE_SMTP_URL is not usable: {e}"))),
             None => {
                 let dir = data_dir.join("mail");
@@ -59,6 +54,15 @@ impl Transport {
             Transport::Smtp(_) => "SMTP",
             Transport::File(_) => ".eml files in the data folder",
             Transport::Memory(_) => "memory",
+        }
+    }
+
+    /// The longest one delivery may take: a message is started only while its claim has at
+    /// least this much left.
+    pub fn longest_delivery(&self) -> std::time::Duration {
+        match self {
+            Transport::Smtp(client) => client.limit(),
+            Transport::File(_) | Transport::Memory(_) => std::time::Duration::from_secs(5),
         }
     }
 
