@@ -129,6 +129,16 @@ impl From<diesel::result::Error> for AppError {
     fn from(error: diesel::result::Error) -> Self {
         match error {
             diesel::result::Error::NotFound => AppError::NotFound("no such record".into()),
+            // The server went away (a restart, a failover, an idle cut): the pool replaces the
+            // connection, and the client may try again.
+            diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::ClosedConnection
+                | diesel::result::DatabaseErrorKind::UnableToSendCommand,
+                info,
+            ) => AppError::Unavailable(format!(
+                "the connection to the database was lost ({}); try again",
+                info.message().trim()
+            )),
             other => AppError::Internal(anyhow::Error::new(other)),
         }
     }

@@ -94,6 +94,8 @@ impl DatabaseTarget {
 #[derive(Debug)]
 pub struct ConnectionManager {
     target: DatabaseTarget,
+    /// How many times a connection of this pool was found cut by the server.
+    losses: Arc<AtomicU64>,
 }
 
 /// A connection that answered within this long is handed out again without a check.
@@ -101,12 +103,15 @@ const TRUSTED_FOR: Duration = Duration::from_secs(5);
 
 /// A pooled connection, with what the pool knows of its health. A connection that recently
 /// answered is handed out without a check query (on PostgreSQL that would be a round trip
-/// before every use); one that sat idle, or whose last use ended in an error, is checked with
-/// `SELECT 1` first and replaced if that fails.
+/// before every use); one that sat idle, whose last use ended in an error, or that was not
+/// checked since another connection of the pool was found cut (a server restart cuts them
+/// all), is checked with `SELECT 1` first and replaced if that fails.
 pub struct PoolConn {
     conn: DbConn,
     answered: Instant,
     suspect: bool,
+    losses_seen: u64,
+    losses: Arc<AtomicU64>,
 }
 
 impl PoolConn {
@@ -119,7 +124,11 @@ impl PoolConn {
         match &result {
             // Errors that may come from a broken connection (a missing row or a refused input
             // says the connection works).
-            Err(AppError::Internal(_) | AppError::Unavailable(_)) => self.suspect = true,
+            Err(AppError::Unavailable(_)) => {
+                self.suspect = true;
+                self.losses.fetch_add(1, Ordering::AcqRel);
+            }
+            Err(AppError::Internal(_)) => self.suspect = true,
             _ => self.answered = Instant::now(),
         }
         result
@@ -131,15 +140,22 @@ impl ManageConnection for ConnectionManager {
     type Error = r2d2::Error;
 
     fn connect(&self) -> Result<PoolConn, r2d2::Error> {
+        let losses_seen = self.losses.load(Ordering::Acquire);
         self.open().map(|conn| PoolConn {
             conn,
             answered: Instant::now(),
             suspect: false,
+            losses_seen,
+            losses: self.losses.clone(),
         })
     }
 
     fn is_valid(&self, pooled: &mut PoolConn) -> Result<(), r2d2::Error> {
-        if !pooled.suspect && pooled.answered.elapsed() < TRUSTED_FOR {
+        let losses = self.losses.load(Ordering::Acquire);
+        if !pooled.suspect
+            && pooled.losses_seen == losses
+            && pooled.answered.elapsed() < TRUSTED_FOR
+        {
             return Ok(());
         }
         pooled
@@ -147,6 +163,7 @@ impl ManageConnection for ConnectionManager {
             .batch_execute("SELECT 1")
             .map_err(r2d2::Error::QueryError)?;
         pooled.suspect = false;
+        pooled.losses_seen = losses;
         pooled.answered = Instant::now();
         Ok(())
     }
@@ -214,7 +231,10 @@ impl Db {
         let pool = Pool::builder()
             .max_size(pool_size.max(2))
             .connection_timeout(Duration::from_secs(10))
-            .build(ConnectionManager { target })
+            .build(ConnectionManager {
+                target,
+                losses: Arc::new(AtomicU64::new(0)),
+            })
             .map_err(|e| {
                 AppError::config(format!("cannot open the {} database: {e}", backend.name()))
             })?;

@@ -60,3 +60,54 @@ async fn every_pooled_sqlite_connection_is_configured() {
     assert!(open >= 2, "the checks ran on several pooled connections");
     lifecycle.shutdown().await;
 }
+
+/// When PostgreSQL cuts the pool's connections (a restart, a failover), a request answers 503
+/// at worst, never 500, and the pool then checks and replaces every connection it holds: one
+/// request at most meets a cut connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_cut_by_postgres_are_replaced() {
+    let Some(app) = crate::helpers::spawn_app(crate::helpers::Backend::Postgres).await else {
+        return;
+    };
+    let lifecycle = app.lifecycle();
+    for _ in 0..20 {
+        assert_eq!(app.get_authed("/api/v1/events").await.status(), 200);
+    }
+    let database = app
+        .database_url
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .split('?')
+        .next()
+        .unwrap()
+        .to_owned();
+    let admin = crate::helpers::postgres_admin_url().unwrap();
+    let cut = tokio::task::spawn_blocking(move || {
+        let mut conn = diesel::PgConnection::establish(&admin).unwrap();
+        diesel::sql_query(format!(
+            "SELECT count(pg_terminate_backend(pid)) AS value FROM pg_stat_activity \
+             WHERE datname = '{database}' AND pid <> pg_backend_pid()"
+        ))
+        .get_result::<Number>(&mut conn)
+        .unwrap()
+        .value
+    })
+    .await
+    .unwrap();
+    assert!(cut >= 1, "the test cut the app's connections");
+    let pool = app.state.db.pool_max() as usize;
+    let mut statuses = Vec::new();
+    for _ in 0..pool + 4 {
+        statuses.push(app.get_authed("/api/v1/events").await.status().as_u16());
+    }
+    assert!(
+        statuses.iter().all(|s| *s == 200 || *s == 503),
+        "only 200 or 503 after the cut: {statuses:?}"
+    );
+    assert!(
+        statuses.iter().filter(|s| **s != 200).count() <= 1,
+        "one failed request at most: {statuses:?}"
+    );
+    lifecycle.shutdown().await;
+}
