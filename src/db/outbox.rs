@@ -148,20 +148,6 @@ pub fn sent_recently(
         .is_some())
 }
 
-/// The dedupe keys already used for one event's messages of one kind.
-pub fn dedupe_keys(
-    conn: &mut DbConn,
-    event_id: i64,
-    notice: Notice,
-) -> Result<std::collections::HashSet<String>, AppError> {
-    let keys: Vec<Option<String>> = outbox::table
-        .filter(outbox::event_id.eq(event_id))
-        .filter(outbox::kind.eq(notice.as_str()))
-        .select(outbox::dedupe_key)
-        .load(conn)?;
-    Ok(keys.into_iter().flatten().collect())
-}
-
 /// One event's messages, newest first, for its organizers.
 pub fn for_event(conn: &mut DbConn, event_id: i64, limit: i64) -> Result<Vec<OutboxRow>, AppError> {
     Ok(outbox::table

@@ -40,30 +40,24 @@ pub fn schedule_due(
         let Some(&offset) = due.iter().min() else {
             continue;
         };
-        let existing = outbox::dedupe_keys(conn, event.id, Notice::Reminder)?;
-        let going = registrations::going_unmuted(conn, event.id)?;
-        {
-            let moment = event.starts_at - offset;
-            for registration in going.iter().filter(|r| r.created_at < moment) {
-                let key = format!(
-                    "reminder:{}:{}:{}",
-                    registration.id,
-                    offset.num_minutes(),
-                    event.starts_at.and_utc().timestamp()
-                );
-                if existing.contains(&key) {
-                    continue;
-                }
-                let message = NewMessage {
-                    notice: Notice::Reminder,
-                    event_id: event.id,
-                    registration_id: registration.id,
-                    recipient: &registration.email,
-                    payload: json!({ "offset_minutes": offset.num_minutes(), "starts_at": event.starts_at }),
-                };
-                if outbox::enqueue_once(conn, message, &key, now)? {
-                    added += 1;
-                }
+        let moment = event.starts_at - offset;
+        let key_suffix = format!(
+            ":{}:{}",
+            offset.num_minutes(),
+            event.starts_at.and_utc().timestamp()
+        );
+        for registration in registrations::missing_reminder(conn, event.id, moment, &key_suffix)? {
+            let key = format!("reminder:{}{key_suffix}", registration.id);
+            let message = NewMessage {
+                notice: Notice::Reminder,
+                event_id: event.id,
+                registration_id: registration.id,
+                recipient: &registration.email,
+                payload: json!({ "offset_minutes": offset.num_minutes(), "starts_at": event.starts_at }),
+            };
+            // Another instance may have added it since the read: then this adds nothing.
+            if outbox::enqueue_once(conn, message, &key, now)? {
+                added += 1;
             }
         }
     }
