@@ -331,24 +331,28 @@ impl Db {
         T: Send + 'static,
     {
         let db = self.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut pooled = db.pool.get().map_err(AppError::unavailable)?;
-            let _turn = (db.backend == Backend::Sqlite)
-                .then(|| db.write_gate.lock().unwrap_or_else(|p| p.into_inner()));
-            pooled.run(f)
-        })
-        .await
-        .map_err(|e| AppError::Internal(e.into()))?
+        tokio::task::spawn_blocking(move || db.as_writer(f))
+            .await
+            .map_err(|e| AppError::Internal(e.into()))?
     }
 
     fn write_unseen<T, F>(&self, f: F) -> Result<T, AppError>
     where
         F: FnOnce(&mut DbConn) -> Result<T, AppError>,
     {
+        self.as_writer(|conn| write_transaction(conn, f))
+    }
+
+    /// Runs `f` on a pooled connection as this process's one writer on SQLite (see
+    /// `write_gate`); on PostgreSQL writers run side by side.
+    fn as_writer<T, F>(&self, f: F) -> Result<T, AppError>
+    where
+        F: FnOnce(&mut DbConn) -> Result<T, AppError>,
+    {
         let mut pooled = self.pool.get().map_err(AppError::unavailable)?;
         let _turn = (self.backend == Backend::Sqlite)
             .then(|| self.write_gate.lock().unwrap_or_else(|p| p.into_inner()));
-        pooled.run(|conn| write_transaction(conn, f))
+        pooled.run(f)
     }
 
     /// How many write transactions this process has finished; read it before a query whose

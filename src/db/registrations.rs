@@ -591,20 +591,23 @@ pub fn list_for_event(conn: &mut DbConn, event_id: i64) -> Result<Vec<Registrati
 }
 
 /// The going, not opted-out registrations of an event made before `moment` that have no
-/// outbox row under their reminder key yet (`reminder:{id}{key_suffix}`): the database
-/// compares the keys, so a scan that finds nothing to add reads no rows.
+/// outbox row under their key yet (`{prefix}{registration id}{suffix}`, as `key` names it):
+/// the database compares the keys, so a scan that finds nothing to add reads no rows.
 pub fn missing_reminder(
     conn: &mut DbConn,
     event_id: i64,
     moment: NaiveDateTime,
-    key_suffix: &str,
+    key: (&str, &str),
 ) -> Result<Vec<RegistrationRow>, AppError> {
     use super::schema::outbox;
     use diesel::dsl::{exists, not, sql};
     use diesel::sql_types::{Nullable, Text};
     // Written the same way by SQLite and PostgreSQL.
-    let key = sql::<Nullable<Text>>("'reminder:' || CAST(registrations.id AS TEXT) || ")
-        .bind::<Text, _>(key_suffix.to_owned());
+    let (prefix, suffix) = key;
+    let key = sql::<Nullable<Text>>("")
+        .bind::<Text, _>(prefix.to_owned())
+        .sql(" || CAST(registrations.id AS TEXT) || ")
+        .bind::<Text, _>(suffix.to_owned());
     Ok(registrations::table
         .filter(registrations::event_id.eq(event_id))
         .filter(registrations::status.eq(RegistrationStatus::Going.as_str()))

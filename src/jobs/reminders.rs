@@ -12,6 +12,9 @@ use crate::domain::reminders::MAX_OFFSET_DAYS;
 use crate::domain::{Notice, ReminderOffsets};
 use crate::error::AppError;
 
+/// The start of every reminder's key: `reminder:{registration}:{offset minutes}:{start}`.
+const KEY_PREFIX: &str = "reminder:";
+
 /// Inserts the reminders due at `now`; returns how many were added. Someone who signed up
 /// after a reminder's moment does not get that one (a late signup 2 hours before gets the
 /// 1-hour reminder only).
@@ -46,8 +49,10 @@ pub fn schedule_due(
             offset.num_minutes(),
             event.starts_at.and_utc().timestamp()
         );
-        for registration in registrations::missing_reminder(conn, event.id, moment, &key_suffix)? {
-            let key = format!("reminder:{}{key_suffix}", registration.id);
+        let missing =
+            registrations::missing_reminder(conn, event.id, moment, (KEY_PREFIX, &key_suffix))?;
+        for registration in missing {
+            let key = format!("{KEY_PREFIX}{}{key_suffix}", registration.id);
             let message = NewMessage {
                 notice: Notice::Reminder,
                 event_id: event.id,
