@@ -159,3 +159,58 @@ json_field() {
 bench_field() {
     sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$2"
 }
+
+# The disk's durable commit rate: one single-row INSERT per transaction, from one connection
+# (and, for PostgreSQL, from CONNECTIONS at once with pgbench). Every signup and every sent
+# message is such a commit, so their rates follow this one. Needs WORK, PG_URL, PG_DB and
+# drop_pg_db from the calling script.
+raw_commit_rates() {
+    log "raw commit rate of the disk (2000 single-row transactions, one connection)"
+    python3 - "$WORK" <<'EOF'
+import os, sqlite3, sys, time
+folder = sys.argv[1]
+for sync in ("FULL", "NORMAL"):
+    path = os.path.join(folder, f"raw-{sync.lower()}.db")
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute(f"PRAGMA synchronous={sync}")
+    db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, email TEXT NOT NULL, at TEXT NOT NULL)")
+    n = 2000
+    start = time.perf_counter()
+    for i in range(n):
+        db.execute("BEGIN IMMEDIATE")
+        db.execute("INSERT INTO t (email, at) VALUES (?, datetime('now'))", (f"raw-{i}@example.org",))
+        db.execute("COMMIT")
+    seconds = time.perf_counter() - start
+    db.close()
+    print(f"sqlite WAL synchronous={sync}: {n / seconds:,.0f} commits/s")
+EOF
+    local db=convene_bench_raw_$$
+    PG_DB=$db
+    psql_admin -c "CREATE DATABASE \"$db\"" >/dev/null
+    psql "$PG_URL/$db" -X -q -c "CREATE TABLE t (id bigserial PRIMARY KEY, email text NOT NULL, at timestamptz NOT NULL DEFAULT now())"
+    local start end
+    start=$(date +%s.%N)
+    python3 -c 'for i in range(2000): print(f"INSERT INTO t (email) VALUES (\x27raw-{i}@example.org\x27);")' |
+        psql "$PG_URL/$db" -X -q -v ON_ERROR_STOP=1 >/dev/null
+    end=$(date +%s.%N)
+    python3 -c "print(f'postgresql synchronous_commit=on, 1 connection: {2000 / ($end - $start):,.0f} commits/s')"
+    local pgbench
+    pgbench=$(command -v pgbench || true)
+    local candidate
+    for candidate in /usr/lib/postgresql/*/bin/pgbench; do
+        [ -n "$pgbench" ] || [ ! -x "$candidate" ] || pgbench=$candidate
+    done
+    if [ -n "$pgbench" ]; then
+        echo "INSERT INTO t (email) VALUES ('pgbench@example.org');" >"$WORK/insert.sql"
+        if "$pgbench" -n -f "$WORK/insert.sql" -c "${CONNECTIONS:-32}" -j "${THREADS:-2}" -T 5 "$PG_URL/$db" \
+            >"$WORK/pgbench.txt" 2>&1; then
+            awk -v c="${CONNECTIONS:-32}" '/^tps/ {printf "postgresql synchronous_commit=on, %d connections (pgbench): %.0f commits/s\n", c, $3}' \
+                "$WORK/pgbench.txt"
+        else
+            echo "pgbench failed (no figure at ${CONNECTIONS:-32} connections):"
+            sed 's/^/    /' "$WORK/pgbench.txt"
+        fi
+    fi
+    drop_pg_db
+}

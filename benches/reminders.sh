@@ -4,7 +4,9 @@
 #
 #   bash benches/reminders.sh
 #
-# For each backend: starts an SMTP sink on 127.0.0.1:2525 that accepts, parses the header of,
+# First it measures the disk's raw durable commit rate (raw_commit_rates in benches/lib.sh):
+# each sent message is its own commit, so the rate follows the disk, which differs from day to
+# day on this virtual machine. Then, for each backend: starts an SMTP sink on 127.0.0.1:2525 that accepts, parses the header of,
 # counts and discards every message (examples/smtp_sink.rs, mailin-embedded; or with
 # BENCH_SINK=python benches/smtp_sink.py, Python aiosmtpd in a venv under /tmp); starts a fresh `convene serve`
 # (release build) with CONVENE_SMTP_URL=smtp://127.0.0.1:2525, CONVENE_WORKER_POLL_MS=200 (so
@@ -97,6 +99,9 @@ trap 'exit 130' INT TERM
 prepare_sink() {
     case "$SINK" in
         rust)
+            if [ "${BENCH_NO_BUILD:-0}" = "1" ] && [ -x "$SINK_BIN" ]; then
+                return
+            fi
             log "cargo build --release --example smtp_sink"
             (cd "$ROOT" && cargo build --release --quiet --example smtp_sink)
             return ;;
@@ -358,6 +363,9 @@ main() {
     prepare_sink
     build
     machine
+    # Every sent message is its own durable commit: the disk's rate today is the context of
+    # the figures below.
+    raw_commit_rates
     if (echo >"/dev/tcp/127.0.0.1/$SMTP_PORT") 2>/dev/null; then
         echo "127.0.0.1:$SMTP_PORT is taken; set BENCH_SMTP_PORT" >&2
         exit 1

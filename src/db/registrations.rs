@@ -433,15 +433,28 @@ pub fn find(conn: &mut DbConn, registration_id: i64) -> Result<RegistrationRow, 
         .get_result(conn)?)
 }
 
-/// A registration with its event and the attendee record of its address (if there is one), in
-/// one query: what the mail worker reads before each message.
-pub fn find_for_mail(
+/// What a message about one registration may mention: the registration (with its waitlist
+/// place and projects), its event, and the attendee record of its address if there is one.
+pub struct MailSubject {
+    pub view: RegistrationView,
+    pub event: EventRow,
+    pub attendee: Option<AttendeeRow>,
+}
+
+/// The mail subjects of several registrations, read together: one query for the
+/// registrations with their events and attendees, one for their projects, and one per
+/// waitlisted registration for its place. Registrations that no longer exist are missing from
+/// the answer.
+pub fn for_mail(
     conn: &mut DbConn,
-    registration_id: i64,
-) -> Result<(RegistrationRow, EventRow, Option<AttendeeRow>), AppError> {
+    registration_ids: &[i64],
+) -> Result<std::collections::HashMap<i64, MailSubject>, AppError> {
     use super::schema::attendees;
-    Ok(registrations::table
-        .find(registration_id)
+    if registration_ids.is_empty() {
+        return Ok(Default::default());
+    }
+    let rows: Vec<(RegistrationRow, EventRow, Option<AttendeeRow>)> = registrations::table
+        .filter(registrations::id.eq_any(registration_ids))
         .inner_join(events_table::table)
         .left_join(
             attendees::table.on(attendees::email_normalized.eq(registrations::email_normalized)),
@@ -451,7 +464,38 @@ pub fn find_for_mail(
             EventRow::as_select(),
             Option::<AttendeeRow>::as_select(),
         ))
-        .get_result(conn)?)
+        .load(conn)?;
+    let mut memberships: Vec<(i64, ProjectRow)> = registration_projects::table
+        .inner_join(projects_table::table)
+        .filter(registration_projects::registration_id.eq_any(registration_ids))
+        .select((
+            registration_projects::registration_id,
+            ProjectRow::as_select(),
+        ))
+        .load(conn)?;
+    memberships.sort_by(|(a, p), (b, q)| (a, &p.name).cmp(&(b, &q.name)));
+    let mut subjects = std::collections::HashMap::with_capacity(rows.len());
+    for (registration, event, attendee) in rows {
+        let projects = memberships
+            .iter()
+            .filter(|(id, _)| *id == registration.id)
+            .map(|(_, p)| p.clone())
+            .collect();
+        let waitlist_position = waitlist_position(conn, &registration)?;
+        subjects.insert(
+            registration.id,
+            MailSubject {
+                view: RegistrationView {
+                    registration,
+                    waitlist_position,
+                    projects,
+                },
+                event,
+                attendee,
+            },
+        );
+    }
+    Ok(subjects)
 }
 
 /// Cancels a registration. A second cancellation changes nothing and sends nothing.
@@ -522,17 +566,7 @@ pub fn view(
     conn: &mut DbConn,
     registration: RegistrationRow,
 ) -> Result<RegistrationView, AppError> {
-    let waitlist_position = match registration.waitlist_seq {
-        Some(seq) => Some(
-            registrations::table
-                .filter(registrations::event_id.eq(registration.event_id))
-                .filter(registrations::status.eq(RegistrationStatus::Waitlisted.as_str()))
-                .filter(registrations::waitlist_seq.le(seq))
-                .count()
-                .get_result::<i64>(conn)?,
-        ),
-        None => None,
-    };
+    let waitlist_position = waitlist_position(conn, &registration)?;
     let projects = registration_projects::table
         .inner_join(projects_table::table)
         .filter(registration_projects::registration_id.eq(registration.id))
@@ -544,6 +578,24 @@ pub fn view(
         waitlist_position,
         projects,
     })
+}
+
+/// A waitlisted registration's place (1 for the head of the waitlist); `None` unless waitlisted.
+fn waitlist_position(
+    conn: &mut DbConn,
+    registration: &RegistrationRow,
+) -> Result<Option<i64>, AppError> {
+    let Some(seq) = registration.waitlist_seq else {
+        return Ok(None);
+    };
+    Ok(Some(
+        registrations::table
+            .filter(registrations::event_id.eq(registration.event_id))
+            .filter(registrations::status.eq(RegistrationStatus::Waitlisted.as_str()))
+            .filter(registrations::waitlist_seq.le(seq))
+            .count()
+            .get_result::<i64>(conn)?,
+    ))
 }
 
 /// Every registration of an event for its organizers: going in signup order, then the

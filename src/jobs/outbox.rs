@@ -3,6 +3,7 @@
 //! commits each as sent on its own. Temporary failures are retried with exponential backoff
 //! for about a day; permanent ones are kept with their reason for the organizer to see.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -158,9 +159,9 @@ impl OutboxWorker {
     }
 
     /// Claims and delivers until nothing is due, `budget` has passed or `stop` turns true;
-    /// returns how many messages were handled. The next batch is claimed as soon as the last
-    /// message of the current one has started, so deliveries never wait for the slowest of a
-    /// batch. Once `stop` turns true no further message is started; those claimed stay so
+    /// returns how many messages were handled. The next batch is claimed (and what its
+    /// messages say is read, see `prepare`) as soon as the last message of the current one has
+    /// started, so deliveries never wait for the slowest of a batch. Once `stop` turns true no further message is started; those claimed stay so
     /// until `run` gives them back.
     async fn deliver_due(
         &self,
@@ -204,17 +205,18 @@ impl OutboxWorker {
                 } else {
                     Next::Claim
                 };
-                Some((futures::stream::iter(batch), then))
+                let prepared = worker.prepare(batch).await;
+                Some((futures::stream::iter(prepared), then))
             }
         });
         let mut handled = 0;
         batches
             .flatten()
-            .for_each_concurrent(self.concurrency.max(1), |row| {
+            .for_each_concurrent(self.concurrency.max(1), |message| {
                 handled += 1;
                 async move {
                     if !*stop.borrow() {
-                        self.handle(row).await;
+                        self.handle(message).await;
                     }
                 }
             })
@@ -240,7 +242,55 @@ impl OutboxWorker {
             .await
     }
 
-    async fn handle(&self, row: OutboxRow) {
+    /// Reads what each message of a claimed batch will say, all in one go (a few queries for
+    /// the whole batch rather than a few per message), and checks that each still applies.
+    async fn prepare(&self, rows: Vec<OutboxRow>) -> Vec<Prepared> {
+        let (links, key, now) = (self.links.clone(), self.key.clone(), self.clock.now());
+        let organizer = (
+            self.from.name.clone().unwrap_or_else(|| "Convene".into()),
+            self.from.email.to_string(),
+        );
+        let read_at = std::time::Instant::now();
+        let ids: Vec<i64> = rows.iter().filter_map(|r| r.registration_id).collect();
+        let claimed = rows.clone();
+        let contexts = self
+            .db
+            .read(move |conn| {
+                let subjects = registrations::for_mail(conn, &ids)?;
+                Ok(claimed
+                    .iter()
+                    .map(|row| context_for(conn, row, &subjects, &links, &key, now, &organizer))
+                    .collect::<Vec<_>>())
+            })
+            .await;
+        match contexts {
+            Ok(contexts) => rows
+                .into_iter()
+                .zip(contexts)
+                .map(|(row, context)| Prepared {
+                    row,
+                    context,
+                    read_at,
+                })
+                .collect(),
+            // Nothing could be read: each message is tried again later.
+            Err(e) => rows
+                .into_iter()
+                .map(|row| Prepared {
+                    row,
+                    context: Err(Delivery::Retry(e.to_string())),
+                    read_at,
+                })
+                .collect(),
+        }
+    }
+
+    async fn handle(&self, message: Prepared) {
+        let Prepared {
+            row,
+            context,
+            read_at,
+        } = message;
         let (id, attempts) = (row.id, row.attempts);
         // A claim that runs out during the delivery may by then be another worker's: leave
         // the message to the next claim rather than risk sending it twice.
@@ -256,8 +306,21 @@ impl OutboxWorker {
             );
             return;
         }
+        // Deliveries before this one were slow: what the message says is read again, so that
+        // it is checked just before it goes.
+        let context = if read_at.elapsed() > STILL_FRESH {
+            match self.prepare(vec![row.clone()]).await.pop() {
+                Some(fresh) => fresh.context,
+                None => context,
+            }
+        } else {
+            context
+        };
         let recipient = row.recipient.clone();
-        let outcome = self.deliver(row).await;
+        let outcome = match context {
+            Ok((notice, context)) => self.deliver(&row, notice, context).await,
+            Err(outcome) => outcome,
+        };
         let now = self.clock.now();
         match &outcome {
             Delivery::Sent => self.metrics.delivery(DeliveryOutcome::Sent),
@@ -304,32 +367,8 @@ impl OutboxWorker {
         }
     }
 
-    async fn deliver(&self, row: OutboxRow) -> Delivery {
-        let Some(notice) = Notice::parse(&row.kind) else {
-            return Delivery::Failed(format!("unknown message kind `{}`", row.kind));
-        };
-        let (links, key, now) = (self.links.clone(), self.key.clone(), self.clock.now());
-        let (registration_id, payload) = (row.registration_id, row.payload.clone());
-        let organizer = (
-            self.from.name.clone().unwrap_or_else(|| "Convene".into()),
-            self.from.email.to_string(),
-        );
-        let context = self
-            .db
-            .read(move |conn| match (registration_id, notice) {
-                (Some(id), _) => {
-                    build_context(conn, notice, id, &payload, &links, &key, now, &organizer)
-                }
-                (None, Notice::LeadLink) => lead_context(conn, &payload, &links, &key),
-                (None, _) => Ok(Err("the message names no registration".into())),
-            })
-            .await;
-        let context = match context {
-            Ok(Ok(c)) => c,
-            Ok(Err(why)) => return Delivery::Skipped(why),
-            Err(AppError::NotFound(what)) => return Delivery::Skipped(what),
-            Err(e) => return Delivery::Retry(e.to_string()),
-        };
+    /// Composes and sends one message.
+    async fn deliver(&self, row: &OutboxRow, notice: Notice, context: NoticeContext) -> Delivery {
         let host = url::Url::parse(self.links.base())
             .ok()
             .and_then(|u| u.host_str().map(str::to_owned))
@@ -343,6 +382,57 @@ impl OutboxWorker {
             Err(e) if e.permanent => Delivery::Failed(e.reason),
             Err(e) => Delivery::Retry(e.reason),
         }
+    }
+}
+
+/// A claimed message with what it will say, or why it will not be sent after all.
+struct Prepared {
+    row: OutboxRow,
+    context: Result<(Notice, NoticeContext), Delivery>,
+    read_at: std::time::Instant,
+}
+
+/// A message whose context was read longer ago than this is read again before it is sent.
+const STILL_FRESH: Duration = Duration::from_secs(1);
+
+/// What one claimed message will say, or what to record instead of sending it.
+fn context_for(
+    conn: &mut DbConn,
+    row: &OutboxRow,
+    subjects: &HashMap<i64, registrations::MailSubject>,
+    links: &Links,
+    key: &SecretKey,
+    now: chrono::NaiveDateTime,
+    organizer: &(String, String),
+) -> Result<(Notice, NoticeContext), Delivery> {
+    let Some(notice) = Notice::parse(&row.kind) else {
+        return Err(Delivery::Failed(format!(
+            "unknown message kind `{}`",
+            row.kind
+        )));
+    };
+    let built = match (row.registration_id, notice) {
+        (Some(id), _) => match subjects.get(&id) {
+            Some(subject) => build_context(
+                conn,
+                notice,
+                subject,
+                &row.payload,
+                links,
+                key,
+                now,
+                organizer,
+            ),
+            None => Ok(Err("the registration no longer exists".into())),
+        },
+        (None, Notice::LeadLink) => lead_context(conn, &row.payload, links, key),
+        (None, _) => Ok(Err("the message names no registration".into())),
+    };
+    match built {
+        Ok(Ok(context)) => Ok((notice, context)),
+        Ok(Err(why)) => Err(Delivery::Skipped(why)),
+        Err(AppError::NotFound(what)) => Err(Delivery::Skipped(what)),
+        Err(e) => Err(Delivery::Retry(e.to_string())),
     }
 }
 
@@ -385,7 +475,7 @@ fn lead_context(
 fn build_context(
     conn: &mut DbConn,
     notice: Notice,
-    registration_id: i64,
+    subject: &registrations::MailSubject,
     payload: &str,
     links: &Links,
     key: &SecretKey,
@@ -393,8 +483,11 @@ fn build_context(
     organizer: &(String, String),
 ) -> Result<Result<NoticeContext, String>, AppError> {
     let payload: Payload = serde_json::from_str(payload).unwrap_or_default();
-    let (registration, event, attendee) = registrations::find_for_mail(conn, registration_id)?;
-    let view = registrations::view(conn, registration)?;
+    let registrations::MailSubject {
+        view,
+        event,
+        attendee,
+    } = subject;
     let r = &view.registration;
     let status = r.status();
     let scheduled = event.status() == EventStatus::Scheduled;
@@ -427,7 +520,9 @@ fn build_context(
         return Ok(Err(why.into()));
     }
     let window = event.window()?;
-    let feed_url = attendee.map(|a| links.personal_feed(&a.feed_token(key)));
+    let feed_url = attendee
+        .as_ref()
+        .map(|a| links.personal_feed(&a.feed_token(key)));
     let place = crate::domain::text::comma_joined(&[&event.venue, &event.address]);
     Ok(Ok(NoticeContext {
         name: r.name.clone(),
@@ -468,7 +563,7 @@ fn build_context(
         message_project: payload.project,
         calendar: match &slot {
             Some((project, slot)) => Some(slot_attachment(
-                &event,
+                event,
                 project,
                 slot,
                 links,
@@ -476,7 +571,7 @@ fn build_context(
             )),
             None => notice.attaches_event().then(|| {
                 email_attachment(
-                    &event,
+                    event,
                     links,
                     status == RegistrationStatus::Waitlisted,
                     organizer.clone(),

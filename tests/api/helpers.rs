@@ -137,6 +137,15 @@ pub struct Beside {
 }
 
 impl TestApp {
+    /// The database this app runs on.
+    pub fn backend(&self) -> Backend {
+        if self.database_url.starts_with("postgres") {
+            Backend::Postgres
+        } else {
+            Backend::Sqlite
+        }
+    }
+
     /// What a second instance needs to run beside this one.
     pub fn beside(&self) -> Beside {
         Beside {

@@ -469,6 +469,108 @@ async fn a_hanging_smtp_server_times_out_and_the_message_goes_later(app: TestApp
     drop(app);
 }
 
+/// What a message says is read when its batch is claimed; one that then waits behind slow
+/// deliveries is read and checked again just before it goes. Here the SMTP server takes 2 s per
+/// message and one connection is allowed, so the second reminder of a batch waits; its
+/// recipient cancels meanwhile, and that reminder is skipped, not sent.
+async fn a_message_kept_waiting_is_checked_again_before_it_goes(app: TestApp) {
+    let slow = spawn_app_with(
+        app.backend(),
+        Setup {
+            smtp_timeout_secs: Some(10),
+            tweak: Some(|s| s.smtp_connections = 1),
+            ..Setup::default()
+        },
+    )
+    .await
+    .unwrap();
+    let lifecycle = slow.lifecycle();
+    let event = slow.create_event(&event_json("recheck", None)).await;
+    for who in ["ann", "bob", "cat"] {
+        slow.sign_up("recheck", who, &format!("{who}@example.org"), &[])
+            .await;
+    }
+    let mut manage = std::collections::HashMap::new();
+    for who in ["ann", "bob", "cat"] {
+        let mail = slow.wait_for_mail(&format!("{who}@example.org"), 1).await;
+        manage.insert(format!("{who}@example.org"), mail[0].manage_token());
+    }
+    slow.wait_for_outbox_drained().await;
+
+    slow.smtp.set(Behaviour::Hang(Duration::from_secs(2)));
+    move_clock_to_before_start(&slow, &event, chrono::Duration::minutes(30));
+    let event_id = slow
+        .state
+        .db
+        .read(|c| convene::db::events::find_by_slug(c, "recheck"))
+        .await
+        .unwrap()
+        .id;
+    let reminder_rows = async || {
+        let mut rows = slow
+            .state
+            .db
+            .read(move |c| convene::db::outbox::for_event(c, event_id, 100))
+            .await
+            .unwrap();
+        rows.retain(|r| r.kind == "reminder");
+        rows.sort_by_key(|r| r.id);
+        rows
+    };
+    // One connection means batches of two: wait for the first claim, and take the reminder
+    // that waits behind the one being sent.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let waiting = loop {
+        let mut claimed = reminder_rows().await;
+        claimed.retain(|r| r.claimed_until.is_some());
+        if claimed.len() >= 2 {
+            break claimed[1].recipient.clone();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the reminders were not claimed"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let cancelled = slow
+        .post_json(
+            &format!("/api/v1/registrations/{}/cancel", manage[&waiting]),
+            &json!({}),
+            false,
+        )
+        .await;
+    assert_eq!(cancelled.status(), 200);
+
+    slow.wait_for_outbox_drained().await;
+    slow.smtp.set(Behaviour::Accept);
+    let reminders = |who: &str| {
+        slow.mail_to(who)
+            .iter()
+            .filter(|m| m.subject.starts_with("Reminder"))
+            .count()
+    };
+    for who in manage.keys() {
+        let expected = usize::from(*who != waiting);
+        assert_eq!(reminders(who), expected, "reminders to {who}");
+    }
+    let skipped = reminder_rows()
+        .await
+        .into_iter()
+        .find(|r| r.recipient == waiting)
+        .unwrap();
+    assert_eq!(skipped.state(), "skipped", "{skipped:?}");
+    assert!(
+        skipped
+            .last_error
+            .as_deref()
+            .unwrap_or("")
+            .contains("not going"),
+        "{skipped:?}"
+    );
+    lifecycle.shutdown().await;
+    drop(app);
+}
+
 async fn organizer_messages_refuse_header_injection_and_keep_odd_bodies_intact(app: TestApp) {
     app.create_event(&event_json("words", None)).await;
     app.create_project("words", &json!({"slug": "docs", "name": "Docs"}))
@@ -572,6 +674,7 @@ crate::on_both_backends!(
     reminders_go_to_people_going_once_each_and_follow_a_moved_event,
     two_instances_on_one_database_send_each_message_once,
     an_unavailable_smtp_server_delays_mail_but_loses_and_doubles_none,
+    a_message_kept_waiting_is_checked_again_before_it_goes,
     organizer_messages_refuse_header_injection_and_keep_odd_bodies_intact,
 );
 
