@@ -160,8 +160,8 @@ impl OutboxWorker {
 
     /// Claims and delivers until nothing is due, `budget` has passed or `stop` turns true;
     /// returns how many messages were handled. The next batch is claimed (and what its
-    /// messages say is read, see `prepare`) as soon as the last message of the current one has
-    /// started, so deliveries never wait for the slowest of a batch. Once `stop` turns true no further message is started; those claimed stay so
+    /// messages say is read, see `prepare`) while the current one is being sent, so deliveries
+    /// wait neither for the slowest of a batch nor for the next claim. Once `stop` turns true no further message is started; those claimed stay so
     /// until `run` gives them back.
     async fn deliver_due(
         &self,
@@ -170,43 +170,65 @@ impl OutboxWorker {
     ) -> Result<usize, AppError> {
         /// What the stream of batches does when asked for its next one.
         enum Next {
-            Batch(Vec<OutboxRow>),
-            Claim,
+            Ready(Vec<Prepared>),
+            Coming(tokio::task::JoinHandle<Result<Vec<Prepared>, AppError>>),
             Done,
         }
         let first = self.claim().await?;
         if first.is_empty() {
             return Ok(0);
         }
+        let first = self.prepare(first).await;
         let started = std::time::Instant::now();
         // The stream owns what it claims with: a future borrowing `self` would tie the
         // worker's task to a lifetime the runtime cannot prove.
         let (worker, halt) = (self.clone(), stop.clone());
-        let batches = futures::stream::unfold(Next::Batch(first), move |next| {
+        let batches = futures::stream::unfold(Next::Ready(first), move |next| {
             let (worker, halt) = (worker.clone(), halt.clone());
             async move {
                 let batch = match next {
-                    Next::Batch(batch) => batch,
-                    Next::Claim if !*halt.borrow() && started.elapsed() < budget => {
-                        match worker.claim().await {
-                            Ok(batch) if !batch.is_empty() => batch,
-                            Ok(_) => return None,
-                            Err(e) => {
-                                tracing::warn!(error = %e, "outbox worker could not claim messages");
-                                return None;
-                            }
+                    Next::Ready(batch) => batch,
+                    Next::Coming(claim) => match claim.await {
+                        Ok(Ok(batch)) if !batch.is_empty() => batch,
+                        Ok(Ok(_)) => return None,
+                        Ok(Err(e)) => {
+                            tracing::warn!(error = %e, "outbox worker could not claim messages");
+                            return None;
                         }
-                    }
-                    Next::Claim | Next::Done => return None,
+                        Err(e) => {
+                            tracing::error!(error = %e, "outbox worker's claim failed");
+                            return None;
+                        }
+                    },
+                    Next::Done => return None,
                 };
-                // A short batch means nothing else was due.
-                let then = if batch.len() < worker.batch() {
+                // A short batch means nothing else was due. Otherwise the next batch is
+                // claimed and read while this one is being sent, so that no delivery slot
+                // waits for the claim's commit.
+                let then = if batch.len() < worker.batch()
+                    || *halt.borrow()
+                    || started.elapsed() >= budget
+                {
                     Next::Done
                 } else {
-                    Next::Claim
+                    let next = worker.clone();
+                    // Awaited by the next turn of this stream, so `run` gives back what it
+                    // claimed; only if deliveries are abandoned at a stop can a claim that
+                    // hangs in the database outlast that, and its messages then go out once
+                    // their lease has run out.
+                    Next::Coming(tokio::spawn(async move {
+                        if *halt.borrow() {
+                            return Ok(Vec::new());
+                        }
+                        let rows = next.claim().await?;
+                        Ok(if rows.is_empty() {
+                            Vec::new()
+                        } else {
+                            next.prepare(rows).await
+                        })
+                    }))
                 };
-                let prepared = worker.prepare(batch).await;
-                Some((futures::stream::iter(prepared), then))
+                Some((futures::stream::iter(batch), then))
             }
         });
         let mut handled = 0;
@@ -226,8 +248,8 @@ impl OutboxWorker {
 
     /// How many messages one claim takes: small enough that a claimed message is started well
     /// within the lease, even when every delivery runs into the SMTP time limit. The next batch
-    /// is claimed when the last message of the one before starts, so a message waits for at
-    /// most two rounds of deliveries. One that would still be sending when its lease runs out
+    /// is claimed when the first message of the one before starts, so a message waits for at
+    /// most four rounds of deliveries. One that would still be sending when its lease runs out
     /// is left for the next claim (see `handle`).
     fn batch(&self) -> usize {
         2 * self.concurrency.max(1)
