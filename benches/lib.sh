@@ -188,6 +188,7 @@ EOF
     local db=convene_bench_raw_$$
     PG_DB=$db
     psql_admin -c "CREATE DATABASE \"$db\"" >/dev/null
+    slow_commits "$db"
     psql "$PG_URL/$db" -X -q -c "CREATE TABLE t (id bigserial PRIMARY KEY, email text NOT NULL, at timestamptz NOT NULL DEFAULT now())"
     local start end
     start=$(date +%s.%N)
@@ -213,4 +214,15 @@ EOF
         fi
     fi
     drop_pg_db
+}
+
+# With BENCH_PG_COMMIT_DELAY=MICROSECONDS, every commit in database $1 waits that long before
+# its WAL flush (PostgreSQL's commit_delay, with commit_siblings 0 so it always applies): a
+# slower disk, to see how a figure depends on the commit latency. Off by default.
+slow_commits() {
+    local delay=${BENCH_PG_COMMIT_DELAY:-0}
+    [ "$delay" != 0 ] || return 0
+    psql_admin -c "ALTER DATABASE \"$1\" SET commit_delay = $delay" \
+        -c "ALTER DATABASE \"$1\" SET commit_siblings = 0" >/dev/null
+    echo "PostgreSQL database $1: commit_delay ${delay} µs (BENCH_PG_COMMIT_DELAY)"
 }

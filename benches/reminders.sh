@@ -35,6 +35,7 @@
 #   BENCH_SINK_VENV=/tmp/convene-bench-smtp-venv  (for BENCH_SINK=python)
 #   BENCH_TIMEOUT=600  (seconds to wait for each phase's mail)   BENCH_QUIET_WAIT=600
 #   BENCH_PG_URL=postgres://postgres@127.0.0.1:5432   BENCH_NO_BUILD=1   BENCH_KEEP=1
+#   BENCH_PG_COMMIT_DELAY=1000  (µs each PostgreSQL commit waits before its flush: a slower disk)
 #   BENCH_BIN=/path/to/convene  (measure this binary; no build)
 #   BENCH_SERVER_PRELOAD=/path/to/lib.so  (LD_PRELOAD for the server only, for experiments)
 #
@@ -209,6 +210,7 @@ run_backend() {
         PG_DB=$PG_NAME
         psql_admin -c "DROP DATABASE IF EXISTS \"$PG_DB\" WITH (FORCE)" >/dev/null 2>&1
         psql_admin -c "CREATE DATABASE \"$PG_DB\"" >/dev/null
+        slow_commits "$PG_DB"
         export CONVENE_DATABASE_URL=$PG_URL/$PG_DB
     fi
     log "$backend: $PEOPLE people, reminders $OFFSETS, $SINK SMTP sink on 127.0.0.1:$SMTP_PORT"
