@@ -1,5 +1,5 @@
-# Helpers shared by benches/feeds.sh and benches/reminders.sh (sourced, not run).
-# benches/signups.sh keeps its own copies of the same functions.
+# Helpers shared by the benchmark scripts (sourced, not run). benches/signups.sh overrides a
+# few of them (need_tools, build, machine, wait_until_up) with its own.
 #
 # Expects: set -euo pipefail, ROOT (the repository), WORK (a temporary folder), PG_URL.
 

@@ -42,25 +42,8 @@ BIN=${BENCH_BIN:-$ROOT/target/release/convene}
 WORK=$(mktemp -d /tmp/convene-bench.XXXXXX)
 SERVER_PID=""
 PG_DB=""
-FAILED=0
-
-log() { echo "== $*"; }
-fail() {
-    echo "FAIL: $*" >&2
-    FAILED=1
-}
-
-psql_admin() {
-    psql "$PG_URL/postgres" -X -q -v ON_ERROR_STOP=1 "$@"
-}
-
-stop_server() {
-    if [ -n "$SERVER_PID" ]; then
-        kill "$SERVER_PID" 2>/dev/null || true
-        wait "$SERVER_PID" 2>/dev/null || true
-        SERVER_PID=""
-    fi
-}
+# shellcheck source=benches/lib.sh
+source "$ROOT/benches/lib.sh"
 
 drop_pg_db() {
     if [ -n "$PG_DB" ]; then
@@ -100,10 +83,6 @@ build() {
     cargo build --release --quiet
 }
 
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
 machine() {
     log "machine"
     echo "cores: $(nproc); cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
@@ -111,44 +90,6 @@ machine() {
     echo "disk of $WORK: $(df -h "$WORK" | awk 'NR==2 {print $1 ", " $4 " free"}')"
     echo "convene: $("$BIN" --version)"
     echo "wrk: $(wrk --version 2>&1 | head -1 | cut -d' ' -f1-2)"
-}
-
-# CPU ticks (1/100 s) so far: the machine's busy and idle time over all cores.
-machine_ticks() {
-    awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9, $5 + $6}' /proc/stat
-}
-
-# CPU ticks used so far by the given processes (those still running).
-process_ticks() {
-    local total=0 pid t
-    for pid in "$@"; do
-        t=$(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null || echo 0)
-        total=$((total + t))
-    done
-    echo "$total"
-}
-
-postgres_pids() {
-    pgrep -x postgres || true
-}
-
-# Waits (up to BENCH_QUIET_WAIT seconds, default 600) until the machine is at least 90% idle
-# over 3 s, so that a build or test run beside the benchmark does not disturb it.
-wait_for_quiet() {
-    local deadline=$((SECONDS + ${BENCH_QUIET_WAIT:-600})) b0 i0 b1 i1
-    while true; do
-        read -r b0 i0 <<<"$(machine_ticks)"
-        sleep 3
-        read -r b1 i1 <<<"$(machine_ticks)"
-        if [ $(((i1 - i0) * 10)) -ge $(((b1 - b0 + i1 - i0) * 9)) ]; then
-            return 0
-        fi
-        if [ "$SECONDS" -ge "$deadline" ]; then
-            echo "WARNING: the machine is still busy ($(((b1 - b0) * 100 / (b1 - b0 + i1 - i0)))% over the last 3 s); measuring anyway"
-            return 0
-        fi
-        echo "waiting for a quiet machine (busy $(((b1 - b0) * 100 / (b1 - b0 + i1 - i0)))%)"
-    done
 }
 
 wait_until_up() {
@@ -166,14 +107,6 @@ wait_until_up() {
     done
     echo "the server did not answer within 10 s" >&2
     return 1
-}
-
-json_field() {
-    python3 -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"
-}
-
-bench_field() {
-    sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$2"
 }
 
 run_backend() {
