@@ -151,7 +151,7 @@ impl OutboxWorker {
     }
 
     /// Inserts the reminders that are due now (once each, however many workers run).
-    pub async fn schedule_reminders(&self) -> Result<usize, AppError> {
+    pub async fn schedule_reminders(&self) -> Result<super::reminders::Scheduled, AppError> {
         let (now, defaults) = (self.clock.now(), self.reminder_offsets.clone());
         self.db
             .write_outbox(move |conn| super::reminders::schedule_due(conn, &defaults, now))

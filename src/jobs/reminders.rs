@@ -15,15 +15,24 @@ use crate::error::AppError;
 /// The start of every reminder's key: `reminder:{registration}:{offset minutes}:{start}`.
 const KEY_PREFIX: &str = "reminder:";
 
-/// Inserts the reminders due at `now`; returns how many were added. Someone who signed up
-/// after a reminder's moment does not get that one (a late signup 2 hours before gets the
-/// 1-hour reminder only).
+/// What one scan for due reminders did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Scheduled {
+    /// Registrations the database found without their reminder (read from it).
+    pub found: usize,
+    /// Reminders inserted: `found`, less those another instance inserted meanwhile.
+    pub added: usize,
+}
+
+/// Inserts the reminders due at `now`. Someone who signed up after a reminder's moment does
+/// not get that one (a late signup 2 hours before gets the 1-hour reminder only). A scan that
+/// finds every reminder already in place reads no registration.
 pub fn schedule_due(
     conn: &mut DbConn,
     defaults: &ReminderOffsets,
     now: NaiveDateTime,
-) -> Result<usize, AppError> {
-    let mut added = 0;
+) -> Result<Scheduled, AppError> {
+    let mut scheduled = Scheduled::default();
     for event in events::starting_between(conn, now, now + Duration::days(MAX_OFFSET_DAYS))? {
         let offsets = match event.reminder_offsets.as_deref() {
             Some(own) => ReminderOffsets::parse(own).unwrap_or_else(|_| defaults.clone()),
@@ -51,6 +60,7 @@ pub fn schedule_due(
         );
         let missing =
             registrations::missing_reminder(conn, event.id, moment, (KEY_PREFIX, &key_suffix))?;
+        scheduled.found += missing.len();
         for registration in missing {
             let key = format!("{KEY_PREFIX}{}{key_suffix}", registration.id);
             let message = NewMessage {
@@ -62,9 +72,9 @@ pub fn schedule_due(
             };
             // Another instance may have added it since the read: then this adds nothing.
             if outbox::enqueue_once(conn, message, &key, now)? {
-                added += 1;
+                scheduled.added += 1;
             }
         }
     }
-    Ok(added)
+    Ok(scheduled)
 }
