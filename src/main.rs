@@ -225,7 +225,7 @@ async fn run(command: Command, mut settings: Settings) -> Result<(), AppError> {
                     })?;
                     let mut out = std::io::BufWriter::new(file);
                     let counts =
-                        db.read_blocking(|conn| convene::db::export::export(conn, &mut out))?;
+                        db.read_blocking_once(|conn| convene::db::export::export(conn, &mut out))?;
                     out.into_inner()
                         .map_err(|e| AppError::config(format!("cannot write the export: {e}")))?
                         .sync_all()
@@ -237,7 +237,7 @@ async fn run(command: Command, mut settings: Settings) -> Result<(), AppError> {
                 }
                 None => {
                     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-                    db.read_blocking(|conn| convene::db::export::export(conn, &mut out))?
+                    db.read_blocking_once(|conn| convene::db::export::export(conn, &mut out))?
                 }
             };
             eprintln!(
@@ -259,7 +259,8 @@ async fn run(command: Command, mut settings: Settings) -> Result<(), AppError> {
                     })?,
                 ))
             };
-            let counts = db.read_blocking(|conn| convene::db::export::import(conn, &mut input))?;
+            let counts =
+                db.read_blocking_once(|conn| convene::db::export::import(conn, &mut input))?;
             println!(
                 "Imported {} rows into the {} database ({counts}).",
                 counts.total(),

@@ -273,14 +273,14 @@ impl Db {
         applied.map_err(|e| AppError::Internal(anyhow::anyhow!("migration failed: {e}")))
     }
 
-    /// Runs `f` on a pooled connection on the blocking thread pool.
+    /// Runs `f` on a pooled connection on the blocking thread pool (see [`Db::read_blocking`]).
     pub async fn read<T, F>(&self, f: F) -> Result<T, AppError>
     where
-        F: FnOnce(&mut DbConn) -> Result<T, AppError> + Send + 'static,
+        F: FnMut(&mut DbConn) -> Result<T, AppError> + Send + 'static,
         T: Send + 'static,
     {
-        let pool = self.pool.clone();
-        tokio::task::spawn_blocking(move || pool.get().map_err(AppError::unavailable)?.run(f))
+        let db = self.clone();
+        tokio::task::spawn_blocking(move || db.read_blocking(f))
             .await
             .map_err(|e| AppError::Internal(e.into()))?
     }
@@ -361,7 +361,27 @@ impl Db {
         self.generation.load(Ordering::Acquire)
     }
 
-    pub fn read_blocking<T, F>(&self, f: F) -> Result<T, AppError>
+    /// Runs the read `f` on a pooled connection. If the connection turns out to have been cut
+    /// (a database restart or failover cuts every connection of the pool), `f` runs once more
+    /// on a connection that answers: a read can be repeated, and the user gets an answer
+    /// rather than a 503.
+    pub fn read_blocking<T, F>(&self, mut f: F) -> Result<T, AppError>
+    where
+        F: FnMut(&mut DbConn) -> Result<T, AppError>,
+    {
+        match self.pool.get().map_err(AppError::unavailable)?.run(&mut f) {
+            Err(AppError::Unavailable(why)) => {
+                tracing::warn!(error = %why, "a database connection was cut; reading again on another");
+                self.pool.get().map_err(AppError::unavailable)?.run(f)
+            }
+            other => other,
+        }
+    }
+
+    /// Runs `f` once on a pooled connection, never again: for a read whose effects reach
+    /// outside the database as it goes (an export streamed to a file), which a second run
+    /// would repeat.
+    pub fn read_blocking_once<T, F>(&self, f: F) -> Result<T, AppError>
     where
         F: FnOnce(&mut DbConn) -> Result<T, AppError>,
     {

@@ -61,9 +61,10 @@ async fn every_pooled_sqlite_connection_is_configured() {
     lifecycle.shutdown().await;
 }
 
-/// When PostgreSQL cuts the pool's connections (a restart, a failover), a request answers 503
-/// at worst, never 500, and the pool then checks and replaces every connection it holds: one
-/// request at most meets a cut connection.
+/// When PostgreSQL cuts the pool's connections (a restart, a failover), the pool checks and
+/// replaces every connection it holds, and the one read that met a cut connection is made
+/// again on a working one: every request is answered. (A write that meets one answers 503,
+/// never 500, and is not repeated: the client may retry it.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_cut_by_postgres_are_replaced() {
     let Some(app) = crate::helpers::spawn_app(crate::helpers::Backend::Postgres).await else {
@@ -101,13 +102,10 @@ async fn connections_cut_by_postgres_are_replaced() {
     for _ in 0..pool + 4 {
         statuses.push(app.get_authed("/api/v1/events").await.status().as_u16());
     }
+    // Reads that meet a cut connection are made again on a working one.
     assert!(
-        statuses.iter().all(|s| *s == 200 || *s == 503),
-        "only 200 or 503 after the cut: {statuses:?}"
-    );
-    assert!(
-        statuses.iter().filter(|s| **s != 200).count() <= 1,
-        "one failed request at most: {statuses:?}"
+        statuses.iter().all(|s| *s == 200),
+        "every read answered after the cut: {statuses:?}"
     );
     lifecycle.shutdown().await;
 }
