@@ -17,9 +17,19 @@ struct Driver {
     _process: Child,
 }
 
+/// Starts chromedriver on `port` under a small shell that watches this test binary and stops
+/// chromedriver once the binary has exited. Statics are never dropped, so without the watcher
+/// every run of the tests would leave a chromedriver behind.
+const WATCHED_DRIVER: &str = r#"
+/usr/bin/chromedriver --port="$2" --silent &
+driver=$!
+trap 'kill "$driver" 2>/dev/null' EXIT
+while kill -0 "$1" 2>/dev/null && kill -0 "$driver" 2>/dev/null; do sleep 1; done
+"#;
+
 #[expect(
     clippy::zombie_processes,
-    reason = "chromedriver lives as long as the test binary and ends with it"
+    reason = "the watcher lives as long as the test binary and ends after it, with chromedriver"
 )]
 /// One chromedriver for the whole test binary, or None where Chromium is not installed (a
 /// failure in CI, where `.ci/run` installs it).
@@ -44,9 +54,10 @@ fn driver() -> Option<&'static Driver> {
                 .local_addr()
                 .unwrap()
                 .port();
-            let process = Command::new("/usr/bin/chromedriver")
-                .arg(format!("--port={port}"))
-                .arg("--silent")
+            let process = Command::new("/bin/sh")
+                .args(["-c", WATCHED_DRIVER, "watch-chromedriver"])
+                .arg(std::process::id().to_string())
+                .arg(port.to_string())
                 .spawn()
                 .expect("chromedriver starts");
             for _ in 0..100 {
