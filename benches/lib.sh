@@ -161,7 +161,8 @@ bench_field() {
 }
 
 # The disk's durable commit rate: one single-row INSERT per transaction, from one connection
-# (and, for PostgreSQL, from CONNECTIONS at once with pgbench). Every signup and every sent
+# (and, for PostgreSQL, from CONNECTIONS at once with pgbench; PostgreSQL only when BACKENDS
+# names it). Every signup and every sent
 # message is such a commit, so their rates follow this one. Needs WORK, PG_URL, PG_DB and
 # drop_pg_db from the calling script.
 raw_commit_rates() {
@@ -185,6 +186,10 @@ for sync in ("FULL", "NORMAL"):
     db.close()
     print(f"sqlite WAL synchronous={sync}: {n / seconds:,.0f} commits/s")
 EOF
+    case " ${BACKENDS:-postgres} " in
+        *" postgres "*) ;;
+        *) return 0 ;;
+    esac
     local db=convene_bench_raw_$$
     PG_DB=$db
     psql_admin -c "CREATE DATABASE \"$db\"" >/dev/null
@@ -221,6 +226,9 @@ EOF
 # slower disk, to see how a figure depends on the commit latency. Off by default.
 slow_commits() {
     local delay=${BENCH_PG_COMMIT_DELAY:-0}
+    case "$delay" in
+        '' | *[!0-9]*) echo "BENCH_PG_COMMIT_DELAY must be a number of microseconds, not $delay" >&2; exit 1 ;;
+    esac
     [ "$delay" != 0 ] || return 0
     psql_admin -c "ALTER DATABASE \"$1\" SET commit_delay = $delay" \
         -c "ALTER DATABASE \"$1\" SET commit_siblings = 0" >/dev/null

@@ -367,6 +367,7 @@ main() {
     machine
     # Every sent message is its own durable commit: the disk's rate today is the context of
     # the figures below.
+    wait_for_quiet
     raw_commit_rates
     if (echo >"/dev/tcp/127.0.0.1/$SMTP_PORT") 2>/dev/null; then
         echo "127.0.0.1:$SMTP_PORT is taken; set BENCH_SMTP_PORT" >&2

@@ -17,6 +17,7 @@
 #   BENCH_CAPACITY=1000                 seats of the event; "none" for unlimited (no waitlist)
 #   BENCH_QUIET_WAIT=600                seconds to wait for an idle machine before each measurement
 #   BENCH_PG_URL=postgres://postgres@127.0.0.1:5432   the PostgreSQL server (trust auth)
+#   BENCH_PG_COMMIT_DELAY=1000          µs each PostgreSQL commit waits before its flush (a slower disk)
 #   BENCH_NO_BUILD=1                    use target/release/convene as it is
 #   BENCH_BIN=/path/to/convene          measure this binary instead (no build)
 #   BENCH_PG_SAMPLE=N                   sample pg_stat_activity N times (every 0.1 s) during the
@@ -120,6 +121,7 @@ run_backend() {
     if [ "$backend" = postgres ]; then
         PG_DB=convene_bench_$$
         psql_admin -c "CREATE DATABASE \"$PG_DB\"" >/dev/null
+        slow_commits "$PG_DB"
         export CONVENE_DATABASE_URL=$PG_URL/$PG_DB
     fi
 

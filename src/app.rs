@@ -66,9 +66,9 @@ impl Services {
                 settings.smtp_connections(),
             )?,
         };
-        // A claimed message may wait for two rounds of deliveries, each up to twice the SMTP
-        // timeout, and then needs as long again itself; one that could outlast its lease is
-        // not started (another instance might send it too) but left for the next claim.
+        // A claimed message needs up to twice the SMTP timeout to be delivered, after waiting
+        // for the deliveries before it; one that could outlast its lease is not started
+        // (another instance might send it too) but given back for the next claim.
         let smtp_secs = settings.smtp_timeout().as_secs() as i64;
         if settings.outbox_lease().num_seconds() < 4 * smtp_secs {
             return Err(AppError::config(format!(

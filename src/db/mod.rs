@@ -369,7 +369,10 @@ impl Db {
     where
         F: FnMut(&mut DbConn) -> Result<T, AppError>,
     {
-        match self.pool.get().map_err(AppError::unavailable)?.run(&mut f) {
+        // The first connection goes back to the pool (to be checked there) before another
+        // is asked for: a read must not hold a dead connection while it waits for a live one.
+        let first = self.read_blocking_once(&mut f);
+        match first {
             Err(AppError::Unavailable(why)) => {
                 tracing::warn!(error = %why, "a database connection was cut; reading again on another");
                 self.pool.get().map_err(AppError::unavailable)?.run(f)

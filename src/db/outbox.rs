@@ -287,6 +287,29 @@ pub fn release(conn: &mut DbConn, worker: &str) -> Result<usize, AppError> {
     .execute(conn)?)
 }
 
+/// Gives back one message `worker` claimed until `until` and did not start (its claim had too
+/// little time left for a delivery), with the attempt the claim counted; nothing if the claim
+/// is no longer this one.
+pub fn give_back(
+    conn: &mut DbConn,
+    id: i64,
+    worker: &str,
+    until: NaiveDateTime,
+) -> Result<usize, AppError> {
+    Ok(diesel::update(
+        outbox::table
+            .find(id)
+            .filter(outbox::claimed_by.eq(worker))
+            .filter(outbox::claimed_until.eq(until))
+            .filter(outbox::sent_at.is_null()),
+    )
+    .set((
+        outbox::claimed_until.eq(None::<NaiveDateTime>),
+        outbox::attempts.eq(outbox::attempts - 1),
+    ))
+    .execute(conn)?)
+}
+
 /// Messages not yet delivered nor given up on.
 pub fn pending_count(conn: &mut DbConn) -> Result<i64, AppError> {
     Ok(stats(conn)?.pending)

@@ -465,15 +465,16 @@ pub fn for_mail(
             Option::<AttendeeRow>::as_select(),
         ))
         .load(conn)?;
-    let mut memberships: Vec<(i64, ProjectRow)> = registration_projects::table
+    // Ordered by name in the database, as the pages list them.
+    let memberships: Vec<(i64, ProjectRow)> = registration_projects::table
         .inner_join(projects_table::table)
         .filter(registration_projects::registration_id.eq_any(registration_ids))
+        .order(projects_table::name.asc())
         .select((
             registration_projects::registration_id,
             ProjectRow::as_select(),
         ))
         .load(conn)?;
-    memberships.sort_by(|(a, p), (b, q)| (a, &p.name).cmp(&(b, &q.name)));
     let mut subjects = std::collections::HashMap::with_capacity(rows.len());
     for (registration, event, attendee) in rows {
         let projects = memberships

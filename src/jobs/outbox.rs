@@ -250,7 +250,7 @@ impl OutboxWorker {
     /// within the lease, even when every delivery runs into the SMTP time limit. The next batch
     /// is claimed when the first message of the one before starts, so a message waits for at
     /// most four rounds of deliveries. One that would still be sending when its lease runs out
-    /// is left for the next claim (see `handle`).
+    /// is given back for the next claim (see `handle`).
     fn batch(&self) -> usize {
         2 * self.concurrency.max(1)
     }
@@ -314,20 +314,6 @@ impl OutboxWorker {
             read_at,
         } = message;
         let (id, attempts) = (row.id, row.attempts);
-        // A claim that runs out during the delivery may by then be another worker's: leave
-        // the message to the next claim rather than risk sending it twice.
-        let longest = chrono::Duration::from_std(self.transport.longest_delivery())
-            .unwrap_or(chrono::Duration::MAX);
-        if row
-            .claimed_until
-            .is_some_and(|until| self.clock.now() + longest >= until)
-        {
-            tracing::warn!(
-                message = id,
-                "too little of the claim left for a delivery; left to the next claim"
-            );
-            return;
-        }
         // Deliveries before this one were slow: what the message says is read again, so that
         // it is checked just before it goes.
         let context = if read_at.elapsed() > STILL_FRESH {
@@ -338,6 +324,28 @@ impl OutboxWorker {
         } else {
             context
         };
+        // A claim that runs out during the delivery may by then be another worker's: rather
+        // than risk sending the message twice, give it back (with the attempt its claim
+        // counted) for the next claim.
+        let longest = chrono::Duration::from_std(self.transport.longest_delivery())
+            .unwrap_or(chrono::Duration::MAX);
+        if let (Ok(_), Some(until)) = (&context, row.claimed_until)
+            && self.clock.now() + longest >= until
+        {
+            tracing::warn!(
+                message = id,
+                "too little of the claim left for a delivery; given back for the next claim"
+            );
+            let worker = self.id.clone();
+            if let Err(e) = self
+                .db
+                .outbox_statement(move |conn| outbox::give_back(conn, id, &worker, until))
+                .await
+            {
+                tracing::warn!(message = id, error = %e, "could not give back a claimed message");
+            }
+            return;
+        }
         let recipient = row.recipient.clone();
         let outcome = match context {
             Ok((notice, context)) => self.deliver(&row, notice, context).await,

@@ -24,6 +24,7 @@ const WATCHED_DRIVER: &str = r#"
 /usr/bin/chromedriver --port="$2" --silent &
 driver=$!
 trap 'kill "$driver" 2>/dev/null' EXIT
+trap 'kill "$driver" 2>/dev/null; exit 1' INT TERM HUP
 while kill -0 "$1" 2>/dev/null && kill -0 "$driver" 2>/dev/null; do sleep 1; done
 "#;
 

@@ -482,91 +482,128 @@ async fn a_hanging_smtp_server_times_out_and_the_message_goes_later(app: TestApp
     drop(app);
 }
 
-/// What a message says is read when its batch is claimed; one that then waits behind slow
-/// deliveries is read and checked again just before it goes. Here the SMTP server takes 2 s per
-/// message and one connection is allowed, so the second reminder of a batch waits; its
-/// recipient cancels meanwhile, and that reminder is skipped, not sent.
-async fn a_message_kept_waiting_is_checked_again_before_it_goes(app: TestApp) {
-    let slow = spawn_app_with(
-        app.backend(),
-        Setup {
-            smtp_timeout_secs: Some(10),
-            tweak: Some(|s| s.smtp_connections = 1),
-            ..Setup::default()
-        },
-    )
-    .await
-    .unwrap();
-    let lifecycle = slow.lifecycle();
-    let event = slow.create_event(&event_json("recheck", None)).await;
-    for who in ["ann", "bob", "cat"] {
-        slow.sign_up("recheck", who, &format!("{who}@example.org"), &[])
-            .await;
-    }
-    let mut manage = std::collections::HashMap::new();
-    for who in ["ann", "bob", "cat"] {
-        let mail = slow.wait_for_mail(&format!("{who}@example.org"), 1).await;
-        manage.insert(format!("{who}@example.org"), mail[0].manage_token());
-    }
-    slow.wait_for_outbox_drained().await;
+/// An app beside `app` (same backend) that sends over one SMTP connection (so batches of
+/// two), with three people going to event `held`, whose reminders are now due and held: the
+/// SMTP server holds the first at MAIL FROM, and the second, claimed and read with it, waits.
+struct HeldReminders {
+    app: TestApp,
+    event_id: i64,
+    /// Each person's manage token, by address.
+    manage: std::collections::HashMap<String, String>,
+    /// The reminder waiting behind the held one.
+    waiting: convene::db::outbox::OutboxRow,
+}
 
-    slow.smtp.set(Behaviour::Hang(Duration::from_secs(2)));
-    move_clock_to_before_start(&slow, &event, chrono::Duration::minutes(30));
-    let event_id = slow
-        .state
-        .db
-        .read(|c| convene::db::events::find_by_slug(c, "recheck"))
+impl HeldReminders {
+    async fn start(beside: &TestApp) -> Self {
+        let app = spawn_app_with(
+            beside.backend(),
+            Setup {
+                smtp_timeout_secs: Some(10),
+                tweak: Some(|s| s.smtp_connections = 1),
+                ..Setup::default()
+            },
+        )
         .await
-        .unwrap()
-        .id;
-    let reminder_rows = async || {
-        let mut rows = slow
+        .unwrap();
+        let event = app.create_event(&event_json("held", None)).await;
+        let mut manage = std::collections::HashMap::new();
+        for who in ["ann", "bob", "cat"] {
+            let address = format!("{who}@example.org");
+            app.sign_up("held", who, &address, &[]).await;
+            let mail = app.wait_for_mail(&address, 1).await;
+            manage.insert(address, mail[0].manage_token());
+        }
+        app.wait_for_outbox_drained().await;
+        let event_id = app
             .state
             .db
-            .read(move |c| convene::db::outbox::for_event(c, event_id, 100))
+            .read(|c| convene::db::events::find_by_slug(c, "held"))
             .await
-            .unwrap();
-        rows.retain(|r| r.kind == "reminder");
-        rows.sort_by_key(|r| r.id);
-        rows
-    };
-    // One connection means batches of two: wait for the first claim, and take the reminder
-    // that waits behind the one being sent.
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    let waiting = loop {
-        let mut claimed = reminder_rows().await;
-        claimed.retain(|r| r.claimed_until.is_some());
-        if claimed.len() >= 2 {
-            break claimed[1].recipient.clone();
+            .unwrap()
+            .id;
+        app.smtp.set(Behaviour::Hold);
+        let begun = app.smtp.mail_commands();
+        move_clock_to_before_start(&app, &event, chrono::Duration::minutes(30));
+        // The first reminder has reached the server: its batch, with the second, was read.
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while app.smtp.mail_commands() == begun {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no reminder reached the server"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
+        let mut claimed: Vec<_> = reminder_rows(&app, event_id)
+            .await
+            .into_iter()
+            .filter(|r| r.claimed_until.is_some())
+            .collect();
         assert!(
-            std::time::Instant::now() < deadline,
-            "the reminders were not claimed"
+            claimed.len() >= 2,
+            "a batch of two was claimed: {claimed:?}"
         );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
-    let cancelled = slow
+        Self {
+            app,
+            event_id,
+            manage,
+            waiting: claimed.swap_remove(1),
+        }
+    }
+
+    async fn reminders(&self) -> Vec<convene::db::outbox::OutboxRow> {
+        reminder_rows(&self.app, self.event_id).await
+    }
+
+    fn reminders_to(&self, who: &str) -> usize {
+        self.app
+            .mail_to(who)
+            .iter()
+            .filter(|m| m.subject.starts_with("Reminder"))
+            .count()
+    }
+}
+
+/// An event's reminder rows, oldest first.
+async fn reminder_rows(app: &TestApp, event_id: i64) -> Vec<convene::db::outbox::OutboxRow> {
+    let mut rows = app
+        .state
+        .db
+        .read(move |c| convene::db::outbox::for_event(c, event_id, 100))
+        .await
+        .unwrap();
+    rows.retain(|r| r.kind == "reminder");
+    rows.sort_by_key(|r| r.id);
+    rows
+}
+
+/// What a message says is read when its batch is claimed; one that then waits behind slow
+/// deliveries is read and checked again just before it goes: the recipient of the waiting
+/// reminder cancels meanwhile, and that reminder is skipped, not sent.
+async fn a_message_kept_waiting_is_checked_again_before_it_goes(app: TestApp) {
+    let held = HeldReminders::start(&app).await;
+    let lifecycle = held.app.lifecycle();
+    let waiting = held.waiting.recipient.clone();
+    let cancelled = held
+        .app
         .post_json(
-            &format!("/api/v1/registrations/{}/cancel", manage[&waiting]),
+            &format!("/api/v1/registrations/{}/cancel", held.manage[&waiting]),
             &json!({}),
             false,
         )
         .await;
     assert_eq!(cancelled.status(), 200);
+    // Long enough for what was read with the batch to count as old.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    held.app.smtp.set(Behaviour::Accept);
 
-    slow.wait_for_outbox_drained().await;
-    slow.smtp.set(Behaviour::Accept);
-    let reminders = |who: &str| {
-        slow.mail_to(who)
-            .iter()
-            .filter(|m| m.subject.starts_with("Reminder"))
-            .count()
-    };
-    for who in manage.keys() {
+    held.app.wait_for_outbox_drained().await;
+    for who in held.manage.keys() {
         let expected = usize::from(*who != waiting);
-        assert_eq!(reminders(who), expected, "reminders to {who}");
+        assert_eq!(held.reminders_to(who), expected, "reminders to {who}");
     }
-    let skipped = reminder_rows()
+    let skipped = held
+        .reminders()
         .await
         .into_iter()
         .find(|r| r.recipient == waiting)
@@ -579,6 +616,38 @@ async fn a_message_kept_waiting_is_checked_again_before_it_goes(app: TestApp) {
             .unwrap_or("")
             .contains("not going"),
         "{skipped:?}"
+    );
+    lifecycle.shutdown().await;
+    drop(app);
+}
+
+/// A claimed message whose lease no longer has room for a delivery, because the one before it
+/// was slow, is not started (another instance could take it over mid-way) but given back at
+/// once, without counting an attempt, and then sent once.
+async fn a_message_whose_claim_ran_short_is_given_back_and_sent_once(app: TestApp) {
+    let held = HeldReminders::start(&app).await;
+    let lifecycle = held.app.lifecycle();
+    let until = held.waiting.claimed_until.unwrap();
+    // Time passes on the service's clock until less than a delivery (2 × the SMTP timeout)
+    // of the waiting message's claim is left.
+    let left = until - held.app.clock.now();
+    held.app.clock.advance(left - chrono::Duration::seconds(10));
+    held.app.smtp.set(Behaviour::Accept);
+
+    held.app.wait_for_outbox_drained().await;
+    for who in held.manage.keys() {
+        assert_eq!(held.reminders_to(who), 1, "reminders to {who}");
+    }
+    let sent = held
+        .reminders()
+        .await
+        .into_iter()
+        .find(|r| r.id == held.waiting.id)
+        .unwrap();
+    assert_eq!(sent.state(), "sent", "{sent:?}");
+    assert_eq!(
+        sent.attempts, 1,
+        "the claim that was given back did not count: {sent:?}"
     );
     lifecycle.shutdown().await;
     drop(app);
@@ -688,6 +757,7 @@ crate::on_both_backends!(
     two_instances_on_one_database_send_each_message_once,
     an_unavailable_smtp_server_delays_mail_but_loses_and_doubles_none,
     a_message_kept_waiting_is_checked_again_before_it_goes,
+    a_message_whose_claim_ran_short_is_given_back_and_sent_once,
     organizer_messages_refuse_header_injection_and_keep_odd_bodies_intact,
 );
 

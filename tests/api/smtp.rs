@@ -2,6 +2,7 @@
 //! which keeps every message it accepts and can be told to refuse or to hang for a while.
 
 use std::net::{IpAddr, TcpListener};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -18,6 +19,8 @@ pub enum Behaviour {
     /// Waits this long before answering MAIL FROM, only in sessions that greeted with this
     /// EHLO name (the path of the client's SMTP URL): one instance stalls, others do not.
     HangFor(&'static str, Duration),
+    /// Holds every MAIL FROM unanswered until the behaviour is changed.
+    Hold,
 }
 
 #[derive(Clone)]
@@ -25,17 +28,23 @@ pub struct SmtpSink {
     pub port: u16,
     received: Arc<Mutex<Vec<Vec<u8>>>>,
     behaviour: Arc<Mutex<Behaviour>>,
+    mail_commands: Arc<AtomicUsize>,
 }
 
 #[derive(Clone)]
 struct Collector {
     received: Arc<Mutex<Vec<Vec<u8>>>>,
     behaviour: Arc<Mutex<Behaviour>>,
+    mail_commands: Arc<AtomicUsize>,
     current: Vec<u8>,
 }
 
 impl Handler for Collector {
     fn mail(&mut self, _ip: IpAddr, domain: &str, _from: &str) -> Response {
+        self.mail_commands.fetch_add(1, Ordering::SeqCst);
+        while *self.behaviour.lock().unwrap() == Behaviour::Hold {
+            std::thread::sleep(Duration::from_millis(10));
+        }
         let behaviour = *self.behaviour.lock().unwrap();
         match behaviour {
             Behaviour::Hang(pause) => std::thread::sleep(pause),
@@ -79,9 +88,11 @@ impl SmtpSink {
         let port = listener.local_addr().unwrap().port();
         let received = Arc::new(Mutex::new(Vec::new()));
         let behaviour = Arc::new(Mutex::new(Behaviour::Accept));
+        let mail_commands = Arc::new(AtomicUsize::new(0));
         let handler = Collector {
             received: received.clone(),
             behaviour: behaviour.clone(),
+            mail_commands: mail_commands.clone(),
             current: Vec::new(),
         };
         std::thread::spawn(move || {
@@ -96,7 +107,13 @@ impl SmtpSink {
             port,
             received,
             behaviour,
+            mail_commands,
         }
+    }
+
+    /// How many MAIL FROM commands (messages begun) the server has seen.
+    pub fn mail_commands(&self) -> usize {
+        self.mail_commands.load(Ordering::SeqCst)
     }
 
     pub fn url(&self) -> String {
