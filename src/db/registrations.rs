@@ -449,10 +449,17 @@ pub fn for_mail(
     conn: &mut DbConn,
     registration_ids: &[i64],
 ) -> Result<std::collections::HashMap<i64, MailSubject>, AppError> {
-    use super::schema::attendees;
     if registration_ids.is_empty() {
         return Ok(Default::default());
     }
+    super::planned_for_values(conn, |conn| read_for_mail(conn, registration_ids))
+}
+
+fn read_for_mail(
+    conn: &mut DbConn,
+    registration_ids: &[i64],
+) -> Result<std::collections::HashMap<i64, MailSubject>, AppError> {
+    use super::schema::attendees;
     let rows: Vec<(RegistrationRow, EventRow, Option<AttendeeRow>)> = registrations::table
         .filter(registrations::id.eq_any(registration_ids))
         .inner_join(events_table::table)
