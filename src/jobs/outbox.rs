@@ -279,10 +279,10 @@ impl OutboxWorker {
             .db
             .read(move |conn| {
                 let subjects = registrations::for_mail(conn, &ids)?;
-                Ok(claimed
+                claimed
                     .iter()
                     .map(|row| context_for(conn, row, &subjects, &links, &key, now, &organizer))
-                    .collect::<Vec<_>>())
+                    .collect::<Result<Vec<_>, AppError>>()
             })
             .await;
         match contexts {
@@ -425,7 +425,9 @@ struct Prepared {
 /// A message whose context was read longer ago than this is read again before it is sent.
 const STILL_FRESH: Duration = Duration::from_secs(1);
 
-/// What one claimed message will say, or what to record instead of sending it.
+/// What one claimed message will say, or what to record instead of sending it. A connection
+/// cut by the database is the one error returned: the whole read is then made again on
+/// another (see `Db::read_blocking`).
 fn context_for(
     conn: &mut DbConn,
     row: &OutboxRow,
@@ -434,12 +436,12 @@ fn context_for(
     key: &SecretKey,
     now: chrono::NaiveDateTime,
     organizer: &(String, String),
-) -> Result<(Notice, NoticeContext), Delivery> {
+) -> Result<Result<(Notice, NoticeContext), Delivery>, AppError> {
     let Some(notice) = Notice::parse(&row.kind) else {
-        return Err(Delivery::Failed(format!(
+        return Ok(Err(Delivery::Failed(format!(
             "unknown message kind `{}`",
             row.kind
-        )));
+        ))));
     };
     let built = match (row.registration_id, notice) {
         (Some(id), _) => match subjects.get(&id) {
@@ -459,10 +461,11 @@ fn context_for(
         (None, _) => Ok(Err("the message names no registration".into())),
     };
     match built {
-        Ok(Ok(context)) => Ok((notice, context)),
-        Ok(Err(why)) => Err(Delivery::Skipped(why)),
-        Err(AppError::NotFound(what)) => Err(Delivery::Skipped(what)),
-        Err(e) => Err(Delivery::Retry(e.to_string())),
+        Ok(Ok(context)) => Ok(Ok((notice, context))),
+        Ok(Err(why)) => Ok(Err(Delivery::Skipped(why))),
+        Err(AppError::NotFound(what)) => Ok(Err(Delivery::Skipped(what))),
+        Err(e @ AppError::Unavailable(_)) => Err(e),
+        Err(e) => Ok(Err(Delivery::Retry(e.to_string()))),
     }
 }
 
