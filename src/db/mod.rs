@@ -273,16 +273,25 @@ impl Db {
         applied.map_err(|e| AppError::Internal(anyhow::anyhow!("migration failed: {e}")))
     }
 
+    /// Runs `job` on the blocking thread pool, where database calls belong.
+    async fn on_blocking_thread<T, J>(&self, job: J) -> Result<T, AppError>
+    where
+        J: FnOnce(&Db) -> Result<T, AppError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let db = self.clone();
+        tokio::task::spawn_blocking(move || job(&db))
+            .await
+            .map_err(|e| AppError::Internal(e.into()))?
+    }
+
     /// Runs `f` on a pooled connection on the blocking thread pool (see [`Db::read_blocking`]).
     pub async fn read<T, F>(&self, f: F) -> Result<T, AppError>
     where
         F: FnMut(&mut DbConn) -> Result<T, AppError> + Send + 'static,
         T: Send + 'static,
     {
-        let db = self.clone();
-        tokio::task::spawn_blocking(move || db.read_blocking(f))
-            .await
-            .map_err(|e| AppError::Internal(e.into()))?
+        self.on_blocking_thread(move |db| db.read_blocking(f)).await
     }
 
     /// Runs `f` inside a write transaction, committed if it returns Ok and rolled back if not.
@@ -291,10 +300,8 @@ impl Db {
         F: FnOnce(&mut DbConn) -> Result<T, AppError> + Send + 'static,
         T: Send + 'static,
     {
-        let db = self.clone();
-        tokio::task::spawn_blocking(move || db.write_blocking(f))
+        self.on_blocking_thread(move |db| db.write_blocking(f))
             .await
-            .map_err(|e| AppError::Internal(e.into()))?
     }
 
     /// The same as [`Db::write`], for callers that are already on a blocking thread.
@@ -315,10 +322,7 @@ impl Db {
         F: FnOnce(&mut DbConn) -> Result<T, AppError> + Send + 'static,
         T: Send + 'static,
     {
-        let db = self.clone();
-        tokio::task::spawn_blocking(move || db.write_unseen(f))
-            .await
-            .map_err(|e| AppError::Internal(e.into()))?
+        self.on_blocking_thread(move |db| db.write_unseen(f)).await
     }
 
     /// One statement of the mail worker's bookkeeping, committed on its own without
@@ -330,10 +334,7 @@ impl Db {
         F: FnOnce(&mut DbConn) -> Result<T, AppError> + Send + 'static,
         T: Send + 'static,
     {
-        let db = self.clone();
-        tokio::task::spawn_blocking(move || db.as_writer(f))
-            .await
-            .map_err(|e| AppError::Internal(e.into()))?
+        self.on_blocking_thread(move |db| db.as_writer(f)).await
     }
 
     fn write_unseen<T, F>(&self, f: F) -> Result<T, AppError>
@@ -375,7 +376,7 @@ impl Db {
         match first {
             Err(AppError::Unavailable(why)) => {
                 tracing::warn!(error = %why, "a database connection was cut; reading again on another");
-                self.pool.get().map_err(AppError::unavailable)?.run(f)
+                self.read_blocking_once(f)
             }
             other => other,
         }
@@ -430,8 +431,8 @@ where
 /// Runs `f` with every statement planned for the values it is given. On PostgreSQL a prepared
 /// statement may otherwise keep a plan made while its tables were small (the first signups of
 /// a new event): a lookup of a list of ids then keeps scanning whole tables after they have
-/// grown, until the next ANALYZE. For the mail worker's batch reads, measured: 1,209–1,622
-/// reminders/s for a 30,000-person event with the kept plans, 2,879/s without them
+/// grown, until the next ANALYZE. For the mail worker's batch reads, measured: 1,282–1,622
+/// reminders/s for a 30,000-person event with the kept plans, 2,819–2,879/s without them
 /// (docs/benchmarks.md, session 4). Costs a transaction around `f` on PostgreSQL.
 pub fn planned_for_values<T, F>(conn: &mut DbConn, f: F) -> Result<T, AppError>
 where

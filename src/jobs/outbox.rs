@@ -161,8 +161,8 @@ impl OutboxWorker {
     /// Claims and delivers until nothing is due, `budget` has passed or `stop` turns true;
     /// returns how many messages were handled. The next batch is claimed (and what its
     /// messages say is read, see `prepare`) while the current one is being sent, so deliveries
-    /// wait neither for the slowest of a batch nor for the next claim. Once `stop` turns true no further message is started; those claimed stay so
-    /// until `run` gives them back.
+    /// wait neither for the slowest of a batch nor for the next claim. Once `stop` turns true
+    /// no further message is started; those claimed stay so until `run` gives them back.
     async fn deliver_due(
         &self,
         stop: &watch::Receiver<bool>,
@@ -174,11 +174,10 @@ impl OutboxWorker {
             Coming(tokio::task::JoinHandle<Result<Vec<Prepared>, AppError>>),
             Done,
         }
-        let first = self.claim().await?;
+        let first = self.next_batch().await?;
         if first.is_empty() {
             return Ok(0);
         }
-        let first = self.prepare(first).await;
         let started = std::time::Instant::now();
         // The stream owns what it claims with: a future borrowing `self` would tie the
         // worker's task to a lifetime the runtime cannot prove.
@@ -220,12 +219,7 @@ impl OutboxWorker {
                         if *halt.borrow() {
                             return Ok(Vec::new());
                         }
-                        let rows = next.claim().await?;
-                        Ok(if rows.is_empty() {
-                            Vec::new()
-                        } else {
-                            next.prepare(rows).await
-                        })
+                        next.next_batch().await
                     }))
                 };
                 Some((futures::stream::iter(batch), then))
@@ -253,6 +247,17 @@ impl OutboxWorker {
     /// is given back for the next claim (see `handle`).
     fn batch(&self) -> usize {
         2 * self.concurrency.max(1)
+    }
+
+    /// Claims the next batch of due messages and reads what they will say; empty when nothing
+    /// is due.
+    async fn next_batch(&self) -> Result<Vec<Prepared>, AppError> {
+        let rows = self.claim().await?;
+        Ok(if rows.is_empty() {
+            Vec::new()
+        } else {
+            self.prepare(rows).await
+        })
     }
 
     /// Takes the next batch of due messages for this worker.
