@@ -66,16 +66,6 @@ impl Services {
                 settings.smtp_connections(),
             )?,
         };
-        // A claimed message needs up to twice the SMTP timeout to be delivered, after waiting
-        // for the deliveries before it; one that could outlast its lease is not started
-        // (another instance might send it too) but given back for the next claim.
-        let smtp_secs = settings.smtp_timeout().as_secs() as i64;
-        if settings.outbox_lease().num_seconds() < 4 * smtp_secs {
-            return Err(AppError::config(format!(
-                "CONVENE_OUTBOX_LEASE_SECS ({}) must be at least 4 × CONVENE_SMTP_TIMEOUT_SECS ({smtp_secs}): claimed messages must be sent within their lease",
-                settings.outbox_lease().num_seconds()
-            )));
-        }
         let reminder_offsets = ReminderOffsets::parse(&settings.reminder_offsets)
             .map_err(|e| AppError::config(format!("CONVENE_REMINDER_OFFSETS: {e}")))?;
         Ok(Self {

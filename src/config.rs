@@ -34,8 +34,9 @@ pub struct Settings {
     pub smtp_timeout_secs: u64,
     /// How many messages one instance sends at once, each over its own SMTP connection.
     pub smtp_connections: u32,
-    /// How long a claimed message stays reserved for the worker that claimed it (seconds);
-    /// after a crash, another instance sends it once this has passed.
+    /// How long a claimed message stays reserved for its worker without a renewal (seconds);
+    /// a live worker renews its claims every quarter of this, so after a crash another
+    /// instance sends the message within this long.
     pub outbox_lease_secs: u64,
     /// `text` (default) or `json`: one JSON object per log line.
     pub log_format: String,
@@ -63,7 +64,7 @@ impl Default for Settings {
             worker_poll_ms: 1000,
             smtp_timeout_secs: 30,
             smtp_connections: 8,
-            outbox_lease_secs: 300,
+            outbox_lease_secs: 30,
             log_format: "text".into(),
             trusted_proxies: String::new(),
             metrics_token: None,
@@ -106,7 +107,7 @@ impl Settings {
     }
 
     pub fn outbox_lease(&self) -> chrono::Duration {
-        chrono::Duration::seconds(self.outbox_lease_secs.clamp(1, 86_400) as i64)
+        chrono::Duration::seconds(self.outbox_lease_secs.clamp(4, 3_600) as i64)
     }
 
     pub fn json_logs(&self) -> Result<bool, AppError> {

@@ -16,6 +16,7 @@ pub struct Metrics {
     http_duration: HistogramVec,
     signups: IntCounterVec,
     deliveries: IntCounterVec,
+    delivery_record: prometheus::Histogram,
     outbox_pending: IntGauge,
     outbox_oldest_age: prometheus::Gauge,
     outbox_failed: IntGauge,
@@ -77,6 +78,17 @@ impl Metrics {
             &["result"],
         )
         .expect("valid metric");
+        // The window in which a crash makes a delivered message go out again.
+        let delivery_record = prometheus::Histogram::with_opts(
+            HistogramOpts::new(
+                "convene_mail_record_seconds",
+                "Time from the SMTP server accepting a message to the commit that records it",
+            )
+            .buckets(vec![
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
+            ]),
+        )
+        .expect("valid metric");
         let outbox_pending = IntGauge::new(
             "convene_outbox_pending",
             "Messages not yet sent nor given up on, due or not",
@@ -110,6 +122,7 @@ impl Metrics {
             Box::new(http_duration.clone()),
             Box::new(signups.clone()),
             Box::new(deliveries.clone()),
+            Box::new(delivery_record.clone()),
             Box::new(outbox_pending.clone()),
             Box::new(outbox_oldest_age.clone()),
             Box::new(outbox_failed.clone()),
@@ -133,6 +146,7 @@ impl Metrics {
             http_duration,
             signups,
             deliveries,
+            delivery_record,
             outbox_pending,
             outbox_oldest_age,
             outbox_failed,
@@ -182,6 +196,11 @@ impl Metrics {
             DeliveryOutcome::Failed => "failed",
         };
         self.deliveries.with_label_values(&[label]).inc();
+    }
+
+    /// How long a delivery the SMTP server accepted waited for its record.
+    pub fn delivery_recorded(&self, seconds: f64) {
+        self.delivery_record.observe(seconds);
     }
 
     /// The text exposition, with the figures read at scrape time filled in first.

@@ -17,7 +17,7 @@ pub mod schema;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
@@ -203,10 +203,13 @@ pub type Conn = PooledConnection<ConnectionManager>;
 #[derive(Clone)]
 pub struct Db {
     pool: Pool<ConnectionManager>,
+    /// Two connections of the mail worker's own for its bookkeeping statements (claims,
+    /// renewals, records of deliveries), so that they never wait for one that requests hold.
+    bookkeeping: Pool<ConnectionManager>,
     backend: Backend,
     /// SQLite has one writer at a time; queueing writers here keeps them off SQLite's busy
     /// handler, whose sleeps would cost far more than the wait.
-    write_gate: Arc<Mutex<()>>,
+    write_gate: Arc<WriteGate>,
     /// Counts this process's write transactions; caches of read results compare it to know
     /// that nothing was written here since they read (see `http::recent`).
     generation: Arc<AtomicU64>,
@@ -228,20 +231,29 @@ impl Db {
             })?;
         }
         let backend = target.backend;
+        let losses = Arc::new(AtomicU64::new(0));
+        let cannot_open =
+            |e| AppError::config(format!("cannot open the {} database: {e}", backend.name()));
         let pool = Pool::builder()
             .max_size(pool_size.max(2))
             .connection_timeout(Duration::from_secs(10))
             .build(ConnectionManager {
-                target,
-                losses: Arc::new(AtomicU64::new(0)),
+                target: target.clone(),
+                losses: losses.clone(),
             })
-            .map_err(|e| {
-                AppError::config(format!("cannot open the {} database: {e}", backend.name()))
-            })?;
+            .map_err(cannot_open)?;
+        // Opened when the worker first needs them: commands without a worker open none.
+        let bookkeeping = Pool::builder()
+            .max_size(2)
+            .min_idle(Some(0))
+            .connection_timeout(Duration::from_secs(10))
+            .build(ConnectionManager { target, losses })
+            .map_err(cannot_open)?;
         Ok(Self {
             pool,
+            bookkeeping,
             backend,
-            write_gate: Arc::new(Mutex::new(())),
+            write_gate: Arc::new(WriteGate::default()),
             generation: Arc::new(AtomicU64::new(0)),
         })
     }
@@ -329,30 +341,41 @@ impl Db {
     /// `BEGIN`/`COMMIT` around it (two round trips fewer on PostgreSQL). `f` must run a single
     /// writing statement: that is what makes it atomic. Like [`Db::write_outbox`] it leaves
     /// kept reads valid.
+    ///
+    /// On SQLite these statements take the writer's turn ahead of requests' transactions: the
+    /// record that a message was delivered is what keeps a crash from sending it again, so it
+    /// must not queue behind a burst of signups.
     pub async fn outbox_statement<T, F>(&self, f: F) -> Result<T, AppError>
     where
         F: FnOnce(&mut DbConn) -> Result<T, AppError> + Send + 'static,
         T: Send + 'static,
     {
-        self.on_blocking_thread(move |db| db.as_writer(f)).await
+        self.on_blocking_thread(move |db| db.as_writer(Turn::First, f))
+            .await
     }
 
     fn write_unseen<T, F>(&self, f: F) -> Result<T, AppError>
     where
         F: FnOnce(&mut DbConn) -> Result<T, AppError>,
     {
-        self.as_writer(|conn| write_transaction(conn, f))
+        self.as_writer(Turn::InLine, |conn| write_transaction(conn, f))
     }
 
     /// Runs `f` on a pooled connection as this process's one writer on SQLite (see
     /// `write_gate`); on PostgreSQL writers run side by side.
-    fn as_writer<T, F>(&self, f: F) -> Result<T, AppError>
+    fn as_writer<T, F>(&self, turn: Turn, f: F) -> Result<T, AppError>
     where
         F: FnOnce(&mut DbConn) -> Result<T, AppError>,
     {
-        let mut pooled = self.pool.get().map_err(AppError::unavailable)?;
-        let _turn = (self.backend == Backend::Sqlite)
-            .then(|| self.write_gate.lock().unwrap_or_else(|p| p.into_inner()));
+        // The turn comes before the connection: a writer waiting for its turn holds no
+        // connection, so one let in ahead never waits for a connection held by those it
+        // overtook (only for readers, which do not wait for the gate).
+        let _turn = (self.backend == Backend::Sqlite).then(|| self.write_gate.enter(turn));
+        let pool = match turn {
+            Turn::First => &self.bookkeeping,
+            Turn::InLine => &self.pool,
+        };
+        let mut pooled = pool.get().map_err(AppError::unavailable)?;
         pooled.run(f)
     }
 
@@ -401,6 +424,59 @@ impl Db {
     /// The most connections the pool opens.
     pub fn pool_max(&self) -> u32 {
         self.pool.max_size()
+    }
+}
+
+/// Whether a writer waits in line or goes ahead of those waiting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Turn {
+    InLine,
+    First,
+}
+
+/// The one writer's turn on SQLite. Writers that ask for [`Turn::First`] are let in before any
+/// waiting in line; among each kind the order is whatever the wake-up gives.
+#[derive(Default)]
+struct WriteGate {
+    state: Mutex<GateState>,
+    freed: Condvar,
+}
+
+#[derive(Default)]
+struct GateState {
+    taken: bool,
+    first_waiting: usize,
+    in_line_waiting: usize,
+}
+
+/// Holding one is being the writer; dropping it lets the next in.
+struct WriterTurn<'a>(&'a WriteGate);
+
+impl WriteGate {
+    fn enter(&self, turn: Turn) -> WriterTurn<'_> {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        fn waiting(state: &mut GateState, turn: Turn) -> &mut usize {
+            match turn {
+                Turn::First => &mut state.first_waiting,
+                Turn::InLine => &mut state.in_line_waiting,
+            }
+        }
+        *waiting(&mut state, turn) += 1;
+        while state.taken || (turn == Turn::InLine && state.first_waiting > 0) {
+            state = self.freed.wait(state).unwrap_or_else(|p| p.into_inner());
+        }
+        *waiting(&mut state, turn) -= 1;
+        state.taken = true;
+        WriterTurn(self)
+    }
+}
+
+impl Drop for WriterTurn<'_> {
+    fn drop(&mut self) {
+        let mut state = self.0.state.lock().unwrap_or_else(|p| p.into_inner());
+        state.taken = false;
+        drop(state);
+        self.0.freed.notify_all();
     }
 }
 
@@ -487,6 +563,33 @@ mod tests {
         assert_eq!(abs.address, "/var/lib/convene/convene.db");
         assert!(DatabaseTarget::parse("mysql://x").is_err());
         assert!(DatabaseTarget::parse("sqlite://").is_err());
+    }
+
+    #[test]
+    fn a_writer_asking_to_go_first_overtakes_those_in_line() {
+        let gate = Arc::new(WriteGate::default());
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let held = gate.enter(Turn::InLine);
+        let spawn = |turn: Turn, name: &'static str| {
+            let (gate, order) = (gate.clone(), order.clone());
+            std::thread::spawn(move || {
+                let _turn = gate.enter(turn);
+                order.lock().unwrap().push(name);
+            })
+        };
+        let waiting_in_line = spawn(Turn::InLine, "in line");
+        // The in-line writer is waiting before the other asks.
+        while gate.state.lock().unwrap().in_line_waiting == 0 {
+            std::thread::yield_now();
+        }
+        let first = spawn(Turn::First, "first");
+        while gate.state.lock().unwrap().first_waiting == 0 {
+            std::thread::yield_now();
+        }
+        drop(held);
+        first.join().unwrap();
+        waiting_in_line.join().unwrap();
+        assert_eq!(*order.lock().unwrap(), ["first", "in line"]);
     }
 
     #[test]

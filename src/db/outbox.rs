@@ -1,10 +1,11 @@
 //! The outbox: every email is a row here first, written in the transaction that caused it, and
-//! delivered later by the worker. Rows are claimed with a lease, so a crashed worker's rows are
-//! picked up again once the lease runs out.
+//! delivered later by the worker. Rows are claimed with a short lease that a live worker keeps
+//! renewing, so a crashed worker's rows are picked up again a lease after its last renewal.
 
 use chrono::{Duration, NaiveDateTime};
-use diesel::dsl::{count_star, min};
+use diesel::dsl::{case_when, count_star, min};
 use diesel::prelude::*;
+use diesel::sql_types::{Nullable, Text};
 
 use super::DbConn;
 use super::schema::outbox;
@@ -158,6 +159,10 @@ pub fn for_event(conn: &mut DbConn, event_id: i64, limit: i64) -> Result<Vec<Out
         .load(conn)?)
 }
 
+/// What a message's `last_error` says once it was taken over from a worker whose claim ran
+/// out with no outcome recorded.
+pub const TAKEN_OVER: &str = "taken over from a worker that stopped before recording an outcome: it may have been delivered then";
+
 /// Takes up to `limit` due messages for `worker`, leasing them until `now + lease`, in one
 /// statement. On PostgreSQL rows another worker is claiming are skipped rather than waited for.
 pub fn claim(
@@ -184,10 +189,18 @@ pub fn claim(
         .order(due_id.asc())
         .select(due_id)
         .limit(limit);
+    // A claim still on the row ran out without an outcome: its worker stopped answering
+    // (crashed, or lost the database) and may have delivered the message before it did.
+    let taken_over = case_when(
+        outbox::claimed_until.is_not_null(),
+        TAKEN_OVER.into_sql::<Nullable<Text>>(),
+    )
+    .otherwise(outbox::last_error);
     let lease = (
         outbox::claimed_by.eq(worker),
         outbox::claimed_until.eq(now + lease),
         outbox::attempts.eq(outbox::attempts + 1),
+        outbox::last_error.eq(taken_over),
     );
     let mut rows: Vec<OutboxRow> = match conn {
         DbConn::Postgres(pg) => {
@@ -205,16 +218,44 @@ pub fn claim(
     Ok(rows)
 }
 
-/// Records one message as delivered. Each message is committed on its own.
-pub fn mark_sent(conn: &mut DbConn, id: i64, now: NaiveDateTime) -> Result<(), AppError> {
-    diesel::update(outbox::table.find(id).filter(outbox::sent_at.is_null()))
-        .set((
-            outbox::sent_at.eq(Some(now)),
-            outbox::claimed_until.eq(None::<NaiveDateTime>),
-            outbox::last_error.eq(None::<String>),
-        ))
-        .execute(conn)?;
-    Ok(())
+/// Records messages as delivered, all in one statement: the worker gathers the messages that
+/// the SMTP server accepted while the previous record was being written, so under load one
+/// commit records several deliveries. Returns how many rows changed.
+pub fn mark_sent(conn: &mut DbConn, ids: &[i64], now: NaiveDateTime) -> Result<usize, AppError> {
+    Ok(diesel::update(
+        outbox::table
+            .filter(outbox::id.eq_any(ids))
+            .filter(outbox::sent_at.is_null()),
+    )
+    .set((
+        outbox::sent_at.eq(Some(now)),
+        outbox::claimed_until.eq(None::<NaiveDateTime>),
+        outbox::last_error.eq(None::<String>),
+    ))
+    .execute(conn)?)
+}
+
+/// Extends the lease of the messages `ids` that `worker` holds to `until`, in one statement: a
+/// live worker keeps what it claimed, while a dead one's claims run out a lease after its last
+/// renewal. A claim that ran out but was not taken by another worker is renewed too (it is
+/// still this worker's: a claim by another would have changed `claimed_by`).
+pub fn renew(
+    conn: &mut DbConn,
+    worker: &str,
+    ids: &[i64],
+    until: NaiveDateTime,
+) -> Result<usize, AppError> {
+    Ok(diesel::update(
+        outbox::table
+            .filter(outbox::id.eq_any(ids))
+            .filter(outbox::claimed_by.eq(worker))
+            .filter(outbox::claimed_until.is_not_null())
+            .filter(outbox::sent_at.is_null())
+            .filter(outbox::failed_at.is_null())
+            .filter(outbox::skipped_at.is_null()),
+    )
+    .set(outbox::claimed_until.eq(Some(until)))
+    .execute(conn)?)
 }
 
 /// Records a temporary failure: the message is tried again at `retry_at`.
@@ -287,20 +328,15 @@ pub fn release(conn: &mut DbConn, worker: &str) -> Result<usize, AppError> {
     .execute(conn)?)
 }
 
-/// Gives back one message `worker` claimed until `until` and did not start (its claim had too
-/// little time left for a delivery), with the attempt the claim counted; nothing if the claim
-/// is no longer this one.
-pub fn give_back(
-    conn: &mut DbConn,
-    id: i64,
-    worker: &str,
-    until: NaiveDateTime,
-) -> Result<usize, AppError> {
+/// Gives back one message `worker` claimed and did not start (its lease could not be
+/// renewed), with the attempt the claim counted; nothing if the claim is no longer this
+/// worker's.
+pub fn give_back(conn: &mut DbConn, id: i64, worker: &str) -> Result<usize, AppError> {
     Ok(diesel::update(
         outbox::table
             .find(id)
             .filter(outbox::claimed_by.eq(worker))
-            .filter(outbox::claimed_until.eq(until))
+            .filter(outbox::claimed_until.is_not_null())
             .filter(outbox::sent_at.is_null()),
     )
     .set((

@@ -1,7 +1,9 @@
-//! The outbox worker: claims due messages with a lease, renders each from the current state
-//! of its registration (dropping those that no longer apply), delivers a few at a time, and
-//! commits each as sent on its own. Temporary failures are retried with exponential backoff
-//! for about a day; permanent ones are kept with their reason for the organizer to see.
+//! The outbox worker: claims due messages with a short lease that it keeps renewing while it
+//! lives, renders each from the current state of its registration (dropping those that no
+//! longer apply), delivers a few at a time, and records each delivery as soon as the SMTP
+//! server has accepted it (several accepted at once share one commit). Temporary failures are
+//! retried with exponential backoff for about a day; permanent ones are kept with their reason
+//! for the organizer to see.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -10,7 +12,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use lettre::message::Mailbox;
 use serde::Deserialize;
-use tokio::sync::{Notify, watch};
+use tokio::sync::{Notify, mpsc, oneshot, watch};
 
 use crate::clock::Clock;
 use crate::db::outbox::{self, OutboxRow};
@@ -40,8 +42,8 @@ pub struct OutboxWorker {
     pub id: String,
     pub reminder_offsets: ReminderOffsets,
     pub metrics: Arc<Metrics>,
-    /// How long a claim holds before another worker may take the message
-    /// (`CONVENE_OUTBOX_LEASE_SECS`).
+    /// How long a claim holds without renewal before another worker may take the message
+    /// (`CONVENE_OUTBOX_LEASE_SECS`); see [`Lease`].
     pub lease: chrono::Duration,
     /// Messages in flight at once (`CONVENE_SMTP_CONNECTIONS`); the SMTP pool keeps as many
     /// connections open.
@@ -69,7 +71,104 @@ enum Delivery {
     Skipped(String),
     Retry(String),
     Failed(String),
+    /// Cut off because this worker's lease was about to run out (its renewals failed):
+    /// another worker may take the message over, so this one must not be sending it then.
+    Abandoned,
 }
+
+/// What a worker's claims look like from the outside. A claim holds for `lease` after the claim
+/// or its latest renewal; the worker renews all its claims every quarter lease, starts a
+/// delivery only while at least half a lease is left, and abandons one still in flight when
+/// less than a quarter is left. So a dead worker's messages go out from another within one
+/// lease, and a live one never sends a message whose claim may already be another's.
+#[derive(Clone)]
+struct Lease {
+    length: chrono::Duration,
+    /// The `claimed_until` that the latest successful renewal wrote.
+    renewed: watch::Sender<Option<chrono::NaiveDateTime>>,
+    /// The messages this worker claimed and has not finished with: what it renews. One it
+    /// abandoned is left out, so that its claim runs out and another worker takes it over.
+    held: Arc<std::sync::Mutex<std::collections::HashSet<i64>>>,
+}
+
+impl Lease {
+    fn new(length: chrono::Duration) -> Self {
+        Self {
+            length,
+            renewed: watch::channel(None).0,
+            held: Default::default(),
+        }
+    }
+
+    fn hold(&self, rows: &[OutboxRow]) {
+        let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+        held.extend(rows.iter().map(|r| r.id));
+    }
+
+    fn let_go(&self, id: i64) {
+        self.held
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&id);
+    }
+
+    fn held(&self) -> Vec<i64> {
+        let held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+        held.iter().copied().collect()
+    }
+
+    fn renew_every(&self) -> Duration {
+        (self.length / 4)
+            .to_std()
+            .unwrap_or(Duration::from_secs(1))
+            .max(Duration::from_millis(250))
+    }
+
+    /// Until when the claim of `row` holds: its own, or the latest renewal if later.
+    fn holds_until(&self, row: &OutboxRow) -> Option<chrono::NaiveDateTime> {
+        match (row.claimed_until, *self.renewed.borrow()) {
+            (Some(claimed), Some(renewed)) => Some(claimed.max(renewed)),
+            (claimed, _) => claimed,
+        }
+    }
+
+    /// Whether a delivery of `row` may start at `now`.
+    fn may_start(&self, row: &OutboxRow, now: chrono::NaiveDateTime) -> bool {
+        self.holds_until(row)
+            .is_some_and(|until| until - now >= self.length / 2)
+    }
+
+    /// Resolves when less than a quarter of a lease is left of the claim on `row`; renewals
+    /// push that moment back.
+    async fn running_out(&self, row: &OutboxRow, clock: &Clock) {
+        let mut renewals = self.renewed.subscribe();
+        loop {
+            let Some(until) = self.holds_until(row) else {
+                return;
+            };
+            let left = until - self.length / 4 - clock.now();
+            let Ok(wait) = left.to_std() else {
+                return;
+            };
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                changed = renewals.changed() => if changed.is_err() {
+                    std::future::pending::<()>().await;
+                },
+            }
+        }
+    }
+}
+
+/// A delivery the SMTP server accepted, waiting for its record.
+struct Accepted {
+    id: i64,
+    at: std::time::Instant,
+    recorded: oneshot::Sender<()>,
+}
+
+/// The most deliveries one statement records.
+const RECORD_BATCH: usize = 256;
 
 pub fn backoff(attempts: i32) -> chrono::Duration {
     let exponent = attempts.clamp(1, 8) - 1;
@@ -100,7 +199,139 @@ struct ChangePayload {
 impl OutboxWorker {
     /// Schedules reminders and delivers until `stop` turns true, then gives back what it had
     /// claimed.
-    pub async fn run(self, mut stop: watch::Receiver<bool>) {
+    pub async fn run(self, stop: watch::Receiver<bool>) {
+        let lease = Lease::new(self.lease);
+        let (accepted, to_record) = mpsc::unbounded_channel();
+        let recorder = tokio::spawn(record_deliveries(
+            self.db.clone(),
+            self.clock.clone(),
+            self.metrics.clone(),
+            to_record,
+        ));
+        let renewals = tokio::spawn(renew_claims(
+            self.db.clone(),
+            self.clock.clone(),
+            self.id.clone(),
+            lease.clone(),
+            stop.clone(),
+        ));
+        let (db, worker) = (self.db.clone(), self.id.clone());
+        let running = Running {
+            worker: self,
+            claims: lease,
+            accepted,
+        };
+        running.run(stop).await;
+        renewals.abort();
+        // Deliveries the SMTP server accepted are recorded before the rest is given back; a
+        // database that does not answer within the grace leaves them to be sent again.
+        if tokio::time::timeout(STOP_GRACE, recorder).await.is_err() {
+            tracing::warn!("stopping: some accepted deliveries could not be recorded");
+        }
+        match db
+            .outbox_statement(move |conn| outbox::release(conn, &worker))
+            .await
+        {
+            Ok(n) if n > 0 => {
+                tracing::info!(released = n, "outbox worker gave back claimed messages")
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "outbox worker could not release its claims"),
+        }
+    }
+}
+
+/// Renews this worker's claims every quarter lease until `stop` turns true.
+async fn renew_claims(
+    db: Db,
+    clock: Clock,
+    worker: String,
+    lease: Lease,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut ticks = tokio::time::interval(lease.renew_every());
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticks.tick() => {}
+            _ = stop.changed() => return,
+        }
+        let held = lease.held();
+        if held.is_empty() {
+            continue;
+        }
+        let until = clock.now() + lease.length;
+        let worker = worker.clone();
+        match db
+            .outbox_statement(move |conn| outbox::renew(conn, &worker, &held, until))
+            .await
+        {
+            Ok(_) => {
+                lease.renewed.send_replace(Some(until));
+            }
+            Err(e) => tracing::warn!(error = %e, "could not renew the claims on messages"),
+        }
+    }
+}
+
+/// Records accepted deliveries as they come, all those waiting in one statement, and tells
+/// each delivery once its record is committed. A record that fails is tried again: the
+/// message was delivered, and only its record keeps it from going out a second time.
+async fn record_deliveries(
+    db: Db,
+    clock: Clock,
+    metrics: Arc<Metrics>,
+    mut accepted: mpsc::UnboundedReceiver<Accepted>,
+) {
+    while let Some(first) = accepted.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < RECORD_BATCH {
+            match accepted.try_recv() {
+                Ok(next) => batch.push(next),
+                Err(_) => break,
+            }
+        }
+        let ids: Vec<i64> = batch.iter().map(|a| a.id).collect();
+        let mut pause = Duration::from_millis(50);
+        loop {
+            let (record, now) = (ids.clone(), clock.now());
+            match db
+                .outbox_statement(move |conn| outbox::mark_sent(conn, &record, now))
+                .await
+            {
+                Ok(_) => break,
+                Err(e) => {
+                    tracing::error!(error = %e, messages = ?ids, "could not record delivered messages; trying again");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+        for delivery in batch {
+            metrics.delivery_recorded(delivery.at.elapsed().as_secs_f64());
+            let _ = delivery.recorded.send(());
+        }
+    }
+}
+
+/// A worker at work: with the lease it renews and the recorder of its deliveries.
+#[derive(Clone)]
+struct Running {
+    worker: OutboxWorker,
+    claims: Lease,
+    accepted: mpsc::UnboundedSender<Accepted>,
+}
+
+impl std::ops::Deref for Running {
+    type Target = OutboxWorker;
+
+    fn deref(&self) -> &OutboxWorker {
+        &self.worker
+    }
+}
+
+impl Running {
+    async fn run(self, mut stop: watch::Receiver<bool>) {
         tracing::info!(worker = %self.id, transport = self.transport.describe(), "outbox worker started");
         // Reminders are looked for every 15 polls (15 s by default), not on every batch.
         let scan_every = (self.poll * 15).clamp(Duration::from_millis(50), Duration::from_secs(15));
@@ -136,20 +367,10 @@ impl OutboxWorker {
                 }
             }
         }
-        let worker = self.id.clone();
-        match self
-            .db
-            .outbox_statement(move |conn| outbox::release(conn, &worker))
-            .await
-        {
-            Ok(n) if n > 0 => {
-                tracing::info!(released = n, "outbox worker gave back claimed messages")
-            }
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "outbox worker could not release its claims"),
-        }
     }
+}
 
+impl OutboxWorker {
     /// Inserts the reminders that are due now (once each, however many workers run).
     pub async fn schedule_reminders(&self) -> Result<super::reminders::Scheduled, AppError> {
         let (now, defaults) = (self.clock.now(), self.reminder_offsets.clone());
@@ -157,7 +378,9 @@ impl OutboxWorker {
             .write_outbox(move |conn| super::reminders::schedule_due(conn, &defaults, now))
             .await
     }
+}
 
+impl Running {
     /// Claims and delivers until nothing is due, `budget` has passed or `stop` turns true;
     /// returns how many messages were handled. The next batch is claimed (and what its
     /// messages say is read, see `prepare`) while the current one is being sent, so deliveries
@@ -240,11 +463,10 @@ impl OutboxWorker {
         Ok(handled)
     }
 
-    /// How many messages one claim takes: small enough that a claimed message is started well
-    /// within the lease, even when every delivery runs into the SMTP time limit. The next batch
-    /// is claimed when the first message of the one before starts, so a message waits for at
-    /// most four rounds of deliveries. One that would still be sending when its lease runs out
-    /// is given back for the next claim (see `handle`).
+    /// How many messages one claim takes: a few rounds of deliveries, so that another
+    /// instance finds due mail to claim rather than all of it reserved by one. The next batch
+    /// is claimed when the first message of the one before starts; claims waiting their turn
+    /// are renewed like the rest (see [`Lease`]).
     fn batch(&self) -> usize {
         2 * self.concurrency.max(1)
     }
@@ -264,9 +486,12 @@ impl OutboxWorker {
     async fn claim(&self) -> Result<Vec<OutboxRow>, AppError> {
         let (worker, now, lease) = (self.id.clone(), self.clock.now(), self.lease);
         let limit = self.batch() as i64;
-        self.db
+        let rows = self
+            .db
             .outbox_statement(move |conn| outbox::claim(conn, &worker, now, lease, limit))
-            .await
+            .await?;
+        self.claims.hold(&rows);
+        Ok(rows)
     }
 
     /// Reads what each message of a claimed batch will say, all in one go (a few queries for
@@ -312,7 +537,14 @@ impl OutboxWorker {
         }
     }
 
+    /// Delivers one claimed message (or records why not), then stops renewing its claim.
     async fn handle(&self, message: Prepared) {
+        let id = message.row.id;
+        self.settle(message).await;
+        self.claims.let_go(id);
+    }
+
+    async fn settle(&self, message: Prepared) {
         let Prepared {
             row,
             context,
@@ -329,22 +561,18 @@ impl OutboxWorker {
         } else {
             context
         };
-        // A claim that runs out during the delivery may by then be another worker's: rather
-        // than risk sending the message twice, give it back (with the attempt its claim
-        // counted) for the next claim.
-        let longest = chrono::Duration::from_std(self.transport.longest_delivery())
-            .unwrap_or(chrono::Duration::MAX);
-        if let (Ok(_), Some(until)) = (&context, row.claimed_until)
-            && self.clock.now() + longest >= until
-        {
+        // A claim whose renewals have been failing may soon be another worker's: rather than
+        // risk sending the message twice, give it back (with the attempt its claim counted)
+        // for the next claim.
+        if context.is_ok() && !self.claims.may_start(&row, self.clock.now()) {
             tracing::warn!(
                 message = id,
-                "too little of the claim left for a delivery; given back for the next claim"
+                "the claim could not be renewed; given back for the next claim"
             );
             let worker = self.id.clone();
             if let Err(e) = self
                 .db
-                .outbox_statement(move |conn| outbox::give_back(conn, id, &worker, until))
+                .outbox_statement(move |conn| outbox::give_back(conn, id, &worker))
                 .await
             {
                 tracing::warn!(message = id, error = %e, "could not give back a claimed message");
@@ -353,13 +581,16 @@ impl OutboxWorker {
         }
         let recipient = row.recipient.clone();
         let outcome = match context {
-            Ok((notice, context)) => self.deliver(&row, notice, context).await,
+            Ok((notice, context)) => tokio::select! {
+                outcome = self.deliver(&row, notice, context) => outcome,
+                _ = self.claims.running_out(&row, &self.clock) => Delivery::Abandoned,
+            },
             Err(outcome) => outcome,
         };
         let now = self.clock.now();
         match &outcome {
             Delivery::Sent => self.metrics.delivery(DeliveryOutcome::Sent),
-            Delivery::Skipped(_) => {}
+            Delivery::Skipped(_) | Delivery::Abandoned => {}
             Delivery::Retry(_) if attempts < MAX_ATTEMPTS => {
                 self.metrics.delivery(DeliveryOutcome::Retry)
             }
@@ -371,13 +602,33 @@ impl OutboxWorker {
             Delivery::Sent => {
                 // The address is masked by the log writer (see `logging`).
                 tracing::debug!(message = id, to = %recipient, "delivered");
-                self.db
-                    .outbox_statement(move |conn| outbox::mark_sent(conn, id, now))
-                    .await
+                let (recorded, wait) = oneshot::channel();
+                let accepted = Accepted {
+                    id,
+                    at: std::time::Instant::now(),
+                    recorded,
+                };
+                // The delivery slot stays taken until the record is committed, so no more
+                // deliveries are ever unrecorded at once than there are slots.
+                if self.accepted.send(accepted).is_err() || wait.await.is_err() {
+                    tracing::error!(message = id, "a delivered message could not be recorded");
+                }
+                Ok(())
+            }
+            Delivery::Abandoned => {
+                tracing::warn!(
+                    message = id,
+                    "delivery cut off: the claim could not be renewed and may pass to another worker"
+                );
+                Ok(())
             }
             Delivery::Skipped(why) => {
                 tracing::info!(message = id, reason = %why, "message no longer applies");
-                let why = format!("skipped: {why}");
+                let why = match row.last_error.as_deref() {
+                    // Truthful about what may have happened before this claim.
+                    Some(note) if note == outbox::TAKEN_OVER => format!("skipped: {why} ({note})"),
+                    _ => format!("skipped: {why}"),
+                };
                 self.db
                     .outbox_statement(move |conn| outbox::mark_skipped(conn, id, &why, now))
                     .await

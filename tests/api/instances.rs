@@ -34,7 +34,7 @@ pub struct Instance {
     pub child: Child,
     pub base: String,
     pub log: std::path::PathBuf,
-    pub data: tempfile::TempDir,
+    _data: tempfile::TempDir,
 }
 
 impl Drop for Instance {
@@ -62,7 +62,7 @@ impl Instance {
             child: command.spawn().expect("convene serve starts"),
             base: format!("http://127.0.0.1:{port}"),
             log,
-            data,
+            _data: data,
         }
     }
 
@@ -134,4 +134,3 @@ pub fn outbox_rows(db: &Db) -> Vec<OutboxRow> {
     })
     .unwrap()
 }
-

@@ -621,15 +621,15 @@ async fn a_message_kept_waiting_is_checked_again_before_it_goes(app: TestApp) {
     drop(app);
 }
 
-/// A claimed message whose lease no longer has room for a delivery, because the one before it
-/// was slow, is not started (another instance could take it over mid-way) but given back at
+/// A claimed message whose lease has less than half a lease left (its renewals did not come
+/// through) is not started (another instance could take it over mid-way) but given back at
 /// once, without counting an attempt, and then sent once.
 async fn a_message_whose_claim_ran_short_is_given_back_and_sent_once(app: TestApp) {
     let held = HeldReminders::start(&app).await;
     let lifecycle = held.app.lifecycle();
     let until = held.waiting.claimed_until.unwrap();
-    // Time passes on the service's clock until less than a delivery (2 × the SMTP timeout)
-    // of the waiting message's claim is left.
+    // Time passes on the service's clock until less than half a lease of the waiting
+    // message's claim is left.
     let left = until - held.app.clock.now();
     held.app.clock.advance(left - chrono::Duration::seconds(10));
     held.app.smtp.set(Behaviour::Accept);
@@ -651,6 +651,83 @@ async fn a_message_whose_claim_ran_short_is_given_back_and_sent_once(app: TestAp
     );
     lifecycle.shutdown().await;
     drop(app);
+}
+
+/// A message claimed by a worker that then stopped answering (its lease ran out, nothing was
+/// recorded) is taken over by another, and the outbox says that the first may have sent it:
+/// here the reminder no longer applies when it is taken over, so it is skipped with both
+/// reasons, and nothing is sent.
+async fn a_message_taken_over_from_a_dead_worker_says_it_may_have_been_sent(app: TestApp) {
+    use convene::db::schema::outbox;
+    use diesel::prelude::*;
+    app.create_event(&event_json("taken", None)).await;
+    app.sign_up("taken", "Ann", "ann@example.org", &[]).await;
+    app.wait_for_mail("ann@example.org", 1).await;
+    app.wait_for_outbox_drained().await;
+    let (event_id, registration_id) = app
+        .state
+        .db
+        .read(|c| {
+            let event = convene::db::events::find_by_slug(c, "taken")?;
+            let registration: i64 = convene::db::schema::registrations::table
+                .filter(convene::db::schema::registrations::event_id.eq(event.id))
+                .select(convene::db::schema::registrations::id)
+                .first(c)?;
+            Ok((event.id, registration))
+        })
+        .await
+        .unwrap();
+    // A reminder for a start the event no longer has, held by a worker whose lease ran out.
+    let now = app.clock.now();
+    let id = app
+        .state
+        .db
+        .write(move |c| {
+            let id = convene::db::outbox::enqueue(
+                c,
+                convene::db::outbox::NewMessage {
+                    notice: convene::domain::Notice::Reminder,
+                    event_id,
+                    registration_id,
+                    recipient: "ann@example.org",
+                    payload: json!({"offset_minutes": 60, "starts_at": "2001-01-01T00:00:00"}),
+                },
+                now,
+            )?;
+            diesel::update(outbox::table.find(id))
+                .set((
+                    outbox::claimed_by.eq("a-worker-that-died"),
+                    outbox::claimed_until.eq(now - chrono::Duration::seconds(1)),
+                    outbox::attempts.eq(1),
+                ))
+                .execute(c)?;
+            Ok(id)
+        })
+        .await
+        .unwrap();
+    app.state.outbox_wake.notify_one();
+    app.wait_for_outbox_drained().await;
+    let row = app
+        .state
+        .db
+        .read(move |c| convene::db::outbox::for_registration(c, registration_id))
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|r| r.id == id)
+        .unwrap();
+    assert_eq!(row.state(), "skipped", "{row:?}");
+    let reason = row.last_error.unwrap_or_default();
+    assert!(
+        reason.contains("the event moved") && reason.contains("may have been delivered"),
+        "{reason}"
+    );
+    assert_ne!(row.claimed_by.as_deref(), Some("a-worker-that-died"));
+    assert_eq!(
+        app.mail_to("ann@example.org").len(),
+        1,
+        "only the confirmation"
+    );
 }
 
 async fn organizer_messages_refuse_header_injection_and_keep_odd_bodies_intact(app: TestApp) {
@@ -758,6 +835,7 @@ crate::on_both_backends!(
     an_unavailable_smtp_server_delays_mail_but_loses_and_doubles_none,
     a_message_kept_waiting_is_checked_again_before_it_goes,
     a_message_whose_claim_ran_short_is_given_back_and_sent_once,
+    a_message_taken_over_from_a_dead_worker_says_it_may_have_been_sent,
     organizer_messages_refuse_header_injection_and_keep_odd_bodies_intact,
 );
 

@@ -39,8 +39,7 @@ async fn a_killed_instance_loses_no_mail_and_doubles_none() {
             ("CONVENE_SECRET_KEY", secret.clone()),
             ("CONVENE_BASE_URL", "https://convene.example".to_owned()),
             ("CONVENE_SMTP_URL", format!("{}/{helo}", smtp.url())),
-            // A short lease, so the test need not wait five minutes; the SMTP limit (twice the
-            // timeout) is longer than the test takes to kill the stalled instance.
+            // A lease shorter than the default, so that the test is short.
             ("CONVENE_OUTBOX_LEASE_SECS", "12".to_owned()),
             ("CONVENE_WORKER_POLL_MS", "100".to_owned()),
             ("CONVENE_SMTP_TIMEOUT_SECS", "3".to_owned()),
