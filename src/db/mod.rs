@@ -96,6 +96,11 @@ pub struct ConnectionManager {
     target: DatabaseTarget,
     /// How many times a connection of this pool was found cut by the server.
     losses: Arc<AtomicU64>,
+    /// On SQLite: whether each commit waits for the disk (`synchronous = FULL`). The mail
+    /// worker's bookkeeping does not: its commits survive a crash of the process, and the next
+    /// durable commit of anyone flushes them to the disk with everything before; a power cut
+    /// in between can at worst make a message go out twice.
+    durable: bool,
 }
 
 /// A connection that answered within this long is handed out again without a check.
@@ -187,9 +192,14 @@ impl ConnectionManager {
                 conn.batch_execute(
                     "PRAGMA busy_timeout = 10000;
                      PRAGMA journal_mode = WAL;
-                     PRAGMA synchronous = FULL;
                      PRAGMA foreign_keys = ON;",
                 )
+                .map_err(r2d2::Error::QueryError)?;
+                conn.batch_execute(if self.durable {
+                    "PRAGMA synchronous = FULL"
+                } else {
+                    "PRAGMA synchronous = NORMAL"
+                })
                 .map_err(r2d2::Error::QueryError)?;
                 Ok(DbConn::Sqlite(conn))
             }
@@ -240,6 +250,7 @@ impl Db {
             .build(ConnectionManager {
                 target: target.clone(),
                 losses: losses.clone(),
+                durable: true,
             })
             .map_err(cannot_open)?;
         // Opened when the worker first needs them: commands without a worker open none.
@@ -247,7 +258,11 @@ impl Db {
             .max_size(2)
             .min_idle(Some(0))
             .connection_timeout(Duration::from_secs(10))
-            .build(ConnectionManager { target, losses })
+            .build(ConnectionManager {
+                target,
+                losses,
+                durable: false,
+            })
             .map_err(cannot_open)?;
         Ok(Self {
             pool,
