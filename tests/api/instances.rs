@@ -137,7 +137,6 @@ pub fn outbox_rows(db: &Db) -> Vec<OutboxRow> {
     .unwrap()
 }
 
-
 /// Makes every message that waits for its retry due now, as if its backoff had passed: a
 /// `convene` process's clock cannot be moved from the test, so the test moves the moment the
 /// message waits for instead. Messages a worker holds are left alone. Returns how many moved.
@@ -229,7 +228,16 @@ impl PgCluster {
         let data = cluster.data();
         let init = cluster
             .command("initdb")
-            .args(["-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync", "-D"])
+            .args([
+                "-U",
+                "postgres",
+                "-A",
+                "trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
+                "-D",
+            ])
             .arg(&data)
             .output()
             .unwrap();
@@ -365,7 +373,9 @@ impl SignupLoad {
                         let email = address(index);
                         let status = http
                             .post(&url)
-                            .json(&serde_json::json!({ "name": format!("P{index}"), "email": email }))
+                            .json(
+                                &serde_json::json!({ "name": format!("P{index}"), "email": email }),
+                            )
                             .send()
                             .await
                             .map(|r| r.status().as_u16())

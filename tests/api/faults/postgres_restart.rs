@@ -14,9 +14,7 @@ use diesel::prelude::*;
 
 use super::{report, rounds};
 use crate::helpers::event_json;
-use crate::instances::{
-    Instance, PgCluster, SignupLoad, convene, organizer_token, outbox_rows,
-};
+use crate::instances::{Instance, PgCluster, SignupLoad, convene, organizer_token, outbox_rows};
 use crate::smtp::SmtpSink;
 
 const SLUG: &str = "restarts";
@@ -101,7 +99,13 @@ async fn postgres_restarts_lose_no_acknowledged_signup() {
             assert!(
                 Instant::now() < deadline,
                 "no signup acknowledged within 30 s of restart {round}: {}",
-                server.logs().lines().rev().take(20).collect::<Vec<_>>().join("\n")
+                server
+                    .logs()
+                    .lines()
+                    .rev()
+                    .take(20)
+                    .collect::<Vec<_>>()
+                    .join("\n")
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
         };
@@ -138,9 +142,8 @@ async fn postgres_restarts_lose_no_acknowledged_signup() {
         .keys()
         .filter(|e| !acknowledged.contains(**e))
         .count();
-    let count = |f: &dyn Fn(&Result<u16, String>) -> bool| {
-        answers.iter().filter(|a| f(&a.status)).count()
-    };
+    let count =
+        |f: &dyn Fn(&Result<u16, String>) -> bool| answers.iter().filter(|a| f(&a.status)).count();
     let unavailable = count(&|s| *s == Ok(503));
     let other_5xx: Vec<_> = answers
         .iter()
@@ -176,7 +179,10 @@ async fn postgres_restarts_lose_no_acknowledged_signup() {
         mailed.insert(m.to.as_str());
     }
     let duplicate_mail: usize = per_id.values().map(|n| n - 1).sum();
-    let unconfirmed = acknowledged.iter().filter(|e| !mailed.contains(**e)).count();
+    let unconfirmed = acknowledged
+        .iter()
+        .filter(|e| !mailed.contains(**e))
+        .count();
     let failed = outbox_rows(&db)
         .iter()
         .filter(|r| r.state() != "sent")
@@ -187,12 +193,7 @@ async fn postgres_restarts_lose_no_acknowledged_signup() {
         .matches("could not record the delivery outcome")
         .count();
 
-    let list = |v: &[u128]| {
-        v.iter()
-            .map(u128::to_string)
-            .collect::<Vec<_>>()
-            .join(",")
-    };
+    let list = |v: &[u128]| v.iter().map(u128::to_string).collect::<Vec<_>>().join(",");
     report(
         "postgres_restart",
         &[
@@ -202,10 +203,16 @@ async fn postgres_restarts_lose_no_acknowledged_signup() {
             ("acknowledged", acknowledged.len().to_string()),
             ("answers_503", unavailable.to_string()),
             ("answers_5xx_other", other_5xx.len().to_string()),
-            ("other_answers", (other_answers.len() - other_5xx.len()).to_string()),
+            (
+                "other_answers",
+                (other_answers.len() - other_5xx.len()).to_string(),
+            ),
             ("lost", lost.len().to_string()),
             ("stored_unacknowledged", stored_unacknowledged.to_string()),
-            ("duplicate_registrations", duplicate_registrations.to_string()),
+            (
+                "duplicate_registrations",
+                duplicate_registrations.to_string(),
+            ),
             ("unconfirmed", unconfirmed.to_string()),
             ("mail_not_sent", failed.to_string()),
             ("duplicate_mail", duplicate_mail.to_string()),
