@@ -23,6 +23,12 @@ pub fn convene() -> Command {
     command
 }
 
+/// A new secret key (`convene secret`), for instances that must share one.
+pub fn secret_key() -> String {
+    let out = convene().arg("secret").output().unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()

@@ -14,7 +14,7 @@ use diesel::prelude::*;
 
 use super::{report, rounds};
 use crate::helpers::event_json;
-use crate::instances::{Instance, PgCluster, SignupLoad, convene, organizer_token, outbox_rows};
+use crate::instances::{Instance, PgCluster, SignupLoad, organizer_token, outbox_rows, secret_key};
 use crate::smtp::SmtpSink;
 
 const SLUG: &str = "restarts";
@@ -39,13 +39,9 @@ async fn postgres_restarts_lose_no_acknowledged_signup() {
     let database_url = cluster.url("convene");
 
     let smtp = SmtpSink::start();
-    let secret = String::from_utf8(convene().arg("secret").output().unwrap().stdout)
-        .unwrap()
-        .trim()
-        .to_owned();
     let env = vec![
         ("CONVENE_DATABASE_URL", database_url.clone()),
-        ("CONVENE_SECRET_KEY", secret),
+        ("CONVENE_SECRET_KEY", secret_key()),
         ("CONVENE_BASE_URL", "https://convene.example".to_owned()),
         ("CONVENE_SMTP_URL", smtp.url()),
         ("CONVENE_WORKER_POLL_MS", "100".to_owned()),

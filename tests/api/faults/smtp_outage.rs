@@ -19,7 +19,7 @@ use serde_json::Value;
 use super::{report, rounds};
 use crate::helpers::{create_pg_database, drop_pg_database, event_json, postgres_admin_url};
 use crate::instances::{
-    Instance, SignupLoad, convene, let_backoff_pass, organizer_token, outbox_rows,
+    Instance, SignupLoad, let_backoff_pass, organizer_token, outbox_rows, secret_key,
 };
 use crate::smtp::{Behaviour, SmtpSink};
 
@@ -47,12 +47,8 @@ async fn outage(backend: &str, postgres_url: Option<String>) {
     let refusing_for = Duration::from_secs(5) * outage_rounds as u32;
 
     let smtp = SmtpSink::start_switchable();
-    let secret = String::from_utf8(convene().arg("secret").output().unwrap().stdout)
-        .unwrap()
-        .trim()
-        .to_owned();
     let mut env = vec![
-        ("CONVENE_SECRET_KEY", secret),
+        ("CONVENE_SECRET_KEY", secret_key()),
         ("CONVENE_BASE_URL", "https://convene.example".to_owned()),
         ("CONVENE_SMTP_URL", smtp.url()),
         ("CONVENE_WORKER_POLL_MS", "100".to_owned()),
