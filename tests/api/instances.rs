@@ -145,24 +145,45 @@ pub fn outbox_rows(db: &Db) -> Vec<OutboxRow> {
 
 /// Makes every message that waits for its retry due now, as if its backoff had passed: a
 /// `convene` process's clock cannot be moved from the test, so the test moves the moment the
-/// message waits for instead. Messages a worker holds are left alone. Returns how many moved.
+/// message waits for instead. Returns how many moved.
 pub fn let_backoff_pass(db: &Db) -> usize {
     let now = chrono::Utc::now().naive_utc();
+    move_waiting(db, now, |_| now)
+}
+
+/// Brings the moment each waiting message is due `by` nearer (never before now), as if `by`
+/// more time had passed for the waiting messages: an outage's retry schedule plays faster.
+pub fn hasten_backoff(db: &Db, by: chrono::Duration) -> usize {
+    let now = chrono::Utc::now().naive_utc();
+    move_waiting(db, now, |due| (due - by).max(now))
+}
+
+/// Gives each message that waits for a retry (pending, due after `now`, held by no worker)
+/// the due time `to(its due time)`.
+fn move_waiting(
+    db: &Db,
+    now: chrono::NaiveDateTime,
+    to: impl Fn(chrono::NaiveDateTime) -> chrono::NaiveDateTime,
+) -> usize {
     db.write_blocking(|conn| {
-        Ok(diesel::update(
-            outbox::table
-                .filter(outbox::sent_at.is_null())
-                .filter(outbox::failed_at.is_null())
-                .filter(outbox::skipped_at.is_null())
-                .filter(outbox::available_at.gt(now))
-                .filter(
-                    outbox::claimed_until
-                        .is_null()
-                        .or(outbox::claimed_until.lt(now)),
-                ),
-        )
-        .set(outbox::available_at.eq(now))
-        .execute(conn)?)
+        let waiting: Vec<(i64, chrono::NaiveDateTime)> = outbox::table
+            .filter(outbox::sent_at.is_null())
+            .filter(outbox::failed_at.is_null())
+            .filter(outbox::skipped_at.is_null())
+            .filter(outbox::available_at.gt(now))
+            .filter(
+                outbox::claimed_until
+                    .is_null()
+                    .or(outbox::claimed_until.lt(now)),
+            )
+            .select((outbox::id, outbox::available_at))
+            .load(conn)?;
+        for (id, due) in &waiting {
+            diesel::update(outbox::table.find(id))
+                .set(outbox::available_at.eq(to(*due)))
+                .execute(conn)?;
+        }
+        Ok(waiting.len())
     })
     .unwrap()
 }

@@ -4,9 +4,12 @@
 //! none is delivered twice, every temporary failure is retried until delivered, and the
 //! organizer's outbox (`GET /api/v1/events/{slug}/outbox`) shows the attempts and the errors.
 //!
-//! The worker's backoff starts at 30 s and a process's clock cannot be moved from here, so the
-//! test lets the backoff pass at each tick of the outage (`let_backoff_pass`): messages are
-//! retried every few seconds instead of after 30 s, 1 min, 2 min ...
+//! The outage lasts 2 minutes and 40 s at full length; shorter runs (`CONVENE_FAULT_ROUNDS`)
+//! play the same schedule faster. A process's clock cannot be moved from here, so the test
+//! moves the moments the waiting messages are due instead (`hasten_backoff`): they are tried
+//! as often as in the full-length outage (at 30 s, 1 min 30 s, ... after the first attempt).
+//! When the server recovers, the wait for each message's next attempt is let pass at once
+//! (`let_backoff_pass`) rather than waited out (up to 4 minutes by then).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -19,7 +22,8 @@ use serde_json::Value;
 use super::{report, rounds};
 use crate::helpers::{create_pg_database, drop_pg_database, event_json, postgres_admin_url};
 use crate::instances::{
-    Instance, SignupLoad, let_backoff_pass, organizer_token, outbox_rows, secret_key,
+    Instance, SignupLoad, hasten_backoff, let_backoff_pass, organizer_token, outbox_rows,
+    secret_key,
 };
 use crate::smtp::{Behaviour, SmtpSink};
 
@@ -41,10 +45,12 @@ async fn smtp_outage_loses_and_doubles_no_mail() {
 }
 
 async fn outage(backend: &str, postgres_url: Option<String>) {
-    // Each round is 15 s of the server being down: 2 minutes at full length.
-    let outage_rounds = rounds(8);
-    let down_for = Duration::from_secs(15) * outage_rounds as u32;
-    let refusing_for = Duration::from_secs(5) * outage_rounds as u32;
+    // Each round is 15 s of the server being down and 5 s of 451s: 2 minutes and 40 s at
+    // full length. Fewer rounds play the full-length schedule faster.
+    let outage_rounds = rounds(8) as u32;
+    let down_for = Duration::from_secs(15) * outage_rounds;
+    let refusing_for = Duration::from_secs(5) * outage_rounds;
+    let speed = 8 / outage_rounds;
 
     let smtp = SmtpSink::start_switchable();
     let mut env = vec![
@@ -101,11 +107,11 @@ async fn outage(backend: &str, postgres_url: Option<String>) {
 
     smtp.set(Behaviour::Down);
     bounces.store(true, Ordering::SeqCst);
-    outage_phase(&db, &mut seen, down_for, Duration::from_secs(5)).await;
+    outage_phase(&db, &mut seen, down_for, speed).await;
     let down_seconds = began.elapsed().as_secs() - 2;
 
     smtp.set(Behaviour::Refuse);
-    outage_phase(&db, &mut seen, refusing_for, Duration::from_secs(2)).await;
+    outage_phase(&db, &mut seen, refusing_for, speed).await;
     // What the organizer sees while the server refuses: messages tried again and again, with
     // the server's answer.
     let during = api_outbox(&client, &server.base, &token).await;
@@ -122,13 +128,7 @@ async fn outage(backend: &str, postgres_url: Option<String>) {
     // then stop, and the phase lasts until each of their messages has had its answer.
     smtp.set(Behaviour::RejectFor(BOUNCE));
     let_backoff_pass(&db);
-    outage_phase(
-        &db,
-        &mut seen,
-        Duration::from_secs(4),
-        Duration::from_secs(1),
-    )
-    .await;
+    outage_phase(&db, &mut seen, Duration::from_secs(4), 1).await;
     bounces.store(false, Ordering::SeqCst);
     load.wait_answered(load.started(), Duration::from_secs(30))
         .await;
@@ -304,14 +304,18 @@ async fn outage(backend: &str, postgres_url: Option<String>) {
     drop(db);
 }
 
-/// A stretch of the outage: every `tick`, what the worker recorded is noted and the backoff
-/// of the waiting messages is let pass.
-async fn outage_phase(db: &Db, seen: &mut Failures, length: Duration, tick: Duration) {
+/// A stretch of the outage, in which waiting messages see time pass `speed` times faster.
+/// Every second what the worker recorded is noted.
+async fn outage_phase(db: &Db, seen: &mut Failures, length: Duration, speed: u32) {
     let end = Instant::now() + length;
     while Instant::now() < end {
-        tokio::time::sleep(tick.min(end - Instant::now())).await;
+        let tick = Duration::from_secs(1).min(end - Instant::now());
+        tokio::time::sleep(tick).await;
         seen.note(db);
-        let_backoff_pass(db);
+        if speed > 1 {
+            let extra = chrono::Duration::from_std(tick * (speed - 1)).unwrap();
+            hasten_backoff(db, extra);
+        }
     }
 }
 
