@@ -44,7 +44,7 @@ pub struct SmtpSink {
 
 /// How many answers of each kind of failure the server gave.
 #[derive(Default)]
-pub struct Refusals {
+struct Refusals {
     temporary: AtomicUsize,
     permanent: AtomicUsize,
 }
