@@ -1,7 +1,10 @@
 //! A real SMTP server on loopback for the tests (the mailin-embedded crate, in this process),
-//! which keeps every message it accepts and can be told to refuse or to hang for a while.
+//! which keeps every message it accepts and can be told to refuse or to hang for a while. One
+//! started with `start_switchable` sits behind a port that can also be closed, as when the
+//! mail server is down.
 
-use std::net::{IpAddr, TcpListener};
+use std::collections::HashMap;
+use std::net::{IpAddr, Shutdown, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -21,6 +24,12 @@ pub enum Behaviour {
     HangFor(&'static str, Duration),
     /// Holds every MAIL FROM unanswered until the behaviour is changed.
     Hold,
+    /// Refuses for good (550) every recipient whose address contains this text, as a server
+    /// does for a mailbox that does not exist; accepts the others.
+    RejectFor(&'static str),
+    /// Nothing listens: connections to the port are refused and those open are cut. Only for
+    /// a sink from `start_switchable`; any other behaviour opens the port again.
+    Down,
 }
 
 #[derive(Clone)]
@@ -29,6 +38,15 @@ pub struct SmtpSink {
     received: Arc<Mutex<Vec<Vec<u8>>>>,
     behaviour: Arc<Mutex<Behaviour>>,
     mail_commands: Arc<AtomicUsize>,
+    refusals: Arc<Refusals>,
+    gate: Option<Arc<Gate>>,
+}
+
+/// How many answers of each kind of failure the server gave.
+#[derive(Default)]
+struct Refusals {
+    temporary: AtomicUsize,
+    permanent: AtomicUsize,
 }
 
 #[derive(Clone)]
@@ -36,6 +54,7 @@ struct Collector {
     received: Arc<Mutex<Vec<Vec<u8>>>>,
     behaviour: Arc<Mutex<Behaviour>>,
     mail_commands: Arc<AtomicUsize>,
+    refusals: Arc<Refusals>,
     current: Vec<u8>,
 }
 
@@ -54,6 +73,16 @@ impl Handler for Collector {
         response::OK
     }
 
+    fn rcpt(&mut self, to: &str) -> Response {
+        match *self.behaviour.lock().unwrap() {
+            Behaviour::RejectFor(text) if to.contains(text) => {
+                self.refusals.permanent.fetch_add(1, Ordering::SeqCst);
+                response::NO_MAILBOX
+            }
+            _ => response::OK,
+        }
+    }
+
     fn data_start(
         &mut self,
         _domain: &str,
@@ -63,6 +92,7 @@ impl Handler for Collector {
     ) -> Response {
         self.current.clear();
         if *self.behaviour.lock().unwrap() == Behaviour::Refuse {
+            self.refusals.temporary.fetch_add(1, Ordering::SeqCst);
             return response::INTERNAL_ERROR;
         }
         response::OK
@@ -89,10 +119,12 @@ impl SmtpSink {
         let received = Arc::new(Mutex::new(Vec::new()));
         let behaviour = Arc::new(Mutex::new(Behaviour::Accept));
         let mail_commands = Arc::new(AtomicUsize::new(0));
+        let refusals = Arc::new(Refusals::default());
         let handler = Collector {
             received: received.clone(),
             behaviour: behaviour.clone(),
             mail_commands: mail_commands.clone(),
+            refusals: refusals.clone(),
             current: Vec::new(),
         };
         std::thread::spawn(move || {
@@ -108,7 +140,27 @@ impl SmtpSink {
             received,
             behaviour,
             mail_commands,
+            refusals,
+            gate: None,
         }
+    }
+
+    /// A sink whose port can be closed with `Behaviour::Down`: clients reach the server
+    /// through a relay on `port` that stops listening while the server is "down".
+    pub fn start_switchable() -> Self {
+        let mut sink = Self::start();
+        let gate = Gate::open(sink.port);
+        sink.port = gate.port;
+        sink.gate = Some(gate);
+        sink
+    }
+
+    /// How many temporary (451) and permanent (550) refusals the server answered.
+    pub fn refusals(&self) -> (usize, usize) {
+        (
+            self.refusals.temporary.load(Ordering::SeqCst),
+            self.refusals.permanent.load(Ordering::SeqCst),
+        )
     }
 
     /// How many MAIL FROM commands (messages begun) the server has seen.
@@ -121,6 +173,14 @@ impl SmtpSink {
     }
 
     pub fn set(&self, behaviour: Behaviour) {
+        match &self.gate {
+            Some(gate) if behaviour == Behaviour::Down => gate.close(),
+            Some(gate) => gate.reopen(),
+            None => assert!(
+                behaviour != Behaviour::Down,
+                "Behaviour::Down needs a sink from SmtpSink::start_switchable"
+            ),
+        }
         *self.behaviour.lock().unwrap() = behaviour;
     }
 
@@ -135,5 +195,99 @@ impl SmtpSink {
     /// Every message accepted so far, raw.
     pub fn messages(&self) -> Vec<Vec<u8>> {
         self.received.lock().unwrap().clone()
+    }
+}
+
+/// A relay from a port of its own to the SMTP server, which can stop listening (the port then
+/// refuses connections) and cut what it relays, and listen again on the same port.
+struct Gate {
+    port: u16,
+    server: u16,
+    listener: Mutex<Option<TcpListener>>,
+    /// The client side of each relayed connection, to cut them when closing.
+    open: Mutex<HashMap<u64, TcpStream>>,
+    next_id: AtomicUsize,
+}
+
+impl Gate {
+    fn open(server: u16) -> Arc<Self> {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback port for the relay");
+        let gate = Arc::new(Gate {
+            port: listener.local_addr().unwrap().port(),
+            server,
+            listener: Mutex::new(Some(listener)),
+            open: Mutex::new(HashMap::new()),
+            next_id: AtomicUsize::new(0),
+        });
+        gate.listener
+            .lock()
+            .unwrap()
+            .as_ref()
+            .unwrap()
+            .set_nonblocking(true)
+            .unwrap();
+        // The relay lives as long as the test process, like the server behind it. Accepting
+        // without blocking lets `close` take the listener away at any moment.
+        let accepting = gate.clone();
+        std::thread::spawn(move || {
+            loop {
+                // The listener stays locked until the connection is registered, so that a
+                // `close` meanwhile cuts it too.
+                let listener = accepting.listener.lock().unwrap();
+                match listener.as_ref().map(TcpListener::accept) {
+                    Some(Ok((client, _))) => accepting.relay(client),
+                    _ => {
+                        drop(listener);
+                        std::thread::sleep(Duration::from_millis(5));
+                    }
+                }
+            }
+        });
+        gate
+    }
+
+    fn relay(self: &Arc<Self>, client: TcpStream) {
+        let Ok(server) = TcpStream::connect(("127.0.0.1", self.server)) else {
+            return;
+        };
+        let id = self.next_id.fetch_add(1, Ordering::SeqCst) as u64;
+        let _ = client.set_nonblocking(false);
+        let _ = client.set_nodelay(true);
+        let _ = server.set_nodelay(true);
+        self.open
+            .lock()
+            .unwrap()
+            .insert(id, client.try_clone().unwrap());
+        let pipe = |mut from: TcpStream, mut to: TcpStream| {
+            let _ = std::io::copy(&mut from, &mut to);
+            let _ = from.shutdown(Shutdown::Both);
+            let _ = to.shutdown(Shutdown::Both);
+        };
+        let (upstream, downstream) = (server.try_clone().unwrap(), client.try_clone().unwrap());
+        std::thread::spawn(move || pipe(downstream, upstream));
+        let gate = self.clone();
+        std::thread::spawn(move || {
+            pipe(server, client);
+            gate.open.lock().unwrap().remove(&id);
+        });
+    }
+
+    /// Stops listening and cuts every relayed connection.
+    fn close(&self) {
+        self.listener.lock().unwrap().take();
+        for (_, connection) in self.open.lock().unwrap().drain() {
+            let _ = connection.shutdown(Shutdown::Both);
+        }
+    }
+
+    /// Listens on the same port again (nothing else takes a loopback port this quickly).
+    fn reopen(&self) {
+        let mut listener = self.listener.lock().unwrap();
+        if listener.is_none() {
+            let bound = TcpListener::bind(("127.0.0.1", self.port))
+                .expect("the relay's port is free again");
+            bound.set_nonblocking(true).unwrap();
+            *listener = Some(bound);
+        }
     }
 }

@@ -11,6 +11,8 @@
 //! fails when a promise is broken.
 
 mod crash;
+mod postgres_restart;
+mod smtp_outage;
 
 /// How many rounds a fault test runs: `CONVENE_FAULT_ROUNDS`, else `full`.
 pub fn rounds(full: usize) -> usize {
