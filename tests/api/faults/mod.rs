@@ -10,6 +10,8 @@
 //! its figures as one line starting with `FAULT name:` followed by `key=value` pairs, and
 //! fails when a promise is broken.
 
+mod schemathesis;
+
 /// How many rounds a fault test runs: `CONVENE_FAULT_ROUNDS`, else `full`.
 pub fn rounds(full: usize) -> usize {
     std::env::var("CONVENE_FAULT_ROUNDS")
