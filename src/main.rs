@@ -75,6 +75,40 @@ enum OrganizerCommand {
         #[arg(long)]
         name: String,
     },
+    /// List, create or revoke an organizer's API tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Show the organizer's tokens (never their secrets, which are not stored).
+    List {
+        #[arg(long)]
+        email: String,
+    },
+    /// Issue a new token; prints it once.
+    Create {
+        #[arg(long)]
+        email: String,
+        /// What the token is for, to recognize it in the list.
+        #[arg(long, default_value = "")]
+        label: String,
+        /// Lifetime, such as 30d, 12h or 90m (default: until revoked).
+        #[arg(long, conflicts_with = "expires_at")]
+        expires_in: Option<String>,
+        /// A date (the token stops working at 00:00 UTC that day) or an RFC 3339 date-time.
+        #[arg(long)]
+        expires_at: Option<String>,
+    },
+    /// Revoke one token by its id (from `list`); it stops working at once.
+    Revoke {
+        #[arg(long)]
+        email: String,
+        id: i64,
+    },
 }
 
 /// glibc gives every thread that allocates its own memory arena, up to 8 per core, and returns
@@ -193,6 +227,9 @@ async fn run(command: Command, mut settings: Settings) -> Result<(), AppError> {
             println!("Both are shown only now; only their hashes are stored.");
             Ok(())
         }
+        Command::Organizer {
+            command: OrganizerCommand::Token { command },
+        } => run_token_command(command, &settings),
         Command::SendTestEmail { to } => {
             let to = EmailAddress::parse(&to).map_err(|m| AppError::config(format!("--to {m}")))?;
             let transport = convene::mail::Transport::from_settings(
@@ -284,4 +321,81 @@ async fn run(command: Command, mut settings: Settings) -> Result<(), AppError> {
             Ok(())
         }
     }
+}
+
+/// `convene organizer token ...`: the same rules as the admin page's token list.
+fn run_token_command(command: TokenCommand, settings: &Settings) -> Result<(), AppError> {
+    use convene::db::organizers;
+    let email = match &command {
+        TokenCommand::List { email }
+        | TokenCommand::Create { email, .. }
+        | TokenCommand::Revoke { email, .. } => email,
+    };
+    let email = EmailAddress::parse(email).map_err(|m| AppError::config(format!("--email {m}")))?;
+    let db = convene::db::Db::connect(&settings.database_url(), 2)?;
+    db.migrate()?;
+    let now = convene::clock::Clock::system().now();
+    let organizer = db
+        .read_blocking(|conn| organizers::by_email(conn, &email))?
+        .ok_or_else(|| {
+            AppError::config(format!("no organizer has the address {}", email.as_str()))
+        })?;
+    let (when, expiry) = (
+        convene::domain::api_token::time_text,
+        convene::domain::api_token::expiry_text,
+    );
+    match command {
+        TokenCommand::List { .. } => {
+            let tokens =
+                db.read_blocking(|conn| organizers::list_api_tokens(conn, organizer.id))?;
+            println!(
+                "{:>6}  {:<20}  {:<20}  {:<28}  label",
+                "id", "created", "last used", "expires"
+            );
+            for t in &tokens {
+                println!(
+                    "{:>6}  {:<20}  {:<20}  {:<28}  {}",
+                    t.id,
+                    when(t.created_at),
+                    t.last_used_at.map_or_else(|| "never".to_owned(), when),
+                    expiry(t.expires_at, now),
+                    t.label
+                );
+            }
+            println!("{} token(s); last use is noted to the hour.", tokens.len());
+        }
+        TokenCommand::Create {
+            label,
+            expires_in,
+            expires_at,
+            ..
+        } => {
+            let request = convene::domain::TokenRequest::parse(
+                &label,
+                expires_in.as_deref(),
+                expires_at.as_deref(),
+                now,
+            )
+            .map_err(|problems| {
+                let parts: Vec<String> = problems
+                    .list()
+                    .iter()
+                    .map(|p| format!("--{} {}", p.field.replace('_', "-"), p.message))
+                    .collect();
+                AppError::config(parts.join("; "))
+            })?;
+            let (row, secret) = db.write_blocking(|conn| {
+                organizers::create_api_token(conn, organizer.id, &request, now)
+            })?;
+            println!("API token {} created for {}.", row.id, organizer.email);
+            println!("Expires:   {}", expiry(row.expires_at, now));
+            println!("API token: {secret}");
+            println!("It is shown only now; only its hash is stored.");
+        }
+        TokenCommand::Revoke { id, .. } => {
+            db.write_blocking(|conn| organizers::revoke_api_token(conn, organizer.id, id))?;
+            println!("API token {id} revoked.");
+        }
+    }
+    Ok(())
 }

@@ -81,6 +81,7 @@ tables! {
     }
     api_tokens => ApiToken {
         id: i64, organizer_id: i64, token_hash: String, label: String, created_at: NaiveDateTime,
+        expires_at: Option<NaiveDateTime>, last_used_at: Option<NaiveDateTime>,
     }
     sessions => Session {
         id: i64, token_hash: String, organizer_id: i64, created_at: NaiveDateTime,

@@ -104,6 +104,8 @@ diesel::table! {
         token_hash -> Text,
         label -> Text,
         created_at -> Timestamp,
+        expires_at -> Nullable<Timestamp>,
+        last_used_at -> Nullable<Timestamp>,
     }
 }
 

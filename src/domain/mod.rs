@@ -1,6 +1,7 @@
 //! Validated domain types and the signup rules. No I/O lives here: input is parsed into these
 //! types at the HTTP and CLI boundary, and the database layer only ever sees valid values.
 
+pub mod api_token;
 pub mod drafts;
 pub mod email;
 pub mod event;
@@ -13,6 +14,7 @@ pub mod text;
 pub mod time;
 pub mod weburl;
 
+pub use api_token::TokenRequest;
 pub use drafts::{EventDraft, Lead, ProjectDraft, SignupRequest};
 pub use email::EmailAddress;
 pub use event::{Capacity, EventKind, EventStatus, RegistrationStatus};

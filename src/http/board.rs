@@ -18,7 +18,7 @@ use super::site::{HtmlForm, PageError, check_csrf, csrf_token, render, see_other
 use crate::db::board::{self, SlotDraft, SlotRow};
 use crate::db::events::{self, EventRow};
 use crate::db::projects::{self, ProjectRow};
-use crate::db::{DbConn, organizers, registrations};
+use crate::db::{DbConn, registrations};
 use crate::domain::time::{instant_text, local_label, local_naive, parse_in_zone};
 use crate::domain::{Problems, RegistrationStatus, SingleLine};
 use crate::error::AppError;
@@ -283,20 +283,21 @@ async fn authorize_writer(
     project_id: i64,
 ) -> Result<(), AppError> {
     let token = super::auth::bearer_token(req).ok_or(AppError::Unauthorized)?;
+    if super::auth::organizer_by_token(state, token.clone())
+        .await?
+        .is_some()
+    {
+        return Ok(());
+    }
     state
         .db
-        .read(move |conn| {
-            if organizers::by_api_token(conn, &token)?.is_some() {
-                return Ok(());
-            }
-            match board::lead_by_token(conn, &token) {
-                Ok((link, _)) if link.project_id == project_id => Ok(()),
-                Ok(_) => Err(AppError::Forbidden(
-                    "this lead link is for another project".into(),
-                )),
-                Err(AppError::NotFound(_)) => Err(AppError::Unauthorized),
-                Err(e) => Err(e),
-            }
+        .read(move |conn| match board::lead_by_token(conn, &token) {
+            Ok((link, _)) if link.project_id == project_id => Ok(()),
+            Ok(_) => Err(AppError::Forbidden(
+                "this lead link is for another project".into(),
+            )),
+            Err(AppError::NotFound(_)) => Err(AppError::Unauthorized),
+            Err(e) => Err(e),
         })
         .await
 }

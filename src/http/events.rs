@@ -6,7 +6,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::State;
 use super::auth::Organizer;
-use super::input::nullable;
+use super::input::{nullable, nullable_whole};
 use crate::db::events::{self, EventSummary, Period};
 use crate::domain::ReminderOffsets;
 use crate::domain::drafts::{DESCRIPTION_MAX, PLACE_MAX, SUMMARY_MAX, TITLE_MAX};
@@ -21,7 +21,7 @@ use crate::links::Links;
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct EventBody {
     pub slug: String,
-    /// `sprint`, `hack-in`, `summit`, `meetup` or `other`.
+    #[schema(value_type = crate::domain::EventKind)]
     pub kind: String,
     pub title: String,
     pub summary: String,
@@ -36,21 +36,28 @@ pub struct EventBody {
     pub all_day: bool,
     pub venue: String,
     pub address: String,
+    #[schema(format = "uri")]
     pub online_url: Option<String>,
     /// Seats; null means unlimited.
+    #[schema(minimum = 0, maximum = 100_000)]
     pub capacity: Option<i32>,
-    /// `scheduled` or `cancelled`.
+    #[schema(value_type = crate::domain::EventStatus)]
     pub status: String,
     pub going_count: i32,
     pub waitlist_count: i64,
+    #[schema(format = DateTime)]
     pub signup_opens_at: Option<String>,
+    #[schema(format = DateTime)]
     pub signup_closes_at: Option<String>,
     /// Raised by every change of time, place or status; the iCalendar SEQUENCE.
     pub revision: i32,
     /// This event's own reminder offsets; null: the service default.
     pub reminder_offsets: Option<String>,
+    #[schema(format = "uri")]
     pub url: String,
+    #[schema(format = DateTime)]
     pub created_at: String,
+    #[schema(format = DateTime)]
     pub updated_at: String,
 }
 
@@ -89,11 +96,16 @@ impl EventBody {
 /// Fields to create an event with (kind, title, timezone, starts_at and ends_at are required)
 /// or to change (every field optional; `null` clears the nullable ones).
 #[derive(Debug, Default, Deserialize, ToSchema)]
+#[schema(example = json!({"kind": "sprint", "title": "Django Sprint", "timezone": "Europe/Berlin",
+    "starts_at": "2030-03-06T09:30", "ends_at": "2030-03-06T17:00", "capacity": 30}))]
 #[serde(deny_unknown_fields)]
 pub struct EventInput {
     /// Made from the title when left out on creation.
+    #[schema(pattern = r"^\s*[a-z0-9]+(-[a-z0-9]+)*\s*$")]
     pub slug: Option<String>,
+    #[schema(value_type = Option<crate::domain::EventKind>)]
     pub kind: Option<String>,
+    #[schema(max_length = 200)]
     pub title: Option<String>,
     pub summary: Option<String>,
     pub description: Option<String>,
@@ -104,17 +116,19 @@ pub struct EventInput {
     pub all_day: Option<bool>,
     pub venue: Option<String>,
     pub address: Option<String>,
+    /// An http(s) URL; empty or null clears it.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, format = "uri-reference")]
     pub online_url: Option<Option<String>>,
-    #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<i64>)]
+    /// Seats; null means unlimited.
+    #[serde(default, deserialize_with = "nullable_whole")]
+    #[schema(value_type = Option<i64>, minimum = 0, maximum = 100_000)]
     pub capacity: Option<Option<i64>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub signup_opens_at: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub signup_closes_at: Option<Option<String>>,
     /// When reminders go out before the start, such as `24h,1h` (`""` for none); null: the
     /// service default.
@@ -303,9 +317,11 @@ impl EventInput {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
-    /// Only events of this kind.
+    /// Only events of this kind (empty: every kind).
+    #[param(pattern = "^(sprint|hack-in|summit|meetup|other)?$")]
     pub kind: Option<String>,
     /// `upcoming` (default), `past` or `all`.
+    #[param(pattern = "^(upcoming|past|all)?$")]
     pub period: Option<String>,
 }
 

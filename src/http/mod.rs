@@ -18,6 +18,7 @@ pub mod projects;
 pub mod recent;
 pub mod registrations;
 pub mod site;
+pub mod tokens;
 
 use std::sync::Arc;
 
@@ -130,6 +131,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     )
     .route("/logout", web::post().to(admin::logout))
     .route("/admin", web::get().to(admin::dashboard))
+    .service(
+        web::resource("/admin/tokens")
+            .route(web::get().to(tokens::list))
+            .route(web::post().to(tokens::create)),
+    )
+    .route("/admin/tokens/{id}/revoke", web::post().to(tokens::revoke))
     .route("/admin/events/new", web::get().to(admin::new_event))
     .route("/admin/events", web::post().to(admin::create_event))
     .service(

@@ -6,7 +6,7 @@ use utoipa::ToSchema;
 
 use super::State;
 use super::auth::Organizer;
-use super::input::nullable;
+use super::input::{nullable, nullable_whole};
 use crate::db::events;
 use crate::db::projects::{self, ProjectDetail};
 use crate::domain::drafts::{DESCRIPTION_MAX, LEADS_MAX, NAME_MAX, PLACE_MAX, TITLE_MAX};
@@ -72,18 +72,21 @@ pub struct LeadInput {
 #[serde(deny_unknown_fields)]
 pub struct ProjectInput {
     /// Made from the name when left out on creation.
+    #[schema(pattern = r"^\s*[a-z0-9]+(-[a-z0-9]+)*\s*$")]
     pub slug: Option<String>,
     pub name: Option<String>,
     pub description: Option<String>,
+    /// An http(s) URL; empty or null clears it.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, format = "uri-reference")]
     pub repository_url: Option<Option<String>>,
+    /// An http(s) URL; empty or null clears it.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, format = "uri-reference")]
     pub notes_url: Option<Option<String>>,
     pub location: Option<String>,
-    #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<i64>)]
+    #[serde(default, deserialize_with = "nullable_whole")]
+    #[schema(value_type = Option<i64>, minimum = 0, maximum = 100_000)]
     pub capacity: Option<Option<i64>>,
     /// Replaces the leads when given.
     pub leads: Option<Vec<LeadInput>>,

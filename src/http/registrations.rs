@@ -94,7 +94,7 @@ pub struct OwnRegistrationBody {
     pub event_title: String,
     pub name: String,
     pub email: String,
-    /// `going`, `waitlisted` or `cancelled`.
+    #[schema(value_type = crate::domain::RegistrationStatus)]
     pub status: String,
     /// 1 for the head of the waitlist; null unless waitlisted.
     pub waitlist_position: Option<i64>,
@@ -109,6 +109,7 @@ pub struct OwnRegistrationBody {
 pub struct RegistrationBody {
     pub name: String,
     pub email: String,
+    #[schema(value_type = crate::domain::RegistrationStatus)]
     pub status: String,
     pub waitlist_position: Option<i64>,
     pub projects: Vec<String>,

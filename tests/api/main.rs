@@ -21,3 +21,4 @@ mod registrations;
 mod signups;
 mod smtp;
 mod storage;
+mod tokens;

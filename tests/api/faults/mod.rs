@@ -13,6 +13,7 @@
 mod crash;
 mod postgres_restart;
 mod smtp_outage;
+mod schemathesis;
 
 /// How many rounds a fault test runs: `CONVENE_FAULT_ROUNDS`, else `full`.
 pub fn rounds(full: usize) -> usize {
