@@ -4,6 +4,7 @@
 pub mod drafts;
 pub mod email;
 pub mod event;
+pub mod mail_budget;
 pub mod notice;
 pub mod problems;
 pub mod reminders;
@@ -20,6 +21,6 @@ pub use notice::Notice;
 pub use problems::{FieldProblem, Problems};
 pub use reminders::ReminderOffsets;
 pub use slug::Slug;
-pub use text::{LongText, SingleLine};
+pub use text::{LongText, SingleLine, person_name};
 pub use time::{EventWindow, TimeZoneName};
 pub use weburl::WebUrl;
