@@ -246,7 +246,8 @@ fn take_place(
             event.id
         )));
     };
-    Ok((seat, (places == 1).then_some(seq)))
+    // A known address's insert does nothing, but its row must still pass the table's checks.
+    Ok((seat, matches!(seat, Seat::Waitlisted).then_some(seq)))
 }
 
 /// The outbox key of the "already registered" note to `registration_id` in the hour of

@@ -135,7 +135,9 @@ impl<K: std::hash::Hash + Eq + Clone> Ledger<K> {
         let Some(entry) = entries.get_mut(key) else {
             return Ok(Duration::ZERO);
         };
-        if entry.level(now, self.interval) < self.free {
+        // Slowed once the free failures are (nearly) used up: ten failures in quick
+        // succession have already had a little of their count forgiven.
+        if entry.level(now, self.interval) <= self.free - 1.0 {
             return Ok(Duration::ZERO);
         }
         let turn = entry.next_turn.max(now);
