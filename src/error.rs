@@ -32,7 +32,10 @@ pub enum AppError {
     UnsupportedMediaType(String),
     /// Too many requests of one kind from one client; it may try again after the seconds given.
     #[error("too many requests: {detail}")]
-    TooManyRequests { retry_after_secs: u64, detail: String },
+    TooManyRequests {
+        retry_after_secs: u64,
+        detail: String,
+    },
     /// A dependency (the database) cannot be reached right now.
     #[error("service unavailable: {0}")]
     Unavailable(String),

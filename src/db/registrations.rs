@@ -418,10 +418,12 @@ pub fn sign_up(
             .next()
     };
     let wanted = known.is_none() || noted.is_none();
-    let allowed =
-        super::mail_budgets::spend(conn, &request.email.mailbox_key(), wanted, now)?;
+    let allowed = super::mail_budgets::spend(conn, &request.email.mailbox_key(), wanted, now)?;
     // A note not wanted is inserted under the key already taken, which adds nothing.
-    let mail_key = noted.unwrap_or(mail_key);
+    let mail_key = match noted {
+        Some(taken) if !wanted => taken,
+        _ => mail_key,
+    };
     // A note goes to the address the registration holds, a confirmation to the one typed.
     let recipient = match (&existing, known) {
         (Some(row), Some(_)) => row.email.as_str(),

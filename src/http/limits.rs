@@ -47,8 +47,7 @@ impl SignupLimit {
     /// `per_minute` 0 turns the limit off (for load tests on loopback).
     pub fn new(per_minute: u32) -> Self {
         SignupLimit {
-            limiter: NonZeroU32::new(per_minute)
-                .map(|n| RateLimiter::keyed(Quota::per_minute(n))),
+            limiter: NonZeroU32::new(per_minute).map(|n| RateLimiter::keyed(Quota::per_minute(n))),
             prune_above: AtomicUsize::new(KEYS_BEFORE_PRUNING),
         }
     }
@@ -63,8 +62,10 @@ impl SignupLimit {
         // every request.
         if limiter.len() > self.prune_above.load(Ordering::Relaxed) {
             limiter.retain_recent();
-            self.prune_above
-                .store((limiter.len() * 2).max(KEYS_BEFORE_PRUNING), Ordering::Relaxed);
+            self.prune_above.store(
+                (limiter.len() * 2).max(KEYS_BEFORE_PRUNING),
+                Ordering::Relaxed,
+            );
         }
         verdict.map_err(|not_until| {
             let wait = not_until.wait_time_from(DefaultClock::default().now());
@@ -113,8 +114,8 @@ struct Failures {
 
 impl Failures {
     fn level(&self, now: Instant, interval: Duration) -> f64 {
-        let forgiven = now.saturating_duration_since(self.counted_at).as_secs_f64()
-            / interval.as_secs_f64();
+        let forgiven =
+            now.saturating_duration_since(self.counted_at).as_secs_f64() / interval.as_secs_f64();
         (self.level - forgiven).max(0.0)
     }
 }
@@ -303,7 +304,10 @@ mod tests {
             Ok(Duration::ZERO),
             "a success forgives that account's failures"
         );
-        assert_eq!(limit.admit_at(A, "other@example.org", t), Ok(Duration::ZERO));
+        assert_eq!(
+            limit.admit_at(A, "other@example.org", t),
+            Ok(Duration::ZERO)
+        );
         assert_eq!(limit.admit_at(B, "o@example.org", t), Ok(Duration::ZERO));
     }
 
@@ -350,12 +354,18 @@ mod tests {
         for i in 0..20 {
             limit.record_at(A, &format!("user{i}@example.org"), false, t);
         }
-        assert_eq!(limit.admit_at(A, "fresh@example.org", t), Ok(Duration::ZERO));
+        assert_eq!(
+            limit.admit_at(A, "fresh@example.org", t),
+            Ok(Duration::ZERO)
+        );
         assert_eq!(
             limit.admit_at(A, "fresh2@example.org", t),
             Ok(LOGIN_ADDRESS_INTERVAL)
         );
-        assert_eq!(limit.admit_at(B, "fresh@example.org", t), Ok(Duration::ZERO));
+        assert_eq!(
+            limit.admit_at(B, "fresh@example.org", t),
+            Ok(Duration::ZERO)
+        );
     }
 
     #[test]

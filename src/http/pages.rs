@@ -17,12 +17,12 @@ use super::site::{
 use crate::db::events::{self, EventRow, EventSummary, Period};
 use crate::db::projects::{self, ProjectDetail};
 use crate::db::{attendees, registrations};
+use crate::domain::drafts::NAME_MAX;
 use crate::domain::seats::project_has_room;
 use crate::domain::{
     EmailAddress, EventKind, EventStatus, FieldProblem, Problems, RegistrationStatus,
     SignupRequest, Slug, person_name,
 };
-use crate::domain::drafts::NAME_MAX;
 use crate::error::AppError;
 use crate::links::Links;
 

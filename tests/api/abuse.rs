@@ -81,7 +81,15 @@ async fn signups_are_limited_per_client_on_the_api_and_the_form(app: TestApp) {
 
     // The form shares the address's budget and says so on a page.
     let (browser, csrf) = form_client(&app, "flood").await;
-    let page = form_signup(&app, &browser, &csrf, "flood", "Ada", "ada-form@example.org").await;
+    let page = form_signup(
+        &app,
+        &browser,
+        &csrf,
+        "flood",
+        "Ada",
+        "ada-form@example.org",
+    )
+    .await;
     assert_eq!(page.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(page.headers().contains_key("retry-after"));
     assert!(
@@ -153,7 +161,15 @@ async fn names_holding_links_are_refused_alike_on_the_api_and_the_form(app: Test
             .status(),
         202
     );
-    let form = form_signup(&app, &browser, &csrf, "names", "Dr. Ada (she/her)", "ada@example.org").await;
+    let form = form_signup(
+        &app,
+        &browser,
+        &csrf,
+        "names",
+        "Dr. Ada (she/her)",
+        "ada@example.org",
+    )
+    .await;
     assert_eq!(form.status(), 303);
 
     app.wait_for_mail("ada@example.org", 1).await;
@@ -168,7 +184,11 @@ async fn names_holding_links_are_refused_alike_on_the_api_and_the_form(app: Test
         .iter()
         .map(|r| r["name"].as_str().unwrap().to_owned())
         .collect();
-    assert_eq!(names.len(), 2, "only the two real names are stored: {names:?}");
+    assert_eq!(
+        names.len(),
+        2,
+        "only the two real names are stored: {names:?}"
+    );
 }
 
 async fn tag_variants_of_one_mailbox_share_its_mail_budget(app: TestApp) {
@@ -209,19 +229,24 @@ async fn tag_variants_of_one_mailbox_share_its_mail_budget(app: TestApp) {
         .json()
         .await
         .unwrap();
-    let held: Vec<&Value> = outbox
-        .iter()
-        .filter(|m| m["state"] == "skipped")
-        .collect();
+    let held: Vec<&Value> = outbox.iter().filter(|m| m["state"] == "skipped").collect();
     assert_eq!(held.len(), 12 - to_ada.len(), "{outbox:#?}");
     assert!(
-        held.iter()
-            .all(|m| m["last_error"].as_str().unwrap_or("").contains("share of signup mail")),
+        held.iter().all(|m| m["last_error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("share of signup mail")),
         "{held:#?}"
     );
 }
 
-async fn login(app: &TestApp, browser: &reqwest::Client, csrf: &str, email: &str, password: &str) -> StatusCode {
+async fn login(
+    app: &TestApp,
+    browser: &reqwest::Client,
+    csrf: &str,
+    email: &str,
+    password: &str,
+) -> StatusCode {
     browser
         .post(app.url("/login"))
         .form(&[("csrf", csrf), ("email", email), ("password", password)])
@@ -269,7 +294,39 @@ async fn the_right_password_gets_in_after_others_failed_from_the_same_address(ap
     assert_eq!(admin.status(), 200, "with a working session");
 }
 
+async fn a_note_within_the_hour_does_not_swallow_a_returning_persons_confirmation(app: TestApp) {
+    app.create_event(&event_json("again", Some(10))).await;
+    for _ in 0..3 {
+        app.sign_up("again", "Ada", "ada@example.org", &[]).await;
+    }
+    let mail = app.wait_for_mail("ada@example.org", 2).await;
+    let token = mail[0].manage_token();
+    let cancel = app
+        .post_json(
+            &format!("/api/v1/registrations/{token}/cancel"),
+            &serde_json::json!({}),
+            false,
+        )
+        .await;
+    assert_eq!(cancel.status(), 200);
+    app.sign_up("again", "Ada", "ada@example.org", &[]).await;
+    let mail = app.wait_for_mail("ada@example.org", 4).await;
+    app.wait_for_outbox_drained().await;
+    let mut subjects: Vec<String> = app
+        .mail_to("ada@example.org")
+        .iter()
+        .map(|m| m.subject.split(':').next().unwrap().to_owned())
+        .collect();
+    subjects.sort();
+    assert_eq!(
+        subjects,
+        ["Cancelled", "You're already registered", "You're going", "You're going"],
+        "one note for the two repeats, and a fresh confirmation after cancelling: {mail:#?}"
+    );
+}
+
 crate::on_both_backends!(
+    a_note_within_the_hour_does_not_swallow_a_returning_persons_confirmation,
     names_holding_links_are_refused_alike_on_the_api_and_the_form,
     tag_variants_of_one_mailbox_share_its_mail_budget,
     the_right_password_gets_in_after_others_failed_from_the_same_address,

@@ -136,4 +136,3 @@ pub fn outbox_rows(db: &Db) -> Vec<OutboxRow> {
     })
     .unwrap()
 }
-

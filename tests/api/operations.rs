@@ -131,8 +131,17 @@ mod sqlite_only {
             .filter(|(status, _)| *status == StatusCode::TOO_MANY_REQUESTS)
             .map(|(_, body)| body)
             .collect();
-        assert_eq!(refused.len(), 1, "{:?}", answers.iter().map(|a| a.0).collect::<Vec<_>>());
-        assert!(refused[0].contains("Too many failed logins"), "{}", refused[0]);
+        assert_eq!(
+            refused.len(),
+            1,
+            "{:?}",
+            answers.iter().map(|a| a.0).collect::<Vec<_>>()
+        );
+        assert!(
+            refused[0].contains("Too many failed logins"),
+            "{}",
+            refused[0]
+        );
         app.lifecycle().shutdown().await;
 
         // Behind a trusted proxy on loopback, each forwarded client has its own budget.
@@ -153,14 +162,13 @@ mod sqlite_only {
         // What a client prepends itself is skipped (the proxy's own entry is last), so the
         // third of these counts as 198.51.100.1 too: one of the three is refused. Another
         // forwarded client goes ahead at once.
-        let same = [
-            "198.51.100.1",
-            "198.51.100.1",
-            "203.0.113.5, 198.51.100.1",
-        ];
+        let same = ["198.51.100.1", "198.51.100.1", "203.0.113.5, 198.51.100.1"];
         let started = std::time::Instant::now();
         let (answers, other) = futures::join!(
-            join_all(same.iter().map(|ip| try_login(&app, &browser, &csrf, Some(ip)))),
+            join_all(
+                same.iter()
+                    .map(|ip| try_login(&app, &browser, &csrf, Some(ip)))
+            ),
             async {
                 let answer = try_login(&app, &browser, &csrf, Some("198.51.100.2")).await;
                 (answer.0, started.elapsed())

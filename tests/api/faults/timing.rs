@@ -94,12 +94,20 @@ async fn measure(backend: &str, database_url: String) -> (Figures, Figures) {
     // Warm-up, not counted: connections, statement caches, the mail worker's first batch.
     for i in 0..WARM_UP {
         sign_up(&client, &server.base, &format!("warm{i}@example.org")).await;
-        sign_up(&client, &server.base, &format!("known{}@example.org", n + i)).await;
+        sign_up(
+            &client,
+            &server.base,
+            &format!("known{}@example.org", n + i),
+        )
+        .await;
     }
     let deadline = Instant::now() + Duration::from_secs(120);
     let (mut new, mut known) = (Vec::with_capacity(n), Vec::with_capacity(n));
     for i in 0..n {
-        assert!(Instant::now() < deadline, "{backend}: measuring took too long");
+        assert!(
+            Instant::now() < deadline,
+            "{backend}: measuring took too long"
+        );
         let fresh = format!("new{i}@example.org");
         let registered = format!("known{i}@example.org");
         if i % 2 == 0 {
@@ -111,7 +119,10 @@ async fn measure(backend: &str, database_url: String) -> (Figures, Figures) {
         }
     }
     let list: Vec<Value> = client
-        .get(format!("{}/api/v1/events/timing/registrations", server.base))
+        .get(format!(
+            "{}/api/v1/events/timing/registrations",
+            server.base
+        ))
         .bearer_auth(&token)
         .send()
         .await
