@@ -320,7 +320,12 @@ async fn a_note_within_the_hour_does_not_swallow_a_returning_persons_confirmatio
     subjects.sort();
     assert_eq!(
         subjects,
-        ["Cancelled", "You're already registered", "You're going", "You're going"],
+        [
+            "Cancelled",
+            "You're already registered",
+            "You're going",
+            "You're going"
+        ],
         "one note for the two repeats, and a fresh confirmation after cancelling: {mail:#?}"
     );
 }
