@@ -203,6 +203,7 @@ run_backend() {
     port=$(free_port)
     base=http://127.0.0.1:$port
     export CONVENE_DATA_DIR=$data CONVENE_BIND=127.0.0.1:$port CONVENE_BASE_URL=$base CONVENE_LOG=warn
+    export CONVENE_SIGNUPS_PER_MINUTE=0  # load from one loopback address
     export CONVENE_SMTP_URL=smtp://127.0.0.1:$SMTP_PORT CONVENE_WORKER_POLL_MS=200
     export CONVENE_REMINDER_OFFSETS=$OFFSETS
     unset CONVENE_DATABASE_URL

@@ -117,6 +117,7 @@ run_backend() {
     port=$(free_port)
     base=http://127.0.0.1:$port
     export CONVENE_DATA_DIR=$data CONVENE_BIND=127.0.0.1:$port CONVENE_BASE_URL=$base CONVENE_LOG=warn
+    export CONVENE_SIGNUPS_PER_MINUTE=0  # load from one loopback address
     unset CONVENE_DATABASE_URL
     if [ "$backend" = postgres ]; then
         PG_DB=convene_bench_$$

@@ -176,6 +176,7 @@ impl Application {
             metrics: services.metrics.clone(),
             trusted_proxies: Arc::new(trusted_proxies.clone()),
             login_limit: Default::default(),
+            signup_limit: crate::http::limits::SignupLimit::new(settings.signups_per_minute),
             stopping: watch::channel(false).0,
             board: crate::live::BoardHub::start(
                 services.db.clone(),

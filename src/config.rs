@@ -47,6 +47,9 @@ pub struct Settings {
     pub metrics_token: Option<String>,
     /// On SIGTERM, how long requests in flight may take to finish (seconds).
     pub shutdown_timeout_secs: u64,
+    /// Signups one client address may make per minute (a burst of this many, then one every
+    /// 60/N seconds), on the API and the form together. 0: no limit (for load tests).
+    pub signups_per_minute: u32,
 }
 
 impl Default for Settings {
@@ -69,6 +72,7 @@ impl Default for Settings {
             trusted_proxies: String::new(),
             metrics_token: None,
             shutdown_timeout_secs: 30,
+            signups_per_minute: 20,
         }
     }
 }

@@ -30,6 +30,12 @@ pub enum AppError {
     PayloadTooLarge,
     #[error("unsupported media type: {0}")]
     UnsupportedMediaType(String),
+    /// Too many requests of one kind from one client; it may try again after the seconds given.
+    #[error("too many requests: {detail}")]
+    TooManyRequests {
+        retry_after_secs: u64,
+        detail: String,
+    },
     /// A dependency (the database) cannot be reached right now.
     #[error("service unavailable: {0}")]
     Unavailable(String),
@@ -63,6 +69,7 @@ impl AppError {
             AppError::Conflict(_) => "conflict",
             AppError::PayloadTooLarge => "payload-too-large",
             AppError::UnsupportedMediaType(_) => "unsupported-media-type",
+            AppError::TooManyRequests { .. } => "too-many-requests",
             AppError::Unavailable(_) => "unavailable",
             AppError::Config(_) | AppError::Internal(_) => "internal",
         }
@@ -78,6 +85,7 @@ impl AppError {
             AppError::Conflict(_) => "Conflict with the current state",
             AppError::PayloadTooLarge => "Request body too large",
             AppError::UnsupportedMediaType(_) => "Unsupported media type",
+            AppError::TooManyRequests { .. } => "Too many requests",
             AppError::Unavailable(_) => "Service temporarily unavailable",
             AppError::Config(_) | AppError::Internal(_) => "Internal error",
         }
@@ -97,7 +105,8 @@ impl AppError {
             | AppError::Forbidden(m)
             | AppError::NotFound(m)
             | AppError::Conflict(m)
-            | AppError::UnsupportedMediaType(m) => Some(m.clone()),
+            | AppError::UnsupportedMediaType(m)
+            | AppError::TooManyRequests { detail: m, .. } => Some(m.clone()),
             AppError::Unauthorized => {
                 Some("send an organizer API token as `Authorization: Bearer TOKEN`".into())
             }
@@ -170,6 +179,7 @@ impl ResponseError for AppError {
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Config(_) | AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -191,6 +201,12 @@ impl ResponseError for AppError {
         response.content_type("application/problem+json");
         if matches!(self, AppError::Unauthorized) {
             response.insert_header(("WWW-Authenticate", "Bearer realm=\"convene\""));
+        }
+        if let AppError::TooManyRequests {
+            retry_after_secs, ..
+        } = self
+        {
+            response.insert_header(("Retry-After", retry_after_secs.to_string()));
         }
         response.json(body)
     }

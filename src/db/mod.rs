@@ -9,6 +9,7 @@ pub mod board;
 pub mod events;
 pub mod export;
 pub mod feeds;
+pub mod mail_budgets;
 pub mod organizers;
 pub mod outbox;
 pub mod projects;

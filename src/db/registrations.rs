@@ -15,6 +15,7 @@ use super::schema::{
     events as events_table, projects as projects_table, registration_projects, registrations,
 };
 use super::{DbConn, lock_event};
+use crate::domain::mail_budget::held_back_reason;
 use crate::domain::seats::{Seat, project_has_room, promotions_due, seat_for_newcomer};
 use crate::domain::{Notice, Problems, RegistrationStatus, SignupRequest, Slug};
 use crate::error::AppError;
@@ -203,48 +204,110 @@ fn waitlist_len(conn: &mut DbConn, event_id: i64) -> Result<u32, AppError> {
     Ok(n.max(0) as u32)
 }
 
-/// Takes a seat, or a place at the end of the waitlist, for one registration.
+/// Takes a seat, or a place at the end of the waitlist, for a newcomer; for someone already
+/// registered (`newcomer` false) the same statement runs and changes nothing, so that both
+/// take the same time.
 fn take_place(
     conn: &mut DbConn,
     event: &EventRow,
     waiting: u32,
+    newcomer: bool,
 ) -> Result<(Seat, Option<i64>), AppError> {
     let seat = seat_for_newcomer(
         event.capacity().limit(),
         event.going_count.max(0) as u32,
         waiting,
     );
-    match seat {
-        Seat::Going => {
-            // The lock already serializes this; the guard in the WHERE clause makes the
-            // database itself refuse an overbooking should that ever change.
-            let taken = diesel::update(events_table::table.find(event.id))
-                .filter(
-                    events_table::capacity
-                        .is_null()
-                        .or(events_table::going_count.lt(events_table::capacity.assume_not_null())),
-                )
-                .set(events_table::going_count.eq(events_table::going_count + 1))
-                .execute(conn)?;
-            if taken != 1 {
-                return Err(AppError::Internal(anyhow::anyhow!(
-                    "seat accounting of event {} is inconsistent",
-                    event.id
-                )));
-            }
-            Ok((Seat::Going, None))
-        }
-        Seat::Waitlisted => {
-            let seq: i64 = diesel::update(events_table::table.find(event.id))
-                .set(events_table::waitlist_seq.eq(events_table::waitlist_seq + 1))
-                .returning(events_table::waitlist_seq)
-                .get_result(conn)?;
-            Ok((Seat::Waitlisted, Some(seq)))
-        }
-    }
+    let (seats, places) = match (newcomer, seat) {
+        (false, _) => (0, 0),
+        (true, Seat::Going) => (1, 0),
+        (true, Seat::Waitlisted) => (0, 1),
+    };
+    // The lock already serializes this; the guard in the WHERE clause makes the database
+    // itself refuse an overbooking should that ever change.
+    let taken: Option<i64> = diesel::update(events_table::table.find(event.id))
+        .filter(
+            diesel::dsl::sql::<diesel::sql_types::Bool>("")
+                .bind::<diesel::sql_types::Integer, _>(seats)
+                .sql(" = 0")
+                .or(events_table::capacity.is_null())
+                .or(events_table::going_count.lt(events_table::capacity.assume_not_null())),
+        )
+        .set((
+            events_table::going_count.eq(events_table::going_count + seats),
+            events_table::waitlist_seq.eq(events_table::waitlist_seq + i64::from(places)),
+        ))
+        .returning(events_table::waitlist_seq)
+        .get_result(conn)
+        .optional()?;
+    let Some(seq) = taken else {
+        return Err(AppError::Internal(anyhow::anyhow!(
+            "seat accounting of event {} is inconsistent",
+            event.id
+        )));
+    };
+    // A known address's insert does nothing, but its row must still pass the table's checks.
+    Ok((seat, matches!(seat, Seat::Waitlisted).then_some(seq)))
+}
+
+/// The outbox key of the "already registered" note to `registration_id` in the hour of
+/// `now`: the note goes out once an hour at most (see `sign_up`).
+fn already_registered_key(registration_id: i64, now: NaiveDateTime, hours_back: i64) -> String {
+    let hour = now.and_utc().timestamp().div_euclid(3600) - hours_back;
+    format!("already-registered:{registration_id}:{hour}")
+}
+
+/// Inserts a new registration, or does nothing for an address the event already knows (the
+/// unique key of event and address): a known address takes the same statement as a new one.
+fn insert_unless_known(
+    conn: &mut DbConn,
+    event_id: i64,
+    request: &SignupRequest,
+    place: (RegistrationStatus, Option<i64>),
+    manage: (&str, &str),
+    now: NaiveDateTime,
+) -> Result<Option<i64>, AppError> {
+    let (status, waitlist_seq) = place;
+    let (nonce, token_hash) = manage;
+    let row = (
+        registrations::event_id.eq(event_id),
+        registrations::name.eq(request.name.as_str()),
+        registrations::email.eq(request.email.as_str()),
+        registrations::email_normalized.eq(request.email.normalized()),
+        registrations::status.eq(status.as_str()),
+        registrations::waitlist_seq.eq(waitlist_seq),
+        registrations::manage_nonce.eq(nonce),
+        registrations::manage_token_hash.eq(token_hash),
+        registrations::created_at.eq(now),
+        registrations::updated_at.eq(now),
+    );
+    let conflict = (registrations::event_id, registrations::email_normalized);
+    // Upserts do not build on the multi-backend connection.
+    Ok(match conn {
+        DbConn::Postgres(pg) => diesel::insert_into(registrations::table)
+            .values(row)
+            .on_conflict(conflict)
+            .do_nothing()
+            .returning(registrations::id)
+            .get_result(pg)
+            .optional()?,
+        DbConn::Sqlite(lite) => diesel::insert_into(registrations::table)
+            .values(row)
+            .on_conflict(conflict)
+            .do_nothing()
+            .returning(registrations::id)
+            .get_result(lite)
+            .optional()?,
+    })
 }
 
 /// Signs someone up for an event, or tells them by email that they already are.
+///
+/// The answer is the same either way, and so is the work: a new and a known address run
+/// the same statements in the same order (the attendee, the event's lock and projects, the
+/// registration read, the seat update, the registration insert, the mail key, the mailbox
+/// budget, one outbox insert), the known address's writes changing nothing. Only a returning
+/// person who had cancelled, and projects chosen by a newcomer, take statements of their own.
 pub fn sign_up(
     conn: &mut DbConn,
     slug: &str,
@@ -268,94 +331,129 @@ pub fn sign_up(
         .select(RegistrationRow::as_select())
         .get_result(conn)
         .optional()?;
-
-    if let Some(existing) = existing
+    let known = existing
         .as_ref()
         .filter(|r| r.status() != RegistrationStatus::Cancelled)
-    {
-        // One such reminder an hour is enough: repeated signups must not flood an inbox.
-        if outbox::sent_recently(
-            conn,
-            existing.id,
-            Notice::AlreadyRegistered,
-            now - chrono::Duration::hours(1),
-        )? {
-            return Ok(SignupOutcome::AlreadyRegistered {
-                registration_id: existing.id,
-            });
-        }
-        outbox::enqueue(
-            conn,
-            NewMessage {
-                notice: Notice::AlreadyRegistered,
-                event_id,
-                registration_id: existing.id,
-                recipient: &existing.email,
-                payload: json!({}),
-            },
-            now,
-        )?;
-        return Ok(SignupOutcome::AlreadyRegistered {
-            registration_id: existing.id,
-        });
-    }
+        .map(|r| r.id);
 
     let someone_waits = waitlist_nonempty(conn, event.id)?;
-    let (seat, waitlist_seq) = take_place(conn, &event, u32::from(someone_waits))?;
+    let (seat, waitlist_seq) = take_place(conn, &event, u32::from(someone_waits), known.is_none())?;
     let status = match seat {
         Seat::Going => RegistrationStatus::Going,
         Seat::Waitlisted => RegistrationStatus::Waitlisted,
     };
-    let returning = existing.is_some();
-    let registration_id = match existing {
+    let nonce = tokens::random_nonce();
+    let token_hash = tokens::token_hash(&key.derive_token(MANAGE_PURPOSE, &nonce));
+    let registration_id = match (&existing, known) {
         // Someone who cancelled earlier comes back as a new arrival, with the same link.
-        Some(old) => diesel::update(registrations::table.find(old.id))
-            .set((
-                registrations::name.eq(request.name.as_str()),
-                registrations::email.eq(request.email.as_str()),
-                registrations::status.eq(status.as_str()),
-                registrations::waitlist_seq.eq(waitlist_seq),
-                registrations::updated_at.eq(now),
-            ))
-            .returning(registrations::id)
-            .get_result(conn)?,
-        None => {
-            let nonce = tokens::random_nonce();
-            let token_hash = tokens::token_hash(&key.derive_token(MANAGE_PURPOSE, &nonce));
-            diesel::insert_into(registrations::table)
-                .values((
-                    registrations::event_id.eq(event.id),
+        (Some(old), None) => {
+            let id = diesel::update(registrations::table.find(old.id))
+                .set((
                     registrations::name.eq(request.name.as_str()),
                     registrations::email.eq(request.email.as_str()),
-                    registrations::email_normalized.eq(&email_key),
                     registrations::status.eq(status.as_str()),
                     registrations::waitlist_seq.eq(waitlist_seq),
-                    registrations::manage_nonce.eq(&nonce),
-                    registrations::manage_token_hash.eq(&token_hash),
-                    registrations::created_at.eq(now),
                     registrations::updated_at.eq(now),
                 ))
                 .returning(registrations::id)
-                .get_result(conn)?
+                .get_result(conn)?;
+            set_projects(conn, id, &chosen)?;
+            id
+        }
+        (_, known) => {
+            let inserted = insert_unless_known(
+                conn,
+                event_id,
+                request,
+                (status, waitlist_seq),
+                (&nonce, &token_hash),
+                now,
+            )?;
+            match (inserted, known) {
+                (Some(id), None) => {
+                    if !chosen.is_empty() {
+                        set_projects(conn, id, &chosen)?;
+                    }
+                    id
+                }
+                (None, Some(id)) => id,
+                _ => {
+                    return Err(AppError::Internal(anyhow::anyhow!(
+                        "registration of event {event_id} changed under its lock"
+                    )));
+                }
+            }
         }
     };
-    if returning || !chosen.is_empty() {
-        set_projects(conn, registration_id, &chosen)?;
-    }
-    outbox::enqueue(
-        conn,
-        NewMessage {
-            notice: Notice::SignupConfirmation,
-            event_id,
-            registration_id,
-            recipient: request.email.as_str(),
-            payload: json!({ "status": status.as_str() }),
-        },
-        now,
-    )?;
-    Ok(SignupOutcome::Registered {
+
+    // One "already registered" note an hour is enough: repeated signups must not flood an
+    // inbox. A note from this hour or the one before counts, so two are at least an hour
+    // apart. A newcomer's confirmation is looked up the same way and never found.
+    let (notice, payload, mail_key) = match known {
+        Some(_) => (
+            Notice::AlreadyRegistered,
+            json!({}),
+            already_registered_key(registration_id, now, 0),
+        ),
+        None => (
+            Notice::SignupConfirmation,
+            json!({ "status": status.as_str() }),
+            format!(
+                "signup:{registration_id}:{}",
+                now.and_utc().timestamp_micros()
+            ),
+        ),
+    };
+    let recent_keys = [
+        already_registered_key(registration_id, now, 0),
+        already_registered_key(registration_id, now, 1),
+    ];
+    let noted: Option<String> = {
+        use super::schema::outbox;
+        outbox::table
+            .filter(outbox::dedupe_key.eq_any(&recent_keys))
+            .select(outbox::dedupe_key.assume_not_null())
+            .load::<String>(conn)?
+            .into_iter()
+            .next()
+    };
+    let wanted = known.is_none() || noted.is_none();
+    let allowed = super::mail_budgets::spend(conn, &request.email.mailbox_key(), wanted, now)?;
+    // A note not wanted is inserted under the key already taken, which adds nothing.
+    let mail_key = match noted {
+        Some(taken) if !wanted => taken,
+        _ => mail_key,
+    };
+    // A note goes to the address the registration holds, a confirmation to the one typed.
+    let recipient = match (&existing, known) {
+        (Some(row), Some(_)) => row.email.as_str(),
+        _ => request.email.as_str(),
+    };
+    let message = NewMessage {
+        notice,
+        event_id,
         registration_id,
-        seat,
+        recipient,
+        payload,
+    };
+    let queued = outbox::enqueue_once(conn, message, &mail_key, now)?;
+    if queued && !allowed {
+        // Kept in the outbox, so the organizers see what was held back and why.
+        let id: i64 = {
+            use super::schema::outbox;
+            outbox::table
+                .filter(outbox::dedupe_key.eq(&mail_key))
+                .select(outbox::id)
+                .get_result(conn)?
+        };
+        outbox::mark_skipped(conn, id, &held_back_reason(), now)?;
+    }
+    Ok(match known {
+        Some(registration_id) => SignupOutcome::AlreadyRegistered { registration_id },
+        None => SignupOutcome::Registered {
+            registration_id,
+            seat,
+        },
     })
 }
 

@@ -143,6 +143,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    mail_budgets (mailbox) {
+        mailbox -> Text,
+        hour_started_at -> Timestamp,
+        hour_count -> Integer,
+        day_started_at -> Timestamp,
+        day_count -> Integer,
+    }
+}
+
+diesel::table! {
     sessions (id) {
         id -> BigInt,
         token_hash -> Text,

@@ -43,6 +43,26 @@ impl EmailAddress {
     pub fn normalized(&self) -> String {
         self.address.to_lowercase()
     }
+
+    /// The mailbox that mail to this address lands in, as far as limits on mail go: the
+    /// normalized address without a `+tag` in its local part, since `ada+1@example.org` and
+    /// `ada+2@example.org` reach the same inbox at most providers. Only for counting: mail
+    /// still goes to the address as typed.
+    pub fn mailbox_key(&self) -> String {
+        let normalized = self.normalized();
+        match normalized.rsplit_once('@') {
+            Some((local, domain)) => {
+                let base = local.split_once('+').map_or(local, |(base, _)| base);
+                // `+tag@host` alone has no base to fold to; it stays its own mailbox.
+                if base.is_empty() {
+                    normalized.clone()
+                } else {
+                    format!("{base}@{domain}")
+                }
+            }
+            None => normalized.clone(),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -80,6 +100,18 @@ mod tests {
             );
         }
         assert!(EmailAddress::parse(&format!("{}@example.org", "a".repeat(250))).is_err());
+    }
+
+    #[test]
+    fn tags_fold_into_one_mailbox() {
+        let key = |raw: &str| EmailAddress::parse(raw).unwrap().mailbox_key();
+        assert_eq!(key("Ada+1@Example.org"), "ada@example.org");
+        assert_eq!(key("ada+x+y@example.org"), "ada@example.org");
+        assert_eq!(key("ada@example.org"), "ada@example.org");
+        assert_eq!(key("+only@example.org"), "+only@example.org");
+        assert_ne!(key("ada@example.org"), key("ada@example.net"));
+        let typed = EmailAddress::parse("Ada+Sprint@Example.org").unwrap();
+        assert_eq!(typed.as_str(), "Ada+Sprint@Example.org");
     }
 
     #[test]

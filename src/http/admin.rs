@@ -93,7 +93,14 @@ pub async fn login(
 ) -> Result<HttpResponse, PageError> {
     let form = form.0;
     check_csrf(&req, &state.links, &form.csrf)?;
-    if !state.login_limit.allows(state.client(&req).ip) {
+    let client = state.client(&req).ip;
+    // Failed logins slow further attempts for that account from that address, and for the
+    // address; a wait within bounds is served here, beyond it the answer is 429.
+    let admitted = state.login_limit.admit(client, &form.email);
+    if let Ok(wait) = admitted {
+        tokio::time::sleep(wait).await;
+    }
+    if let Err(retry_after) = admitted {
         let (csrf, cookie) = csrf_token(&req, &state.links);
         let mut response = render(
             StatusCode::TOO_MANY_REQUESTS,
@@ -106,7 +113,7 @@ pub async fn login(
         )?;
         response.headers_mut().insert(
             actix_web::http::header::RETRY_AFTER,
-            actix_web::http::header::HeaderValue::from_static("60"),
+            actix_web::http::header::HeaderValue::from(retry_after),
         );
         return Ok(with_cookie(response, cookie));
     }
@@ -117,6 +124,9 @@ pub async fn login(
         .db
         .read(move |conn| organizers::authenticate(conn, &email, &password))
         .await?;
+    state
+        .login_limit
+        .record(client, &form.email, organizer.is_some());
     let session = match organizer {
         Some(o) => Some(
             state

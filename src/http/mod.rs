@@ -51,6 +51,7 @@ pub struct AppState {
     pub metrics: Arc<crate::metrics::Metrics>,
     pub trusted_proxies: Arc<Vec<ipnet::IpNet>>,
     pub login_limit: limits::LoginLimit,
+    pub signup_limit: limits::SignupLimit,
     pub board: crate::live::BoardHub,
     /// Turns true when the server begins to stop: long-lived streams end, so the graceful
     /// shutdown does not wait for them.

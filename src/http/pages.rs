@@ -17,10 +17,11 @@ use super::site::{
 use crate::db::events::{self, EventRow, EventSummary, Period};
 use crate::db::projects::{self, ProjectDetail};
 use crate::db::{attendees, registrations};
+use crate::domain::drafts::NAME_MAX;
 use crate::domain::seats::project_has_room;
 use crate::domain::{
     EmailAddress, EventKind, EventStatus, FieldProblem, Problems, RegistrationStatus,
-    SignupRequest, SingleLine, Slug,
+    SignupRequest, Slug, person_name,
 };
 use crate::error::AppError;
 use crate::links::Links;
@@ -393,7 +394,7 @@ pub async fn sign_up(
         return Ok(see_other(&thanks));
     }
     let mut p = Problems::new();
-    let name = p.check("name", SingleLine::parse(&form.name, 120));
+    let name = p.check("name", person_name(&form.name, NAME_MAX));
     let email = p.check("email", EmailAddress::parse(&form.email));
     let chosen: Vec<Slug> = form
         .projects
@@ -422,17 +423,8 @@ pub async fn sign_up(
         email,
         projects: chosen,
     };
-    let (key, now, target) = (state.key.clone(), state.clock.now(), slug.clone());
-    match state
-        .db
-        .write(move |conn| registrations::sign_up(conn, &target, &request, &key, now))
-        .await
-    {
-        Ok(outcome) => {
-            state.metrics.signed_up(&outcome);
-            state.outbox_wake.notify_one();
-            Ok(see_other(&thanks))
-        }
+    match super::registrations::perform_signup(&state, &req, slug.clone(), request).await {
+        Ok(_) => Ok(see_other(&thanks)),
         Err(AppError::Invalid(problems)) => {
             let list = problems
                 .into_list()

@@ -1,7 +1,7 @@
 //! Signups and registrations: the public signup, the organizer's list, and the attendee's own
 //! registration reached through the secret token from their email.
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -11,7 +11,7 @@ use crate::db::registrations::{self, RegistrationView};
 use crate::db::{attendees, events};
 use crate::domain::drafts::NAME_MAX;
 use crate::domain::time::instant_text;
-use crate::domain::{EmailAddress, Problems, SignupRequest, SingleLine, Slug};
+use crate::domain::{EmailAddress, Problems, SignupRequest, Slug, person_name};
 use crate::error::AppError;
 
 /// The most projects one person may join at one event.
@@ -41,7 +41,7 @@ fn project_slugs(p: &mut Problems, raw: &[String]) -> Vec<Slug> {
 impl SignupInput {
     pub fn parse(self) -> Result<SignupRequest, Problems> {
         let mut p = Problems::new();
-        let name = p.check("name", SingleLine::parse(&self.name, NAME_MAX));
+        let name = p.check("name", person_name(&self.name, NAME_MAX));
         let email = p.check("email", EmailAddress::parse(&self.email));
         let projects = project_slugs(&mut p, &self.projects);
         p.finish()?;
@@ -68,23 +68,38 @@ pub const CHECK_INBOX: &str = "Thank you. Check your inbox: we have sent the det
     responses((status = 202, description = "Accepted; the same answer for a new and a known address. Status, position and the manage link go to the address only.", body = SignupAccepted),
                (status = 404, body = crate::error::ProblemDocument, content_type = "application/problem+json"),
                (status = 409, description = "Signup is closed (cancelled, over, not open yet, closed)", body = crate::error::ProblemDocument, content_type = "application/problem+json"),
-               (status = 422, description = "Invalid fields, an unknown or full project", body = crate::error::ProblemDocument, content_type = "application/problem+json")))]
+               (status = 422, description = "Invalid fields (a name holding a link or an address, too), an unknown or full project", body = crate::error::ProblemDocument, content_type = "application/problem+json"),
+               (status = 429, description = "Too many signups from this client address; `Retry-After` says when to try again", body = crate::error::ProblemDocument, content_type = "application/problem+json")))]
 pub async fn sign_up(
+    req: HttpRequest,
     state: State,
     slug: web::Path<String>,
     input: web::Json<SignupInput>,
 ) -> Result<HttpResponse, AppError> {
     let request = input.into_inner().parse()?;
-    let (slug, key, now) = (slug.into_inner(), state.key.clone(), state.clock.now());
+    perform_signup(&state, &req, slug.into_inner(), request).await?;
+    Ok(HttpResponse::Accepted().json(SignupAccepted {
+        message: CHECK_INBOX.into(),
+    }))
+}
+
+/// The signup as the API and the form both make it: within the client address's signup
+/// budget, then one database transaction, then the mail worker woken.
+pub async fn perform_signup(
+    state: &State,
+    req: &HttpRequest,
+    slug: String,
+    request: SignupRequest,
+) -> Result<registrations::SignupOutcome, AppError> {
+    state.signup_limit.check(state.client(req).ip)?;
+    let (key, now) = (state.key.clone(), state.clock.now());
     let outcome = state
         .db
         .write(move |conn| registrations::sign_up(conn, &slug, &request, &key, now))
         .await?;
     state.metrics.signed_up(&outcome);
     state.outbox_wake.notify_one();
-    Ok(HttpResponse::Accepted().json(SignupAccepted {
-        message: CHECK_INBOX.into(),
-    }))
+    Ok(outcome)
 }
 
 /// A registration as its owner sees it.

@@ -141,6 +141,7 @@ impl ResponseError for PageError {
             AppError::Invalid(p) => ("That did not work", p.to_string()),
             AppError::PayloadTooLarge => ("Too much data", "The form sent more than this page accepts.".to_owned()),
             AppError::UnsupportedMediaType(m) => ("That did not work", m.clone()),
+            AppError::TooManyRequests { retry_after_secs, .. } => ("Too many attempts", format!("Too many of these came from your network address in a short time. Wait {retry_after_secs} seconds, then go back and send the form again.")),
             AppError::Unavailable(_) => ("Try again shortly", "The service cannot reach its database right now.".to_owned()),
             AppError::Unauthorized => ("Log in first", "This page is for organizers.".to_owned()),
             AppError::Config(_) | AppError::Internal(_) => ("Something went wrong", "The error has been logged. Please try again.".to_owned()),
@@ -151,9 +152,14 @@ impl ResponseError for PageError {
             detail,
         };
         let html = page.render().unwrap_or_else(|_| heading.to_owned());
-        HttpResponse::build(status)
-            .content_type("text/html; charset=utf-8")
-            .body(html)
+        let mut response = HttpResponse::build(status);
+        if let AppError::TooManyRequests {
+            retry_after_secs, ..
+        } = &self.0
+        {
+            response.insert_header(("Retry-After", retry_after_secs.to_string()));
+        }
+        response.content_type("text/html; charset=utf-8").body(html)
     }
 }
 

@@ -191,6 +191,8 @@ pub async fn spawn_app_with(backend: Backend, setup: Setup) -> Option<TestApp> {
         bind: "127.0.0.1:0".into(),
         base_url: (!setup.own_base_url).then(|| BASE_URL.into()),
         worker_poll_ms: 50,
+        // Every test signs up from 127.0.0.1; the tests of the limit turn it on again.
+        signups_per_minute: 0,
         smtp_url: (!setup.eml_files).then(|| smtp.url()),
         smtp_timeout_secs: setup.smtp_timeout_secs.unwrap_or(30),
         secret_key: setup

@@ -2,6 +2,7 @@
 //! database. Each test runs on SQLite and, when CONVENE_TEST_POSTGRES_URL is set (always in CI),
 //! on PostgreSQL.
 
+mod abuse;
 mod bad_input;
 mod board;
 mod browser;
