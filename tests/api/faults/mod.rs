@@ -12,8 +12,8 @@
 
 mod crash;
 mod postgres_restart;
-mod smtp_outage;
 mod schemathesis;
+mod smtp_outage;
 
 /// How many rounds a fault test runs: `CONVENE_FAULT_ROUNDS`, else `full`.
 pub fn rounds(full: usize) -> usize {
