@@ -46,6 +46,10 @@ pub struct Settings {
     pub metrics_token: Option<String>,
     /// On SIGTERM, how long requests in flight may take to finish (seconds).
     pub shutdown_timeout_secs: u64,
+    /// How long a request body may take to arrive, from the end of its headers (seconds).
+    pub body_timeout_secs: u64,
+    /// How many requests one client address may have under way at once.
+    pub max_requests_per_client: u32,
 }
 
 impl Default for Settings {
@@ -68,6 +72,8 @@ impl Default for Settings {
             trusted_proxies: String::new(),
             metrics_token: None,
             shutdown_timeout_secs: 30,
+            body_timeout_secs: 5,
+            max_requests_per_client: 128,
         }
     }
 }
@@ -107,6 +113,14 @@ impl Settings {
 
     pub fn outbox_lease(&self) -> chrono::Duration {
         chrono::Duration::seconds(self.outbox_lease_secs.clamp(1, 86_400) as i64)
+    }
+
+    pub fn body_timeout(&self) -> Duration {
+        Duration::from_secs(self.body_timeout_secs.clamp(1, 600))
+    }
+
+    pub fn max_requests_per_client(&self) -> usize {
+        self.max_requests_per_client.clamp(1, 1_000_000) as usize
     }
 
     pub fn json_logs(&self) -> Result<bool, AppError> {

@@ -33,6 +33,16 @@ pub enum AppError {
     /// A dependency (the database) cannot be reached right now.
     #[error("service unavailable: {0}")]
     Unavailable(String),
+    /// The database has no room left to write (a full disk): nothing was saved; it passes once
+    /// space is freed.
+    #[error("storage full: {0}")]
+    StorageFull(String),
+    /// The request body did not arrive in time (`CONVENE_BODY_TIMEOUT_SECS`).
+    #[error("request body timed out")]
+    RequestTimeout,
+    /// This client has too many requests under way at once.
+    #[error("too many requests: {0}")]
+    TooManyRequests(String),
     /// Settings that prevent start-up.
     #[error("configuration: {0}")]
     Config(String),
@@ -64,6 +74,9 @@ impl AppError {
             AppError::PayloadTooLarge => "payload-too-large",
             AppError::UnsupportedMediaType(_) => "unsupported-media-type",
             AppError::Unavailable(_) => "unavailable",
+            AppError::StorageFull(_) => "storage-full",
+            AppError::RequestTimeout => "request-timeout",
+            AppError::TooManyRequests(_) => "too-many-requests",
             AppError::Config(_) | AppError::Internal(_) => "internal",
         }
     }
@@ -79,6 +92,9 @@ impl AppError {
             AppError::PayloadTooLarge => "Request body too large",
             AppError::UnsupportedMediaType(_) => "Unsupported media type",
             AppError::Unavailable(_) => "Service temporarily unavailable",
+            AppError::StorageFull(_) => "The server's storage is full",
+            AppError::RequestTimeout => "The request body did not arrive in time",
+            AppError::TooManyRequests(_) => "Too many requests",
             AppError::Config(_) | AppError::Internal(_) => "Internal error",
         }
     }
@@ -107,6 +123,12 @@ impl AppError {
             AppError::Unavailable(_) => {
                 Some("the database cannot be reached; try again shortly".into())
             }
+            AppError::StorageFull(_) => Some(STORAGE_FULL_DETAIL.into()),
+            AppError::RequestTimeout => Some(
+                "the request body was not sent within the time allowed; send it again, all at once"
+                    .into(),
+            ),
+            AppError::TooManyRequests(m) => Some(m.clone()),
             AppError::Config(_) | AppError::Internal(_) => None,
         }
     }
@@ -117,6 +139,25 @@ impl AppError {
             _ => &[],
         }
     }
+}
+
+/// What a client is told when writes fail for lack of space (also on the error page).
+pub const STORAGE_FULL_DETAIL: &str =
+    "the server has no room left to store data, so nothing was saved; try again later";
+
+/// Whether a database error says that the disk (or the database's size limit) is full:
+/// SQLite's SQLITE_FULL, PostgreSQL's `could not extend file` and other disk-full errors
+/// (SQLSTATE 53100, `No space left on device`).
+fn is_storage_full(message: &str) -> bool {
+    let message = message.to_ascii_lowercase();
+    [
+        "database or disk is full",
+        "could not extend file",
+        "no space left on device",
+        "disk full",
+    ]
+    .iter()
+    .any(|needle| message.contains(needle))
 }
 
 impl From<Problems> for AppError {
@@ -139,6 +180,13 @@ impl From<diesel::result::Error> for AppError {
                 "the connection to the database was lost ({}); try again",
                 info.message().trim()
             )),
+            diesel::result::Error::DatabaseError(_, info) if is_storage_full(info.message()) => {
+                AppError::StorageFull(info.message().trim().to_owned())
+            }
+            // A commit that failed and whose rollback failed too: the commit's error says why.
+            diesel::result::Error::RollbackErrorOnCommit { commit_error, .. } => {
+                AppError::from(*commit_error)
+            }
             other => AppError::Internal(anyhow::Error::new(other)),
         }
     }
@@ -170,7 +218,9 @@ impl ResponseError for AppError {
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Unavailable(_) | AppError::StorageFull(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
+            AppError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             AppError::Config(_) | AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -189,9 +239,46 @@ impl ResponseError for AppError {
         };
         let mut response = HttpResponse::build(status);
         response.content_type("application/problem+json");
-        if matches!(self, AppError::Unauthorized) {
-            response.insert_header(("WWW-Authenticate", "Bearer realm=\"convene\""));
+        match self {
+            AppError::Unauthorized => {
+                response.insert_header(("WWW-Authenticate", "Bearer realm=\"convene\""));
+            }
+            AppError::StorageFull(_) => {
+                response.insert_header(("Retry-After", "60"));
+            }
+            AppError::TooManyRequests(_) => {
+                response.insert_header(("Retry-After", "1"));
+            }
+            _ => {}
         }
         response.json(body)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use diesel::result::{DatabaseErrorKind, Error as DieselError};
+
+    fn database_error(message: &str) -> DieselError {
+        DieselError::DatabaseError(DatabaseErrorKind::Unknown, Box::new(message.to_owned()))
+    }
+
+    #[test]
+    fn a_full_disk_is_a_503_that_says_so() {
+        for message in [
+            "database or disk is full",
+            "could not extend file \"base/16384/16385\": No space left on device",
+            "could not write to file \"pg_wal/xlogtemp.123\": No space left on device",
+        ] {
+            let error = AppError::from(database_error(message));
+            assert!(matches!(error, AppError::StorageFull(_)), "{message}");
+            assert_eq!(error.status_code(), StatusCode::SERVICE_UNAVAILABLE);
+            let response = error.error_response();
+            assert_eq!(response.headers()["retry-after"], "60");
+            assert_eq!(error.kind(), "storage-full");
+        }
+        let other = AppError::from(database_error("syntax error"));
+        assert!(matches!(other, AppError::Internal(_)));
     }
 }

@@ -14,6 +14,7 @@ pub mod outbox;
 pub mod projects;
 pub mod registrations;
 pub mod schema;
+pub mod storage;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -210,6 +211,8 @@ pub struct Db {
     /// Counts this process's write transactions; caches of read results compare it to know
     /// that nothing was written here since they read (see `http::recent`).
     generation: Arc<AtomicU64>,
+    /// Writes that failed for lack of space, for `/readyz`.
+    storage: Arc<storage::StorageWatch>,
 }
 
 impl Db {
@@ -228,6 +231,13 @@ impl Db {
             })?;
         }
         let backend = target.backend;
+        let sqlite_folder = (backend == Backend::Sqlite).then(|| {
+            Path::new(&target.address)
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."))
+                .to_path_buf()
+        });
         let pool = Pool::builder()
             .max_size(pool_size.max(2))
             .connection_timeout(Duration::from_secs(10))
@@ -243,6 +253,7 @@ impl Db {
             backend,
             write_gate: Arc::new(Mutex::new(())),
             generation: Arc::new(AtomicU64::new(0)),
+            storage: Arc::new(storage::StorageWatch::new(sqlite_folder)),
         })
     }
 
@@ -353,7 +364,14 @@ impl Db {
         let mut pooled = self.pool.get().map_err(AppError::unavailable)?;
         let _turn = (self.backend == Backend::Sqlite)
             .then(|| self.write_gate.lock().unwrap_or_else(|p| p.into_inner()));
-        pooled.run(f)
+        let result = pooled.run(f);
+        self.storage.saw(&result);
+        result
+    }
+
+    /// Whether writes failed for lack of space and there is no room yet.
+    pub fn storage(&self) -> &storage::StorageWatch {
+        &self.storage
     }
 
     /// How many write transactions this process has finished; read it before a query whose

@@ -142,6 +142,9 @@ impl ResponseError for PageError {
             AppError::PayloadTooLarge => ("Too much data", "The form sent more than this page accepts.".to_owned()),
             AppError::UnsupportedMediaType(m) => ("That did not work", m.clone()),
             AppError::Unavailable(_) => ("Try again shortly", "The service cannot reach its database right now.".to_owned()),
+            AppError::StorageFull(_) => ("Try again later", "The server has run out of storage space, so nothing was saved. Please try again later.".to_owned()),
+            AppError::RequestTimeout => ("That took too long", "The form did not arrive in time. Please send it again.".to_owned()),
+            AppError::TooManyRequests(m) => ("Too many requests", m.clone()),
             AppError::Unauthorized => ("Log in first", "This page is for organizers.".to_owned()),
             AppError::Config(_) | AppError::Internal(_) => ("Something went wrong", "The error has been logged. Please try again.".to_owned()),
         };

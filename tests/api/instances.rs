@@ -134,4 +134,3 @@ pub fn outbox_rows(db: &Db) -> Vec<OutboxRow> {
     })
     .unwrap()
 }
-
