@@ -275,7 +275,7 @@ mod tests {
             assert!(matches!(error, AppError::StorageFull(_)), "{message}");
             assert_eq!(error.status_code(), StatusCode::SERVICE_UNAVAILABLE);
             let response = error.error_response();
-            assert_eq!(response.headers()["retry-after"], "60");
+            assert_eq!(response.headers().get("retry-after").unwrap(), "60");
             assert_eq!(error.kind(), "storage-full");
         }
         let other = AppError::from(database_error("syntax error"));
