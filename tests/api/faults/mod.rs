@@ -24,3 +24,4 @@ pub fn report(name: &str, figures: &[(&str, String)]) {
     let pairs: Vec<String> = figures.iter().map(|(k, v)| format!("{k}={v}")).collect();
     println!("FAULT {name}: {}", pairs.join(" "));
 }
+mod hostile;
