@@ -206,19 +206,18 @@ async fn stalled_bodies() {
     for _ in 0..cap + 50 {
         greedy.push(stall_from(greedy_source, server).await);
     }
-    let mut refused = 0;
-    for stream in &mut greedy {
-        let (answer, _) = read_answer(stream, Duration::from_millis(200)).await;
-        if answer.starts_with("HTTP/1.1 429") {
-            refused += 1;
-        }
-    }
+    let greedy_answers =
+        futures::future::join_all(greedy.iter_mut().map(|stream| {
+            read_answer(stream, Duration::from_millis(500))
+        }))
+        .await;
+    let refused = greedy_answers
+        .iter()
+        .filter(|(answer, _)| answer.starts_with("HTTP/1.1 429"))
+        .count();
     let during = rss_kb(pid);
     let (healthy, slowest) = healthz_answers(&client, &instance.base).await;
-    assert!(
-        opening.elapsed() < Duration::from_secs(body_timeout),
-        "opening took too long to measure while all are held"
-    );
+    let measured_within = opening.elapsed();
 
     // Every stalled body gets its 408 and its connection closed.
     let waiting = Instant::now();
@@ -244,6 +243,7 @@ async fn stalled_bodies() {
         &[
             ("connections", connections.to_string()),
             ("open_secs", format!("{open_secs:.1}")),
+            ("measured_within_secs", format!("{:.1}", measured_within.as_secs_f64())),
             ("body_timeout_secs", body_timeout.to_string()),
             ("got_408_and_closed", timed_out.to_string()),
             ("all_answered_within_secs", format!("{answered_secs:.1}")),
@@ -255,6 +255,10 @@ async fn stalled_bodies() {
             ("rss_during", mb(during)),
             ("rss_after", mb(after)),
         ],
+    );
+    assert!(
+        measured_within < Duration::from_secs(body_timeout),
+        "opening and measuring took {measured_within:?}: not all were held at once"
     );
     assert_eq!(healthy, 5, "/healthz stopped answering");
     assert_eq!(healthy_after, 5);
