@@ -79,8 +79,7 @@ fn free_space(folder: &std::path::Path) -> Option<u64> {
         }
         stats.assume_init()
     };
-    let block = u64::try_from(stats.f_frsize).ok()?;
-    Some(stats.f_bavail.saturating_mul(block))
+    Some(stats.f_bavail.saturating_mul(stats.f_frsize))
 }
 
 #[cfg(not(unix))]

@@ -62,8 +62,7 @@ async fn unknown_methods_do_not_become_metric_labels() {
     for method in ["BREWCOFFEE", long.as_str(), "PROPFIND"] {
         let request =
             format!("{method} /events/x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-        let (answer, _) =
-            exchange(&app.address, request.as_bytes(), Duration::from_secs(10)).await;
+        let (answer, _) = exchange(&app.address, request.as_bytes(), Duration::from_secs(10)).await;
         assert!(answer.starts_with("HTTP/1.1 "), "{method:.20}: {answer}");
     }
     let text = app.get("/metrics").await.text().await.unwrap();
@@ -150,7 +149,10 @@ async fn one_address_may_hold_only_its_share_of_requests() {
         if status == 200 {
             break;
         }
-        assert!(Instant::now() < deadline, "still {status} after the client left");
+        assert!(
+            Instant::now() < deadline,
+            "still {status} after the client left"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     app.lifecycle().shutdown().await;
@@ -170,7 +172,10 @@ async fn private_pages_are_not_cached_and_https_is_strict() {
     ] {
         let answer = app.get(path).await;
         assert_eq!(
-            answer.headers().get("cache-control").map(|v| v.to_str().unwrap()),
+            answer
+                .headers()
+                .get("cache-control")
+                .map(|v| v.to_str().unwrap()),
             Some("no-store"),
             "{path} ({})",
             answer.status()
@@ -180,7 +185,10 @@ async fn private_pages_are_not_cached_and_https_is_strict() {
     assert_eq!(list.headers()["cache-control"], "no-store");
     let public = app.get("/").await;
     assert_ne!(
-        public.headers().get("cache-control").map(|v| v.to_str().unwrap()),
+        public
+            .headers()
+            .get("cache-control")
+            .map(|v| v.to_str().unwrap()),
         Some("no-store")
     );
     // The tests' base URL is https://convene.example.

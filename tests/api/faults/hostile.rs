@@ -183,7 +183,10 @@ async fn stalled_bodies() {
     instance.wait_ready();
     let pid = instance.child.id();
     let server: std::net::SocketAddr = authority(&instance.base).parse().unwrap();
-    let client = reqwest::Client::builder().pool_max_idle_per_host(0).build().unwrap();
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
     healthz_answers(&client, &instance.base).await;
     let before = rss_kb(pid);
 
@@ -206,11 +209,12 @@ async fn stalled_bodies() {
     for _ in 0..cap + 50 {
         greedy.push(stall_from(greedy_source, server).await);
     }
-    let greedy_answers =
-        futures::future::join_all(greedy.iter_mut().map(|stream| {
-            read_answer(stream, Duration::from_millis(500))
-        }))
-        .await;
+    let greedy_answers = futures::future::join_all(
+        greedy
+            .iter_mut()
+            .map(|stream| read_answer(stream, Duration::from_millis(500))),
+    )
+    .await;
     let refused = greedy_answers
         .iter()
         .filter(|(answer, _)| answer.starts_with("HTTP/1.1 429"))
@@ -243,7 +247,10 @@ async fn stalled_bodies() {
         &[
             ("connections", connections.to_string()),
             ("open_secs", format!("{open_secs:.1}")),
-            ("measured_within_secs", format!("{:.1}", measured_within.as_secs_f64())),
+            (
+                "measured_within_secs",
+                format!("{:.1}", measured_within.as_secs_f64()),
+            ),
             ("body_timeout_secs", body_timeout.to_string()),
             ("got_408_and_closed", timed_out.to_string()),
             ("all_answered_within_secs", format!("{answered_secs:.1}")),
@@ -377,7 +384,10 @@ async fn disk_full() {
         let answer = signup(n).await.unwrap();
         *statuses.entry(answer.status().as_u16()).or_default() += 1;
         if answer.status() != 202 {
-            let kind = answer.headers()["content-type"].to_str().unwrap().to_owned();
+            let kind = answer.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .to_owned();
             refusal = Some((n, answer.status(), kind, answer.text().await.unwrap()));
             break;
         }
@@ -414,7 +424,10 @@ async fn disk_full() {
     let freed = Instant::now();
     let deadline = freed + Duration::from_secs(30);
     while status_of(&client, &format!("{base}/readyz")).await != 200 {
-        assert!(Instant::now() < deadline, "still not ready 30 s after space was freed");
+        assert!(
+            Instant::now() < deadline,
+            "still not ready 30 s after space was freed"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let recovered_ms = freed.elapsed().as_millis();
@@ -423,7 +436,10 @@ async fn disk_full() {
         "disk_full",
         &[
             ("filler_bytes", filled.to_string()),
-            ("signups_accepted_until_full", (first_refused - 1).to_string()),
+            (
+                "signups_accepted_until_full",
+                (first_refused - 1).to_string(),
+            ),
             ("statuses", format!("{statuses:?}")),
             ("readyz_while_full", ready_while_full.to_string()),
             ("healthz_while_full", health_while_full.to_string()),
@@ -434,12 +450,18 @@ async fn disk_full() {
     );
     assert_eq!(status, 503, "{problem}");
     assert_eq!(content_type, "application/problem+json");
-    assert!(problem.contains("urn:convene:problem:storage-full"), "{problem}");
+    assert!(
+        problem.contains("urn:convene:problem:storage-full"),
+        "{problem}"
+    );
     assert!(problem.contains("no room left"), "{problem}");
     assert_eq!(ready_while_full, 503);
     assert_eq!(health_while_full, 200);
     assert_eq!(form_status, 503);
-    assert!(form_page.contains("run out of storage space"), "{form_page}");
+    assert!(
+        form_page.contains("run out of storage space"),
+        "{form_page}"
+    );
     assert_eq!(after, 202, "signups work again once there is room");
     drop(instance);
     drop(disk);
