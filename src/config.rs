@@ -73,7 +73,7 @@ impl Default for Settings {
             metrics_token: None,
             shutdown_timeout_secs: 30,
             body_timeout_secs: 5,
-            max_requests_per_client: 128,
+            max_requests_per_client: 256,
         }
     }
 }
