@@ -102,30 +102,6 @@ impl Services {
     }
 }
 
-/// A request path for the log, with the secret in a manage, feed, unsubscribe or own
-/// registration link replaced: each of those is a credential.
-pub fn redact_secrets(path: &str) -> String {
-    let mut out = Vec::new();
-    let mut hide_next = false;
-    for segment in path.split('/') {
-        if hide_next && !segment.is_empty() {
-            out.push(if segment.ends_with(".ics") {
-                "…redacted….ics"
-            } else {
-                "…redacted…"
-            });
-            hide_next = false;
-            continue;
-        }
-        hide_next = matches!(
-            segment,
-            "manage" | "feeds" | "unsubscribe" | "registrations"
-        );
-        out.push(segment);
-    }
-    out.join("/")
-}
-
 fn hostname() -> String {
     std::env::var("HOSTNAME")
         .ok()
@@ -138,6 +114,7 @@ pub struct Application {
     server: Server,
     state: web::Data<AppState>,
     worker: Option<OutboxWorker>,
+    gate: Arc<http::guard::ClientGate>,
 }
 
 impl Application {
@@ -186,13 +163,42 @@ impl Application {
         });
         let shared = state.clone();
         let shutdown_timeout = settings.shutdown_timeout_secs.clamp(1, 3600);
+        let gate = http::guard::ClientGate::new(http::guard::Limits {
+            body_timeout: settings.body_timeout(),
+            max_requests_per_client: settings.max_requests_per_client(),
+            trusted_proxies: state.trusted_proxies.clone(),
+        });
+        let https = state.links.is_https();
+        let server_gate = gate.clone();
         let server = HttpServer::new(move || {
             let metrics = shared.metrics.clone();
             let proxies = trusted_proxies.clone();
+            let gate = server_gate.clone();
+            let headers = middleware::DefaultHeaders::new();
+            // Browsers that once reached the site over HTTPS refuse plain HTTP to it for a
+            // year: only sent when the configured address is HTTPS, or a site reached by
+            // http://localhost would lock itself out.
+            let headers = if https {
+                headers.add(("Strict-Transport-Security", "max-age=31536000"))
+            } else {
+                headers
+            };
             App::new()
                 .app_data(shared.clone())
+                .wrap_fn(move |req, service| http::guard::screen(&gate, req, service))
+                .wrap_fn(|req, service| {
+                    let private = http::private::is_private(&req);
+                    let response = service.call(req);
+                    async move {
+                        let mut response = response.await?;
+                        if private {
+                            http::private::no_store(response.response_mut());
+                        }
+                        Ok(response)
+                    }
+                })
                 .wrap(
-                    middleware::DefaultHeaders::new()
+                    headers
                         .add(("X-Content-Type-Options", "nosniff"))
                         .add(("X-Frame-Options", "DENY"))
                         .add(("Referrer-Policy", "same-origin"))
@@ -208,8 +214,12 @@ impl Application {
                             let peer = req.peer_addr().map(|a| a.ip());
                             http::client::client_info(peer, req.headers(), &proxies).to_string()
                         })
-                        .custom_request_replace("method", |req| req.method().to_string())
-                        .custom_request_replace("path", |req| redact_secrets(req.path()))
+                        .custom_request_replace("method", |req| {
+                            crate::metrics::method_label(req.method().as_str()).to_owned()
+                        })
+                        .custom_request_replace("path", |req| {
+                            crate::logging::redact_secrets(req.path())
+                        })
                         .exclude("/healthz")
                         .exclude("/metrics"),
                 )
@@ -234,6 +244,11 @@ impl Application {
                 })
                 .configure(http::routes)
         })
+        // Headers must arrive within 5 s of connecting, an idle keep-alive connection is
+        // closed after 5 s, and bodies are timed by `http::guard`.
+        .client_request_timeout(std::time::Duration::from_secs(5))
+        .keep_alive(std::time::Duration::from_secs(5))
+        .client_disconnect_timeout(std::time::Duration::from_secs(1))
         .listen(listener)
         .map_err(|e| AppError::Internal(e.into()))?
         .shutdown_timeout(shutdown_timeout)
@@ -245,6 +260,7 @@ impl Application {
             server,
             state,
             worker,
+            gate,
         })
     }
 
@@ -279,8 +295,10 @@ impl Application {
             stopper.stop().await;
         });
         let worker = self.worker.map(|w| tokio::spawn(w.run(stopped)));
+        let trimmer = tokio::spawn(self.gate.trim_memory_after_load());
         let result = self.server.await;
         signals.abort();
+        trimmer.abort();
         let _ = stop.send(true);
         if let Some(handle) = worker {
             let _ = handle.await;
@@ -323,28 +341,4 @@ pub async fn shutdown_signal() {
     }
     #[cfg(not(unix))]
     let _ = tokio::signal::ctrl_c().await;
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn secrets_stay_out_of_the_log() {
-        assert_eq!(
-            super::redact_secrets("/manage/abc/cancel"),
-            "/manage/…redacted…/cancel"
-        );
-        assert_eq!(
-            super::redact_secrets("/feeds/abc.ics"),
-            "/feeds/…redacted….ics"
-        );
-        assert_eq!(
-            super::redact_secrets("/api/v1/registrations/abc"),
-            "/api/v1/registrations/…redacted…"
-        );
-        assert_eq!(
-            super::redact_secrets("/api/v1/events/x/registrations"),
-            "/api/v1/events/x/registrations"
-        );
-        assert_eq!(super::redact_secrets("/events/sprint"), "/events/sprint");
-    }
 }

@@ -50,6 +50,10 @@ pub struct Settings {
     /// Signups one client address may make per minute (a burst of this many, then one every
     /// 60/N seconds), on the API and the form together. 0: no limit (for load tests).
     pub signups_per_minute: u32,
+    /// How long a request body may take to arrive, from the end of its headers (seconds).
+    pub body_timeout_secs: u64,
+    /// How many requests one client address may have under way at once.
+    pub max_requests_per_client: u32,
 }
 
 impl Default for Settings {
@@ -73,6 +77,8 @@ impl Default for Settings {
             metrics_token: None,
             shutdown_timeout_secs: 30,
             signups_per_minute: 20,
+            body_timeout_secs: 5,
+            max_requests_per_client: 256,
         }
     }
 }
@@ -112,6 +118,14 @@ impl Settings {
 
     pub fn outbox_lease(&self) -> chrono::Duration {
         chrono::Duration::seconds(self.outbox_lease_secs.clamp(4, 3_600) as i64)
+    }
+
+    pub fn body_timeout(&self) -> Duration {
+        Duration::from_secs(self.body_timeout_secs.clamp(1, 600))
+    }
+
+    pub fn max_requests_per_client(&self) -> usize {
+        self.max_requests_per_client.clamp(1, 1_000_000) as usize
     }
 
     pub fn json_logs(&self) -> Result<bool, AppError> {

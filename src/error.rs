@@ -39,6 +39,13 @@ pub enum AppError {
     /// A dependency (the database) cannot be reached right now.
     #[error("service unavailable: {0}")]
     Unavailable(String),
+    /// The database has no room left to write (a full disk): nothing was saved; it passes once
+    /// space is freed.
+    #[error("storage full: {0}")]
+    StorageFull(String),
+    /// The request body did not arrive in time (`CONVENE_BODY_TIMEOUT_SECS`).
+    #[error("request body timed out")]
+    RequestTimeout,
     /// Settings that prevent start-up.
     #[error("configuration: {0}")]
     Config(String),
@@ -71,6 +78,8 @@ impl AppError {
             AppError::UnsupportedMediaType(_) => "unsupported-media-type",
             AppError::TooManyRequests { .. } => "too-many-requests",
             AppError::Unavailable(_) => "unavailable",
+            AppError::StorageFull(_) => "storage-full",
+            AppError::RequestTimeout => "request-timeout",
             AppError::Config(_) | AppError::Internal(_) => "internal",
         }
     }
@@ -87,6 +96,8 @@ impl AppError {
             AppError::UnsupportedMediaType(_) => "Unsupported media type",
             AppError::TooManyRequests { .. } => "Too many requests",
             AppError::Unavailable(_) => "Service temporarily unavailable",
+            AppError::StorageFull(_) => "The server's storage is full",
+            AppError::RequestTimeout => "The request body did not arrive in time",
             AppError::Config(_) | AppError::Internal(_) => "Internal error",
         }
     }
@@ -116,6 +127,11 @@ impl AppError {
             AppError::Unavailable(_) => {
                 Some("the database cannot be reached; try again shortly".into())
             }
+            AppError::StorageFull(_) => Some(STORAGE_FULL_DETAIL.into()),
+            AppError::RequestTimeout => Some(
+                "the request body was not sent within the time allowed; send it again, all at once"
+                    .into(),
+            ),
             AppError::Config(_) | AppError::Internal(_) => None,
         }
     }
@@ -126,6 +142,25 @@ impl AppError {
             _ => &[],
         }
     }
+}
+
+/// What a client is told when writes fail for lack of space (also on the error page).
+pub const STORAGE_FULL_DETAIL: &str =
+    "the server has no room left to store data, so nothing was saved; try again later";
+
+/// Whether a database error says that the disk (or the database's size limit) is full:
+/// SQLite's SQLITE_FULL, PostgreSQL's `could not extend file` and other disk-full errors
+/// (SQLSTATE 53100, `No space left on device`).
+fn is_storage_full(message: &str) -> bool {
+    let message = message.to_ascii_lowercase();
+    [
+        "database or disk is full",
+        "could not extend file",
+        "no space left on device",
+        "disk full",
+    ]
+    .iter()
+    .any(|needle| message.contains(needle))
 }
 
 impl From<Problems> for AppError {
@@ -148,6 +183,13 @@ impl From<diesel::result::Error> for AppError {
                 "the connection to the database was lost ({}); try again",
                 info.message().trim()
             )),
+            diesel::result::Error::DatabaseError(_, info) if is_storage_full(info.message()) => {
+                AppError::StorageFull(info.message().trim().to_owned())
+            }
+            // A commit that failed and whose rollback failed too: the commit's error says why.
+            diesel::result::Error::RollbackErrorOnCommit { commit_error, .. } => {
+                AppError::from(*commit_error)
+            }
             other => AppError::Internal(anyhow::Error::new(other)),
         }
     }
@@ -179,8 +221,9 @@ impl ResponseError for AppError {
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            AppError::Unavailable(_) | AppError::StorageFull(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Config(_) | AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -199,15 +242,48 @@ impl ResponseError for AppError {
         };
         let mut response = HttpResponse::build(status);
         response.content_type("application/problem+json");
-        if matches!(self, AppError::Unauthorized) {
-            response.insert_header(("WWW-Authenticate", "Bearer realm=\"convene\""));
-        }
-        if let AppError::TooManyRequests {
-            retry_after_secs, ..
-        } = self
-        {
-            response.insert_header(("Retry-After", retry_after_secs.to_string()));
+        match self {
+            AppError::Unauthorized => {
+                response.insert_header(("WWW-Authenticate", "Bearer realm=\"convene\""));
+            }
+            AppError::StorageFull(_) => {
+                response.insert_header(("Retry-After", "60"));
+            }
+            AppError::TooManyRequests {
+                retry_after_secs, ..
+            } => {
+                response.insert_header(("Retry-After", retry_after_secs.to_string()));
+            }
+            _ => {}
         }
         response.json(body)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use diesel::result::{DatabaseErrorKind, Error as DieselError};
+
+    fn database_error(message: &str) -> DieselError {
+        DieselError::DatabaseError(DatabaseErrorKind::Unknown, Box::new(message.to_owned()))
+    }
+
+    #[test]
+    fn a_full_disk_is_a_503_that_says_so() {
+        for message in [
+            "database or disk is full",
+            "could not extend file \"base/16384/16385\": No space left on device",
+            "could not write to file \"pg_wal/xlogtemp.123\": No space left on device",
+        ] {
+            let error = AppError::from(database_error(message));
+            assert!(matches!(error, AppError::StorageFull(_)), "{message}");
+            assert_eq!(error.status_code(), StatusCode::SERVICE_UNAVAILABLE);
+            let response = error.error_response();
+            assert_eq!(response.headers().get("retry-after").unwrap(), "60");
+            assert_eq!(error.kind(), "storage-full");
+        }
+        let other = AppError::from(database_error("syntax error"));
+        assert!(matches!(other, AppError::Internal(_)));
     }
 }

@@ -2,7 +2,8 @@
 //! (`CONVENE_LOG_FORMAT`), filtered by `CONVENE_LOG` (default `info`). Whatever a line says,
 //! email addresses in it are masked on the way out (`a***@example.org`), so a recipient named
 //! by an SMTP server's error or a library's message does not end up in log storage. Secret
-//! tokens in request paths are removed earlier, by the access log (`app::redact_secrets`).
+//! tokens in request paths are removed earlier, by the access log ([`redact_secrets`], from
+//! the one list [`SECRET_SEGMENTS`] that a test checks against the route table).
 
 use std::io::Write;
 
@@ -96,6 +97,125 @@ pub fn mask_emails(text: &str) -> String {
         i += 1 + domain.chars().count();
     }
     out
+}
+
+/// The path segments that are followed by a secret token: manage links, project leads' links,
+/// personal feeds, unsubscribe links and an attendee's own registration in the API. The one
+/// list behind both the access log's redaction and the pages kept out of caches
+/// (`http::private`); a test fails when a route with a `{token}` is not covered.
+pub const SECRET_SEGMENTS: &[&str] = &["manage", "lead", "feeds", "unsubscribe", "registrations"];
+
+/// A request path for the log, with the segment after each of [`SECRET_SEGMENTS`] replaced:
+/// each of those is a credential. `/events/x/registrations` (the public signup) has nothing
+/// after it and stays as it is.
+pub fn redact_secrets(path: &str) -> String {
+    let mut out = Vec::new();
+    let mut hide_next = false;
+    for segment in path.split('/') {
+        if hide_next && !segment.is_empty() {
+            out.push(if segment.ends_with(".ics") {
+                "…redacted….ics"
+            } else {
+                "…redacted…"
+            });
+            hide_next = false;
+            continue;
+        }
+        hide_next = SECRET_SEGMENTS.contains(&segment);
+        out.push(segment);
+    }
+    out.join("/")
+}
+
+/// Whether `path` carries a secret token (see [`SECRET_SEGMENTS`]).
+pub fn has_secret(path: &str) -> bool {
+    redact_secrets(path) != path
+}
+
+#[cfg(test)]
+mod redaction_tests {
+    use super::{SECRET_SEGMENTS, redact_secrets};
+
+    #[test]
+    fn secrets_stay_out_of_the_log() {
+        assert_eq!(
+            redact_secrets("/manage/abc/cancel"),
+            "/manage/…redacted…/cancel"
+        );
+        assert_eq!(redact_secrets("/lead/abc"), "/lead/…redacted…");
+        assert_eq!(redact_secrets("/feeds/abc.ics"), "/feeds/…redacted….ics");
+        assert_eq!(
+            redact_secrets("/api/v1/registrations/abc"),
+            "/api/v1/registrations/…redacted…"
+        );
+        assert_eq!(
+            redact_secrets("/api/v1/events/x/registrations"),
+            "/api/v1/events/x/registrations"
+        );
+        assert_eq!(redact_secrets("/events/sprint"), "/events/sprint");
+    }
+
+    /// The route patterns of the route table: every string literal in `http/mod.rs` that starts
+    /// with `/` (scopes included: a pattern inside `/api/v1` is checked on its own, which is
+    /// what the segment-wise redaction sees too).
+    fn route_patterns() -> Vec<String> {
+        let source = include_str!("http/mod.rs");
+        let table = &source[source.find("pub fn routes").expect("the route table")..];
+        table
+            .split('"')
+            .skip(1)
+            .step_by(2)
+            .filter(|literal| literal.starts_with('/'))
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// A route parameter whose name says it is a secret.
+    fn is_secret_parameter(segment: &str) -> bool {
+        segment.starts_with('{') && segment.contains("token")
+    }
+
+    #[test]
+    fn every_route_with_a_token_is_redacted() {
+        let patterns = route_patterns();
+        assert!(
+            patterns.iter().any(|p| p == "/lead/{token}"),
+            "the route table was not found: {patterns:?}"
+        );
+        let mut covered = std::collections::BTreeSet::new();
+        for pattern in &patterns {
+            let mut segments: Vec<&str> = pattern.split('/').collect();
+            let Some(secret_at) = segments.iter().position(|s| is_secret_parameter(s)) else {
+                continue;
+            };
+            covered.insert(segments[secret_at - 1].to_owned());
+            for s in &mut segments {
+                if is_secret_parameter(s) {
+                    // `{token}` and `{token}.ics` alike.
+                    *s = if s.ends_with(".ics") {
+                        "S3CRET.ics"
+                    } else {
+                        "S3CRET"
+                    };
+                } else if s.starts_with('{') {
+                    *s = "x";
+                }
+            }
+            let path = segments.join("/");
+            let logged = redact_secrets(&path);
+            assert!(
+                !logged.contains("S3CRET"),
+                "the route {pattern} logs its token: {logged}"
+            );
+        }
+        // No entry of the list is left over from a route that is gone.
+        for segment in SECRET_SEGMENTS {
+            assert!(
+                covered.contains(*segment),
+                "`{segment}` is in SECRET_SEGMENTS but no route has a token after it"
+            );
+        }
+    }
 }
 
 #[cfg(test)]

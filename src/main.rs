@@ -111,7 +111,18 @@ enum TokenCommand {
     },
 }
 
-/// glibc gives every thread that allocates its own memory arena, up to 8 per core, and returns
+/// jemalloc gives memory freed after a burst back to the system, by its own thread within
+/// about a second: with glibc's allocator 10,000 stalled connections left the server 70–120 MB
+/// larger after they had closed (tuned as below and trimmed), with jemalloc 12 MB.
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+#[cfg(not(target_env = "msvc"))]
+#[unsafe(export_name = "_rjem_malloc_conf")]
+pub static JEMALLOC_CONF: &[u8] = b"background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0\0";
+
+/// SQLite and libpq still allocate with the C library's malloc. glibc gives every thread that allocates its own memory arena, up to 8 per core, and returns
 /// little of it: under a burst of mail the server grew from 31 to 117 MB and stayed there. Two
 /// arenas keep it near its working set at no measurable cost in speed.
 fn limit_malloc_arenas() {

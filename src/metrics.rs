@@ -10,6 +10,22 @@ use prometheus::{
 
 use crate::db::outbox::OutboxStats;
 
+/// The methods that become a label of their own; any other is counted as `other`. A client
+/// may send any token as a method (30 KB ones were tried): each would otherwise be a new
+/// series, kept and printed at every scrape for as long as the process runs.
+pub const METHODS: &[&str] = &[
+    "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE",
+];
+
+/// The label for a request's method (see [`METHODS`]); also what the access log shows.
+pub fn method_label(method: &str) -> &'static str {
+    METHODS
+        .iter()
+        .find(|known| **known == method)
+        .copied()
+        .unwrap_or("other")
+}
+
 pub struct Metrics {
     registry: Registry,
     http_requests: IntCounterVec,
@@ -156,8 +172,10 @@ impl Metrics {
     }
 
     /// One answered request. `route` is the route's pattern (`/events/{slug}`), never the
-    /// path itself, so the number of series stays bounded and no token reaches the metrics.
+    /// path itself, so the number of series stays bounded and no token reaches the metrics;
+    /// the method is one of [`METHODS`] or `other`.
     pub fn request(&self, method: &str, route: &str, status: u16, seconds: f64) {
+        let method = method_label(method);
         let status = status.to_string();
         self.http_requests
             .with_label_values(&[method, route, &status])
@@ -262,5 +280,33 @@ mod tests {
         assert!(text.contains("convene_outbox_failed 1"));
         assert!(text.contains(r#"convene_db_pool_connections{state="in_use"} 3"#));
         assert!(text.contains("convene_db_pool_max_connections 16"));
+    }
+
+    #[test]
+    fn unknown_methods_share_one_label() {
+        let metrics = Metrics::new();
+        let long = "X".repeat(30_000);
+        for method in ["BREW", long.as_str(), "get", "PROPFIND"] {
+            metrics.request(method, "/events/{slug}", 404, 0.001);
+        }
+        metrics.request("DELETE", "/events/{slug}", 405, 0.001);
+        let text = metrics.render(
+            &OutboxStats {
+                pending: 0,
+                oldest_pending: None,
+                failed: 0,
+            },
+            chrono::DateTime::from_timestamp(0, 0).unwrap().naive_utc(),
+            (0, 0),
+            2,
+        );
+        assert!(text.contains(
+            r#"convene_http_requests_total{method="other",route="/events/{slug}",status="404"} 4"#
+        ));
+        assert!(text.contains(r#"method="DELETE""#));
+        assert!(
+            !text.contains("BREW") && !text.contains("XXXX") && !text.contains(r#"method="get""#)
+        );
+        assert!(text.len() < 10_000, "{} bytes", text.len());
     }
 }

@@ -15,6 +15,7 @@ pub mod outbox;
 pub mod projects;
 pub mod registrations;
 pub mod schema;
+pub mod storage;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -224,6 +225,8 @@ pub struct Db {
     /// Counts this process's write transactions; caches of read results compare it to know
     /// that nothing was written here since they read (see `http::recent`).
     generation: Arc<AtomicU64>,
+    /// Writes that failed for lack of space, for `/readyz`.
+    storage: Arc<storage::StorageWatch>,
 }
 
 impl Db {
@@ -245,6 +248,13 @@ impl Db {
         let losses = Arc::new(AtomicU64::new(0));
         let cannot_open =
             |e| AppError::config(format!("cannot open the {} database: {e}", backend.name()));
+        let sqlite_folder = (backend == Backend::Sqlite).then(|| {
+            Path::new(&target.address)
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."))
+                .to_path_buf()
+        });
         let pool = Pool::builder()
             .max_size(pool_size.max(2))
             .connection_timeout(Duration::from_secs(10))
@@ -271,6 +281,7 @@ impl Db {
             backend,
             write_gate: Arc::new(WriteGate::default()),
             generation: Arc::new(AtomicU64::new(0)),
+            storage: Arc::new(storage::StorageWatch::new(sqlite_folder)),
         })
     }
 
@@ -392,7 +403,14 @@ impl Db {
             Turn::InLine => &self.pool,
         };
         let mut pooled = pool.get().map_err(AppError::unavailable)?;
-        pooled.run(f)
+        let result = pooled.run(f);
+        self.storage.saw(&result);
+        result
+    }
+
+    /// Whether writes failed for lack of space and there is no room yet.
+    pub fn storage(&self) -> &storage::StorageWatch {
+        &self.storage
     }
 
     /// How many write transactions this process has finished; read it before a query whose

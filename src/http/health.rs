@@ -12,7 +12,10 @@ pub async fn healthz() -> HttpResponse {
         .body("ok\n")
 }
 
+/// Ready when the database answers and writes have room: after a write failed for lack of
+/// space this answers 503 until there is room again (`db::storage`).
 pub async fn readyz(state: State) -> Result<HttpResponse, AppError> {
+    state.db.storage().check()?;
     state
         .db
         .read(|conn| {

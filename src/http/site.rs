@@ -143,6 +143,8 @@ impl ResponseError for PageError {
             AppError::UnsupportedMediaType(m) => ("That did not work", m.clone()),
             AppError::TooManyRequests { retry_after_secs, .. } => ("Too many attempts", format!("Too many of these came from your network address in a short time. Wait {retry_after_secs} seconds, then go back and send the form again.")),
             AppError::Unavailable(_) => ("Try again shortly", "The service cannot reach its database right now.".to_owned()),
+            AppError::StorageFull(_) => ("Try again later", "The server has run out of storage space, so nothing was saved. Please try again later.".to_owned()),
+            AppError::RequestTimeout => ("That took too long", "The form did not arrive in time. Please send it again.".to_owned()),
             AppError::Unauthorized => ("Log in first", "This page is for organizers.".to_owned()),
             AppError::Config(_) | AppError::Internal(_) => ("Something went wrong", "The error has been logged. Please try again.".to_owned()),
         };

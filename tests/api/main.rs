@@ -10,6 +10,7 @@ mod cli;
 mod events;
 mod faults;
 mod feeds;
+mod hardening;
 mod health;
 mod helpers;
 mod instances;

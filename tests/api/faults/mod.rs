@@ -30,4 +30,5 @@ pub fn report(name: &str, figures: &[(&str, String)]) {
     println!("FAULT {name}: {}", pairs.join(" "));
 }
 
+mod hostile;
 mod timing;
