@@ -116,7 +116,7 @@ async fn record_lag(base: &str) -> Option<(f64, f64)> {
 }
 
 /// SIGKILL of a SQLite instance, again and again, while 16 clients sign people up: every
-/// signup that was answered 202 is stored, the capacity holds, and each kill duplicates at
+/// signup that was answered 202 is stored, the capacity holds, and each kill duplicates a
 /// few messages: those accepted in the instant before the kill, never more than the SMTP
 /// connections.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
