@@ -1,10 +1,9 @@
 //! The signup-mail budget of each mailbox (see `domain::mail_budget`). Every signup runs the
-//! same three statements here, whether or not a mail is wanted, so that the time a signup
+//! same four statements here, whether or not a mail is wanted, so that the time a signup
 //! takes does not tell whether the address was registered.
 
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
-use diesel::upsert::excluded;
 
 use super::DbConn;
 use super::schema::mail_budgets;
@@ -24,53 +23,67 @@ pub fn spend(
         mail_budgets::table.filter(mail_budgets::day_started_at.lt(now - Duration::days(1))),
     )
     .execute(conn)?;
-    let kept: Option<(NaiveDateTime, i32, NaiveDateTime, i32)> = mail_budgets::table
-        .find(mailbox)
-        .select((
-            mail_budgets::hour_started_at,
-            mail_budgets::hour_count,
-            mail_budgets::day_started_at,
-            mail_budgets::day_count,
-        ))
-        .get_result(conn)
-        .optional()?;
-    let budget = kept.map_or_else(
-        || MailBudget::fresh(now),
-        |(hour_started_at, hour_count, day_started_at, day_count)| MailBudget {
-            hour_started_at,
-            hour_count,
-            day_started_at,
-            day_count,
-        },
-    );
-    let (next, allowed) = budget.spend(now, wanted);
+    // The row exists before it is read, so that on PostgreSQL the read can lock it: two
+    // signups of one mailbox at two events (not serialised by an event's lock) then count
+    // one after the other instead of both reading the same count.
+    let fresh = MailBudget::fresh(now);
     let row = (
         mail_budgets::mailbox.eq(mailbox),
-        mail_budgets::hour_started_at.eq(next.hour_started_at),
-        mail_budgets::hour_count.eq(next.hour_count),
-        mail_budgets::day_started_at.eq(next.day_started_at),
-        mail_budgets::day_count.eq(next.day_count),
+        mail_budgets::hour_started_at.eq(fresh.hour_started_at),
+        mail_budgets::hour_count.eq(fresh.hour_count),
+        mail_budgets::day_started_at.eq(fresh.day_started_at),
+        mail_budgets::day_count.eq(fresh.day_count),
     );
-    let update = (
-        mail_budgets::hour_started_at.eq(excluded(mail_budgets::hour_started_at)),
-        mail_budgets::hour_count.eq(excluded(mail_budgets::hour_count)),
-        mail_budgets::day_started_at.eq(excluded(mail_budgets::day_started_at)),
-        mail_budgets::day_count.eq(excluded(mail_budgets::day_count)),
+    let columns = (
+        mail_budgets::hour_started_at,
+        mail_budgets::hour_count,
+        mail_budgets::day_started_at,
+        mail_budgets::day_count,
     );
-    // Upserts do not build on the multi-backend connection.
-    match conn {
-        DbConn::Postgres(pg) => diesel::insert_into(mail_budgets::table)
-            .values(row)
-            .on_conflict(mail_budgets::mailbox)
-            .do_update()
-            .set(update)
-            .execute(pg)?,
-        DbConn::Sqlite(lite) => diesel::insert_into(mail_budgets::table)
-            .values(row)
-            .on_conflict(mail_budgets::mailbox)
-            .do_update()
-            .set(update)
-            .execute(lite)?,
+    // Upserts and row locks do not build on the multi-backend connection.
+    let (hour_started_at, hour_count, day_started_at, day_count): (
+        NaiveDateTime,
+        i32,
+        NaiveDateTime,
+        i32,
+    ) = match conn {
+        DbConn::Postgres(pg) => {
+            diesel::insert_into(mail_budgets::table)
+                .values(row)
+                .on_conflict_do_nothing()
+                .execute(pg)?;
+            mail_budgets::table
+                .find(mailbox)
+                .select(columns)
+                .for_update()
+                .get_result(pg)?
+        }
+        DbConn::Sqlite(lite) => {
+            diesel::insert_into(mail_budgets::table)
+                .values(row)
+                .on_conflict_do_nothing()
+                .execute(lite)?;
+            // The transaction holds SQLite's write lock already.
+            mail_budgets::table
+                .find(mailbox)
+                .select(columns)
+                .get_result(lite)?
+        }
     };
+    let budget = MailBudget {
+        hour_started_at,
+        hour_count,
+        day_started_at,
+        day_count,
+    };
+    let (next, allowed) = budget.spend(now, wanted);
+    diesel::update(mail_budgets::table.find(mailbox))
+        .set((
+            mail_budgets::hour_started_at.eq(next.hour_started_at),
+            mail_budgets::hour_count.eq(next.hour_count),
+            mail_budgets::day_started_at.eq(next.day_started_at),
+            mail_budgets::day_count.eq(next.day_count),
+        ))
+        .execute(conn)?;
     Ok(allowed)
 }

@@ -365,19 +365,27 @@ impl Db {
     }
 
     /// One statement of the mail worker's bookkeeping, committed on its own without
-    /// `BEGIN`/`COMMIT` around it (two round trips fewer on PostgreSQL). `f` must run a single
-    /// writing statement: that is what makes it atomic. Like [`Db::write_outbox`] it leaves
-    /// kept reads valid.
-    ///
-    /// On SQLite these statements take the writer's turn ahead of requests' transactions: the
-    /// record that a message was delivered is what keeps a crash from sending it again, so it
-    /// must not queue behind a burst of signups.
+    /// `BEGIN`/`COMMIT` around it (two round trips fewer on PostgreSQL), over the worker's own
+    /// connections. `f` must run a single writing statement: that is what makes it atomic.
+    /// Like [`Db::write_outbox`] it leaves kept reads valid.
     pub async fn outbox_statement<T, F>(&self, f: F) -> Result<T, AppError>
     where
         F: FnOnce(&mut DbConn) -> Result<T, AppError> + Send + 'static,
         T: Send + 'static,
     {
-        self.on_blocking_thread(move |db| db.as_writer(Turn::First, f))
+        self.on_blocking_thread(move |db| db.as_writer(Turn::InLine, Connections::Bookkeeping, f))
+            .await
+    }
+
+    /// The same as [`Db::outbox_statement`] for the statements that keep a message from going
+    /// out twice (the record of a delivery, the renewal of claims): on SQLite they take the
+    /// writer's turn ahead of everyone waiting, so they never queue behind a burst of signups.
+    pub async fn outbox_urgent<T, F>(&self, f: F) -> Result<T, AppError>
+    where
+        F: FnOnce(&mut DbConn) -> Result<T, AppError> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.on_blocking_thread(move |db| db.as_writer(Turn::First, Connections::Bookkeeping, f))
             .await
     }
 
@@ -385,24 +393,32 @@ impl Db {
     where
         F: FnOnce(&mut DbConn) -> Result<T, AppError>,
     {
-        self.as_writer(Turn::InLine, |conn| write_transaction(conn, f))
+        self.as_writer(Turn::InLine, Connections::Shared, |conn| {
+            write_transaction(conn, f)
+        })
     }
 
     /// Runs `f` on a pooled connection as this process's one writer on SQLite (see
     /// `write_gate`); on PostgreSQL writers run side by side.
-    fn as_writer<T, F>(&self, turn: Turn, f: F) -> Result<T, AppError>
+    fn as_writer<T, F>(&self, turn: Turn, connections: Connections, f: F) -> Result<T, AppError>
     where
         F: FnOnce(&mut DbConn) -> Result<T, AppError>,
     {
-        // The turn comes before the connection: a writer waiting for its turn holds no
-        // connection, so one let in ahead never waits for a connection held by those it
-        // overtook (only for readers, which do not wait for the gate).
-        let _turn = (self.backend == Backend::Sqlite).then(|| self.write_gate.enter(turn));
-        let pool = match turn {
-            Turn::First => &self.bookkeeping,
-            Turn::InLine => &self.pool,
+        let gate = || (self.backend == Backend::Sqlite).then(|| self.write_gate.enter(turn));
+        let (_turn, mut pooled) = match connections {
+            // A request's writer takes its connection first, as readers do: the turn is held
+            // only once there is a connection to use it on.
+            Connections::Shared => {
+                let pooled = self.pool.get().map_err(AppError::unavailable)?;
+                (gate(), pooled)
+            }
+            // On SQLite the worker's connections are used only by the writer holding the turn,
+            // so the one holding it always finds one free.
+            Connections::Bookkeeping => {
+                let turn = gate();
+                (turn, self.bookkeeping.get().map_err(AppError::unavailable)?)
+            }
         };
-        let mut pooled = pool.get().map_err(AppError::unavailable)?;
         let result = pooled.run(f);
         self.storage.saw(&result);
         result
@@ -461,6 +477,15 @@ impl Db {
     }
 }
 
+/// Which pool a writer takes its connection from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Connections {
+    /// The pool that requests and readers share.
+    Shared,
+    /// The mail worker's two connections.
+    Bookkeeping,
+}
+
 /// Whether a writer waits in line or goes ahead of those waiting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Turn {
@@ -473,7 +498,10 @@ enum Turn {
 #[derive(Default)]
 struct WriteGate {
     state: Mutex<GateState>,
-    freed: Condvar,
+    /// Writers of each kind wait on their own condition, so that a release wakes one writer,
+    /// of the kind that goes next, rather than every thread in line.
+    first_freed: Condvar,
+    in_line_freed: Condvar,
 }
 
 #[derive(Default)]
@@ -495,9 +523,13 @@ impl WriteGate {
                 Turn::InLine => &mut state.in_line_waiting,
             }
         }
+        let freed = match turn {
+            Turn::First => &self.first_freed,
+            Turn::InLine => &self.in_line_freed,
+        };
         *waiting(&mut state, turn) += 1;
         while state.taken || (turn == Turn::InLine && state.first_waiting > 0) {
-            state = self.freed.wait(state).unwrap_or_else(|p| p.into_inner());
+            state = freed.wait(state).unwrap_or_else(|p| p.into_inner());
         }
         *waiting(&mut state, turn) -= 1;
         state.taken = true;
@@ -507,10 +539,16 @@ impl WriteGate {
 
 impl Drop for WriterTurn<'_> {
     fn drop(&mut self) {
-        let mut state = self.0.state.lock().unwrap_or_else(|p| p.into_inner());
+        let gate = self.0;
+        let mut state = gate.state.lock().unwrap_or_else(|p| p.into_inner());
         state.taken = false;
+        let next = if state.first_waiting > 0 {
+            &gate.first_freed
+        } else {
+            &gate.in_line_freed
+        };
         drop(state);
-        self.0.freed.notify_all();
+        next.notify_one();
     }
 }
 

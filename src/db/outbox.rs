@@ -237,14 +237,15 @@ pub fn mark_sent(conn: &mut DbConn, ids: &[i64], now: NaiveDateTime) -> Result<u
 
 /// Extends the lease of the messages `ids` that `worker` holds to `until`, in one statement: a
 /// live worker keeps what it claimed, while a dead one's claims run out a lease after its last
-/// renewal. A claim that ran out but was not taken by another worker is renewed too (it is
-/// still this worker's: a claim by another would have changed `claimed_by`).
+/// renewal. Returns the ids renewed: one missing is no longer this worker's to send (another
+/// took it over, or it was finished). A claim that ran out but was not taken by another worker
+/// is renewed too (a claim by another would have changed `claimed_by`).
 pub fn renew(
     conn: &mut DbConn,
     worker: &str,
     ids: &[i64],
     until: NaiveDateTime,
-) -> Result<usize, AppError> {
+) -> Result<Vec<i64>, AppError> {
     Ok(diesel::update(
         outbox::table
             .filter(outbox::id.eq_any(ids))
@@ -255,7 +256,8 @@ pub fn renew(
             .filter(outbox::skipped_at.is_null()),
     )
     .set(outbox::claimed_until.eq(Some(until)))
-    .execute(conn)?)
+    .returning(outbox::id)
+    .get_results(conn)?)
 }
 
 /// Records a temporary failure: the message is tried again at `retry_at`.

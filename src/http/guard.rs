@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use actix_web::body::BoxBody;
+use actix_web::body::{BodySize, BoxBody, MessageBody};
 use actix_web::dev::{Payload, Service, ServiceRequest, ServiceResponse};
 use actix_web::error::PayloadError;
 use actix_web::http::ConnectionType;
@@ -236,11 +236,41 @@ where
             Ok(call) => call,
         };
         let response = response.await?;
-        drop(ticket);
         if timed_out.load(Ordering::Acquire) {
             return Ok(response.into_response(closing(AppError::RequestTimeout.error_response())));
         }
-        Ok(response)
+        // A streamed answer (the live board) counts as under way for as long as it is open;
+        // any other is done once it is made.
+        Ok(match response.response().body().size() {
+            BodySize::Stream => response.map_body(|_, body| {
+                BoxBody::new(Ticketed {
+                    body,
+                    _ticket: ticket,
+                })
+            }),
+            _ => response,
+        })
+    }
+}
+
+/// A response body that holds its request's ticket until it is dropped.
+struct Ticketed {
+    body: BoxBody,
+    _ticket: Ticket,
+}
+
+impl MessageBody for Ticketed {
+    type Error = Box<dyn std::error::Error>;
+
+    fn size(&self) -> BodySize {
+        self.body.size()
+    }
+
+    fn poll_next(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Bytes, Self::Error>>> {
+        Pin::new(&mut self.get_mut().body).poll_next(cx)
     }
 }
 

@@ -84,25 +84,36 @@ enum Delivery {
 #[derive(Clone)]
 struct Lease {
     length: chrono::Duration,
-    /// The `claimed_until` that the latest successful renewal wrote.
-    renewed: watch::Sender<Option<chrono::NaiveDateTime>>,
+    /// Counts renewals, so that deliveries in flight look at their claims again after each.
+    renewals: watch::Sender<u64>,
     /// The messages this worker claimed and has not finished with: what it renews. One it
     /// abandoned is left out, so that its claim runs out and another worker takes it over.
-    held: Arc<std::sync::Mutex<std::collections::HashSet<i64>>>,
+    held: Arc<std::sync::Mutex<HashMap<i64, Hold>>>,
+}
+
+/// What this worker knows of its claim on one message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Hold {
+    /// As claimed: until the row's own `claimed_until`.
+    Claimed,
+    /// Renewed until then.
+    Until(chrono::NaiveDateTime),
+    /// A renewal did not find the claim this worker's any more: another worker took it over.
+    Lost,
 }
 
 impl Lease {
     fn new(length: chrono::Duration) -> Self {
         Self {
             length,
-            renewed: watch::channel(None).0,
+            renewals: watch::channel(0).0,
             held: Default::default(),
         }
     }
 
     fn hold(&self, rows: &[OutboxRow]) {
         let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
-        held.extend(rows.iter().map(|r| r.id));
+        held.extend(rows.iter().map(|r| (r.id, Hold::Claimed)));
     }
 
     fn let_go(&self, id: i64) {
@@ -112,9 +123,31 @@ impl Lease {
             .remove(&id);
     }
 
+    /// The messages to renew.
     fn held(&self) -> Vec<i64> {
         let held = self.held.lock().unwrap_or_else(|p| p.into_inner());
-        held.iter().copied().collect()
+        held.iter()
+            .filter(|(_, hold)| **hold != Hold::Lost)
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
+    /// Notes what a renewal of `asked` to `until` found: the `renewed` ones are held until
+    /// then, the others are lost.
+    fn renewed(&self, asked: &[i64], renewed: &[i64], until: chrono::NaiveDateTime) {
+        let renewed: std::collections::HashSet<i64> = renewed.iter().copied().collect();
+        let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+        for id in asked {
+            if let Some(hold) = held.get_mut(id) {
+                *hold = if renewed.contains(id) {
+                    Hold::Until(until)
+                } else {
+                    Hold::Lost
+                };
+            }
+        }
+        drop(held);
+        self.renewals.send_modify(|n| *n += 1);
     }
 
     fn renew_every(&self) -> Duration {
@@ -124,11 +157,18 @@ impl Lease {
             .max(Duration::from_millis(250))
     }
 
-    /// Until when the claim of `row` holds: its own, or the latest renewal if later.
+    /// Until when the claim of `row` holds: its own, or its latest renewal; none once lost.
     fn holds_until(&self, row: &OutboxRow) -> Option<chrono::NaiveDateTime> {
-        match (row.claimed_until, *self.renewed.borrow()) {
-            (Some(claimed), Some(renewed)) => Some(claimed.max(renewed)),
-            (claimed, _) => claimed,
+        let hold = self
+            .held
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&row.id)
+            .copied();
+        match hold {
+            Some(Hold::Lost) => None,
+            Some(Hold::Until(renewed)) => row.claimed_until.map(|c| c.max(renewed)),
+            Some(Hold::Claimed) | None => row.claimed_until,
         }
     }
 
@@ -141,7 +181,7 @@ impl Lease {
     /// Resolves when less than a quarter of a lease is left of the claim on `row`; renewals
     /// push that moment back.
     async fn running_out(&self, row: &OutboxRow, clock: &Clock) {
-        let mut renewals = self.renewed.subscribe();
+        let mut renewals = self.renewals.subscribe();
         loop {
             let Some(until) = self.holds_until(row) else {
                 return;
@@ -261,14 +301,12 @@ async fn renew_claims(
             continue;
         }
         let until = clock.now() + lease.length;
-        let worker = worker.clone();
+        let (worker, asked) = (worker.clone(), held.clone());
         match db
-            .outbox_statement(move |conn| outbox::renew(conn, &worker, &held, until))
+            .outbox_urgent(move |conn| outbox::renew(conn, &worker, &asked, until))
             .await
         {
-            Ok(_) => {
-                lease.renewed.send_replace(Some(until));
-            }
+            Ok(renewed) => lease.renewed(&held, &renewed, until),
             Err(e) => tracing::warn!(error = %e, "could not renew the claims on messages"),
         }
     }
@@ -296,7 +334,7 @@ async fn record_deliveries(
         loop {
             let (record, now) = (ids.clone(), clock.now());
             match db
-                .outbox_statement(move |conn| outbox::mark_sent(conn, &record, now))
+                .outbox_urgent(move |conn| outbox::mark_sent(conn, &record, now))
                 .await
             {
                 Ok(_) => break,
