@@ -76,6 +76,16 @@ pub async fn login_page(req: HttpRequest, state: State) -> Result<HttpResponse, 
     ))
 }
 
+/// Marks a browser that logged into an account before: its login attempts for that account
+/// are not held up by guessers at the same address (see `limits::LoginLimit`). A MAC of the
+/// account under the server key, so it cannot be made without the key, and it opens nothing:
+/// the password is still checked.
+const DEVICE_COOKIE: &str = "convene_known_login";
+
+fn device_token(key: &crate::tokens::SecretKey, email: &str) -> String {
+    key.derive_token("login-device", &email.trim().to_lowercase())
+}
+
 #[derive(Deserialize)]
 pub struct LoginForm {
     #[serde(default)]
@@ -94,9 +104,14 @@ pub async fn login(
     let form = form.0;
     check_csrf(&req, &state.links, &form.csrf)?;
     let client = state.client(&req).ip;
+    let device = device_token(&state.key, &form.email);
+    let known_device = req
+        .cookie(DEVICE_COOKIE)
+        .is_some_and(|c| crate::tokens::same(c.value(), &device));
     // Failed logins slow further attempts for that account from that address, and for the
-    // address; a wait within bounds is served here, beyond it the answer is 429.
-    let admitted = state.login_limit.admit(client, &form.email);
+    // address (a browser that logged into the account before is counted on its own); a wait
+    // within bounds is served here, beyond it the answer is 429.
+    let admitted = state.login_limit.admit(client, &form.email, known_device);
     if let Ok(wait) = admitted {
         tokio::time::sleep(wait).await;
     }
@@ -126,7 +141,7 @@ pub async fn login(
         .await?;
     state
         .login_limit
-        .record(client, &form.email, organizer.is_some());
+        .record(client, &form.email, organizer.is_some(), known_device);
     let session = match organizer {
         Some(o) => Some(
             state
@@ -147,7 +162,18 @@ pub async fn login(
                     organizers::SESSION_DAYS,
                 ))
                 .finish();
-            Ok(with_cookie(see_other("/admin"), Some(cookie)))
+            let mut response = with_cookie(see_other("/admin"), Some(cookie));
+            let known = Cookie::build(DEVICE_COOKIE, device)
+                .path("/login")
+                .http_only(true)
+                .secure(state.links.is_https())
+                .same_site(SameSite::Strict)
+                .max_age(actix_web::cookie::time::Duration::days(180))
+                .finish();
+            response
+                .add_cookie(&known)
+                .map_err(|e| AppError::Internal(e.into()))?;
+            Ok(response)
         }
         None => {
             let (csrf, cookie) = csrf_token(&req, &state.links);

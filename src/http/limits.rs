@@ -201,10 +201,13 @@ impl<K: std::hash::Hash + Eq + Clone> Ledger<K> {
     }
 }
 
-/// The login limit: failures per (account, address) and per address.
+/// The login limit: failures per (account, address) and per address; and, for a browser that
+/// has logged into the account before (it shows the account's device cookie), per account on
+/// such browsers only, so that guessers sharing its address cannot keep the organizer out.
 pub struct LoginLimit {
     pairs: Ledger<(String, IpAddr)>,
     addresses: Ledger<IpAddr>,
+    known_devices: Ledger<String>,
 }
 
 impl Default for LoginLimit {
@@ -212,6 +215,7 @@ impl Default for LoginLimit {
         LoginLimit {
             pairs: Ledger::new(LOGIN_FREE_FAILURES, LOGIN_PAIR_INTERVAL),
             addresses: Ledger::new(LOGIN_ADDRESS_FREE_FAILURES, LOGIN_ADDRESS_INTERVAL),
+            known_devices: Ledger::new(LOGIN_FREE_FAILURES, LOGIN_PAIR_INTERVAL),
         }
     }
 }
@@ -224,8 +228,27 @@ fn account_key(email: &str) -> String {
 impl LoginLimit {
     /// How long a login attempt must wait before its password is checked; Err with the
     /// seconds after which to try again when even a wait would be too long.
-    pub fn admit(&self, client: Option<IpAddr>, email: &str) -> Result<Duration, u64> {
+    /// `known_device`: the browser showed this account's device cookie.
+    pub fn admit(
+        &self,
+        client: Option<IpAddr>,
+        email: &str,
+        known_device: bool,
+    ) -> Result<Duration, u64> {
+        if known_device {
+            return self.admit_known_device_at(email, Instant::now());
+        }
         self.admit_at(client, email, Instant::now())
+    }
+
+    fn admit_known_device_at(&self, email: &str, now: Instant) -> Result<Duration, u64> {
+        let account = account_key(email);
+        let wait = self
+            .known_devices
+            .take_turn(&account, now)
+            .map_err(whole_seconds)?;
+        self.known_devices.fail(&account, now);
+        Ok(wait)
     }
 
     fn admit_at(&self, client: Option<IpAddr>, email: &str, now: Instant) -> Result<Duration, u64> {
@@ -248,7 +271,13 @@ impl LoginLimit {
     /// Records the outcome of a checked password, which `admit` counted as a failure already:
     /// a success forgives the account's failures from this address and takes back the one
     /// counted for the address.
-    pub fn record(&self, client: Option<IpAddr>, email: &str, succeeded: bool) {
+    pub fn record(&self, client: Option<IpAddr>, email: &str, succeeded: bool, known_device: bool) {
+        if known_device {
+            if succeeded {
+                self.known_devices.clear(&account_key(email));
+            }
+            return;
+        }
         self.record_at(client, email, succeeded, Instant::now());
     }
 
@@ -303,6 +332,23 @@ mod tests {
         assert_ne!(client_key(Some(one)), client_key(Some(other)));
         let mapped: IpAddr = "::ffff:192.0.2.1".parse().unwrap();
         assert_eq!(client_key(Some(mapped)), client_key(A));
+    }
+
+    #[test]
+    fn a_known_browser_is_not_held_up_by_guessers_at_its_address() {
+        let limit = LoginLimit::default();
+        let t = Instant::now();
+        for _ in 0..40 {
+            let _ = limit.admit_at(A, "o@example.org", t);
+        }
+        assert!(
+            limit.admit_at(A, "o@example.org", t).is_err(),
+            "the queue is full"
+        );
+        assert_eq!(
+            limit.admit_known_device_at("o@example.org", t),
+            Ok(Duration::ZERO)
+        );
     }
 
     #[test]

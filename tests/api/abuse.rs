@@ -294,6 +294,87 @@ async fn the_right_password_gets_in_after_others_failed_from_the_same_address(ap
     assert_eq!(admin.status(), 200, "with a working session");
 }
 
+/// A browser that logged into the account before is not held up by someone guessing that
+/// account from the same address: a fresh browser there is refused (its turn is too far
+/// away), the known one gets in at once.
+async fn a_known_browser_gets_in_while_others_guess_from_its_address(app: TestApp) {
+    let (organizer, csrf) = login_client(&app).await;
+    let first = login(
+        &app,
+        &organizer,
+        &csrf,
+        &app.organizer_email,
+        &app.organizer_password,
+    )
+    .await;
+    assert_eq!(first, StatusCode::SEE_OTHER);
+    let (guesser, guesser_csrf) = login_client(&app).await;
+    for _ in 0..10 {
+        login(
+            &app,
+            &guesser,
+            &guesser_csrf,
+            &app.organizer_email,
+            "a guess",
+        )
+        .await;
+    }
+    // Guesses sent together fill the queue of turns beyond the longest wait: those whose turn
+    // is too far away are refused at once, the others wait for theirs.
+    let burst: Vec<_> = (0..4)
+        .map(|_| {
+            let (guesser, url) = (guesser.clone(), app.url("/login"));
+            let form = [
+                ("csrf", guesser_csrf.clone()),
+                ("email", app.organizer_email.clone()),
+                ("password", "a guess".to_owned()),
+            ];
+            tokio::spawn(async move {
+                let answer = guesser.post(url).form(&form).send().await.unwrap();
+                answer.status()
+            })
+        })
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !burst.iter().any(|task| task.is_finished()) {
+        assert!(Instant::now() < deadline, "no guess was refused");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (stranger, stranger_csrf) = login_client(&app).await;
+    let refused = login(
+        &app,
+        &stranger,
+        &stranger_csrf,
+        &app.organizer_email,
+        &app.organizer_password,
+    )
+    .await;
+    assert_eq!(
+        refused,
+        StatusCode::TOO_MANY_REQUESTS,
+        "a browser never seen waits its turn"
+    );
+    let started = Instant::now();
+    let known = login(
+        &app,
+        &organizer,
+        &csrf,
+        &app.organizer_email,
+        &app.organizer_password,
+    )
+    .await;
+    assert_eq!(
+        known,
+        StatusCode::SEE_OTHER,
+        "the organizer's own browser gets in"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
 async fn a_note_within_the_hour_does_not_swallow_a_returning_persons_confirmation(app: TestApp) {
     app.create_event(&event_json("again", Some(10))).await;
     for _ in 0..3 {
@@ -335,6 +416,7 @@ crate::on_both_backends!(
     names_holding_links_are_refused_alike_on_the_api_and_the_form,
     tag_variants_of_one_mailbox_share_its_mail_budget,
     the_right_password_gets_in_after_others_failed_from_the_same_address,
+    a_known_browser_gets_in_while_others_guess_from_its_address,
 );
 
 mod sqlite_limits {
