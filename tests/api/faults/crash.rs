@@ -304,9 +304,10 @@ async fn sqlite_instance_killed_under_signup_load() {
         "{most_in_one_kill} duplicates after one kill: {per_kill:?}"
     );
     // The average depends on how much mail flows at the instant of the kill: with 16 clients
-    // saturating the 2-core machine (about 400 signups and mails a second) it measured 1.2 to
-    // 3.5 a kill, each duplicate one of the last messages accepted before the kill
-    // (docs/operations.md). The bound above is what the design guarantees.
+    // saturating the 2-core machine (about 400 signups and mails a second) it measured 0.15 to
+    // 1.9 a kill over runs of 20, about one over 100 kills, each duplicate one of the last
+    // messages accepted before the kill (docs/operations.md). The bound above is what the
+    // design guarantees.
 }
 
 /// Two instances on one PostgreSQL database; one is SIGKILLed as it delivers reminders (or,
