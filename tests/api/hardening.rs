@@ -120,18 +120,27 @@ async fn one_address_may_hold_only_its_share_of_requests() {
     })
     .await;
     let host = authority(&app.address).to_owned();
-    let mut held = Vec::new();
-    for _ in 0..2 {
+    let stalled = || async {
         let mut stream = TcpStream::connect(&host).await.unwrap();
         stream.write_all(&stalled_signup(&host)).await.unwrap();
-        held.push(stream);
-    }
-    // The two stalled requests are admitted once their headers are read.
+        stream
+    };
+    let mut held = vec![stalled().await, stalled().await];
+    // The two stalled requests are admitted once their headers are read. One whose headers
+    // are read while a probe below is under way is itself refused (the address then has two
+    // requests under way): it is sent again until both are held.
     let deadline = Instant::now() + Duration::from_secs(10);
     let refused = loop {
         let answer = app.get("/api/v1/events").await;
         if answer.status() == 429 || Instant::now() > deadline {
             break answer;
+        }
+        for stream in held.iter_mut() {
+            let mut first = [0u8; 1];
+            let peeked = tokio::time::timeout(Duration::from_millis(1), stream.peek(&mut first));
+            if matches!(peeked.await, Ok(Ok(n)) if n > 0) {
+                *stream = stalled().await;
+            }
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
