@@ -112,7 +112,12 @@ pub fn redact_secrets(path: &str) -> String {
     let mut out = Vec::new();
     let mut hide_next = false;
     for segment in path.split('/') {
-        if hide_next && !segment.is_empty() {
+        // `/manage//TOKEN` still hides the token.
+        if segment.is_empty() {
+            out.push(segment);
+            continue;
+        }
+        if hide_next {
             out.push(if segment.ends_with(".ics") {
                 "…redacted….ics"
             } else {
@@ -153,6 +158,7 @@ mod redaction_tests {
             "/api/v1/events/x/registrations"
         );
         assert_eq!(redact_secrets("/events/sprint"), "/events/sprint");
+        assert_eq!(redact_secrets("/manage//abc"), "/manage//…redacted…");
     }
 
     /// The route patterns of the route table: every string literal in `http/mod.rs` that starts

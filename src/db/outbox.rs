@@ -132,23 +132,6 @@ pub fn enqueue_once(
     Ok(added == 1)
 }
 
-/// Whether a message of this kind was queued for the registration since `since`.
-pub fn sent_recently(
-    conn: &mut DbConn,
-    registration_id: i64,
-    notice: Notice,
-    since: NaiveDateTime,
-) -> Result<bool, AppError> {
-    Ok(outbox::table
-        .filter(outbox::registration_id.eq(registration_id))
-        .filter(outbox::kind.eq(notice.as_str()))
-        .filter(outbox::created_at.ge(since))
-        .select(outbox::id)
-        .first::<i64>(conn)
-        .optional()?
-        .is_some())
-}
-
 /// One event's messages, newest first, for its organizers.
 pub fn for_event(conn: &mut DbConn, event_id: i64, limit: i64) -> Result<Vec<OutboxRow>, AppError> {
     Ok(outbox::table

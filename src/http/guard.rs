@@ -75,18 +75,6 @@ impl Drop for Ticket {
     }
 }
 
-/// The address a client is counted under: IPv4 as it is, IPv6 by its /64 (one subscriber's
-/// network, which hands out addresses freely), an IPv4 seen through an IPv6 socket as IPv4.
-fn counted_as(ip: IpAddr) -> IpAddr {
-    match ip.to_canonical() {
-        IpAddr::V6(v6) => {
-            let prefix = u128::from(v6) & !((1u128 << 64) - 1);
-            IpAddr::V6(prefix.into())
-        }
-        v4 => v4,
-    }
-}
-
 impl ClientGate {
     pub fn new(limits: Limits) -> Arc<Self> {
         Arc::new(Self {
@@ -107,7 +95,7 @@ impl ClientGate {
                 &self.limits.trusted_proxies,
             )
             .ip
-            .map(counted_as)
+            .map(|ip| super::limits::client_key(Some(ip)))
         };
         if let Some(ip) = client {
             let mut under_way = self.under_way.lock().unwrap_or_else(|p| p.into_inner());
@@ -283,6 +271,7 @@ mod tests {
         let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
         let b: IpAddr = "2001:db8:1:2:bbbb::9".parse().unwrap();
         let other: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        let counted_as = |ip| super::super::limits::client_key(Some(ip));
         assert_eq!(counted_as(a), counted_as(b));
         assert_ne!(counted_as(a), counted_as(other));
         let mapped: IpAddr = "::ffff:192.0.2.7".parse().unwrap();

@@ -57,15 +57,6 @@ impl Transport {
         }
     }
 
-    /// The longest one delivery may take: a message is started only while its claim has at
-    /// least this much left.
-    pub fn longest_delivery(&self) -> std::time::Duration {
-        match self {
-            Transport::Smtp(client) => client.limit(),
-            Transport::File(_) | Transport::Memory(_) => std::time::Duration::from_secs(5),
-        }
-    }
-
     pub async fn send(&self, message: Message) -> Result<(), DeliveryError> {
         match self {
             Transport::Smtp(client) => client.send(&message).await,
