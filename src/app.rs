@@ -83,6 +83,19 @@ impl Services {
         })
     }
 
+    /// The use cases over these services; `board`: the live boards of this process, if any.
+    pub fn service(&self, board: Option<crate::board::BoardHub>) -> crate::service::Service {
+        crate::service::Service {
+            db: self.db.clone(),
+            clock: self.clock.clone(),
+            key: self.key.clone(),
+            links: self.links.clone(),
+            metrics: self.metrics.clone(),
+            outbox_wake: self.outbox_wake.clone(),
+            board,
+        }
+    }
+
     pub fn worker(&self, poll: std::time::Duration) -> OutboxWorker {
         OutboxWorker {
             db: self.db.clone(),
@@ -140,7 +153,13 @@ impl Application {
         let worker = options
             .run_worker
             .then(|| services.worker(settings.worker_poll()));
+        let board = crate::board::BoardHub::start(
+            services.db.clone(),
+            services.clock.clone(),
+            Some(settings.database_url()),
+        );
         let state = web::Data::new(AppState {
+            service: services.service(Some(board.clone())),
             db: services.db.clone(),
             links: services.links.clone(),
             key: services.key.clone(),
@@ -155,11 +174,7 @@ impl Application {
             login_limit: Default::default(),
             signup_limit: crate::http::limits::SignupLimit::new(settings.signups_per_minute),
             stopping: watch::channel(false).0,
-            board: crate::live::BoardHub::start(
-                services.db.clone(),
-                services.clock.clone(),
-                Some(settings.database_url()),
-            ),
+            board,
         });
         let shared = state.clone();
         let shutdown_timeout = settings.shutdown_timeout_secs.clamp(1, 3600);

@@ -4,13 +4,14 @@
 use chrono::{Duration, NaiveDateTime};
 
 use crate::clock::Clock;
-use crate::db::{Db, events, projects, registrations};
+use crate::db::{Db, events, projects};
 use crate::domain::drafts::SignupRequest;
 use crate::domain::{
     Capacity, EmailAddress, EventDraft, EventKind, EventWindow, Lead, LongText, ProjectDraft,
     SingleLine, Slug, WebUrl,
 };
 use crate::error::AppError;
+use crate::service::registrations::sign_up_in;
 use crate::tokens::SecretKey;
 
 /// slug, name, description, room or table, leads, capacity.
@@ -310,7 +311,8 @@ pub fn seed(db: &Db, key: &SecretKey, clock: &Clock) -> Result<bool, AppError> {
                     .collect(),
             };
             db.write_blocking(|conn| {
-                registrations::sign_up(conn, &event.slug, &request, key, now)
+                let mut effects = crate::service::Effects::default();
+                sign_up_in(conn, &mut effects, &event.slug, &request, key, now)
             })?;
         }
     }

@@ -2,6 +2,7 @@
 //! design summits and meetups.
 
 pub mod app;
+pub mod board;
 pub mod clock;
 pub mod config;
 pub mod db;
@@ -13,8 +14,8 @@ pub mod http;
 pub mod ical;
 pub mod jobs;
 pub mod links;
-pub mod live;
 pub mod logging;
 pub mod mail;
 pub mod metrics;
+pub mod service;
 pub mod tokens;

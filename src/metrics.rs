@@ -186,9 +186,9 @@ impl Metrics {
     }
 
     /// Counts what a signup came to.
-    pub fn signed_up(&self, outcome: &crate::db::registrations::SignupOutcome) {
-        use crate::db::registrations::SignupOutcome as Db;
+    pub fn signed_up(&self, outcome: &crate::domain::seats::SignupOutcome) {
         use crate::domain::seats::Seat;
+        use crate::domain::seats::SignupOutcome as Db;
         self.signup(match outcome {
             Db::Registered {
                 seat: Seat::Going, ..

@@ -4,18 +4,17 @@
 use chrono::{Duration, NaiveDateTime};
 use diesel::dsl::count_star;
 use diesel::prelude::*;
-use serde_json::json;
 
 use super::DbConn;
 use super::events::EventRow;
-use super::outbox::{self, NewMessage};
 use super::projects::ProjectRow;
-use super::schema::{
-    checkins, lead_links, project_leads, projects, registration_projects, registrations, slots,
-};
-use crate::domain::{Notice, Problems, RegistrationStatus};
+use super::schema::{checkins, lead_links, project_leads, projects, slots};
+use crate::domain::Problems;
 use crate::error::AppError;
 use crate::tokens::{self, SecretKey};
+
+/// The PostgreSQL NOTIFY channel on which a board change reaches every instance.
+pub const CHANNEL: &str = "convene_board";
 
 const LEAD_PURPOSE: &str = "lead";
 /// A check-in lasts this long at most (and never past the end of the event's local day).
@@ -56,20 +55,17 @@ pub struct SlotRow {
     pub updated_at: NaiveDateTime,
 }
 
-/// Gives each lead with an address a secret link to the project's board (and mails it to
-/// them), and revokes the links of leads no longer listed. Call after the leads changed.
-pub fn sync_lead_links(
+/// The leads of a project with an address: (name, address, normalized address), in order.
+pub fn leads_with_address(
     conn: &mut DbConn,
-    project: &ProjectRow,
-    key: &SecretKey,
-    now: NaiveDateTime,
-) -> Result<usize, AppError> {
+    project_id: i64,
+) -> Result<Vec<(String, String, String)>, AppError> {
     let leads: Vec<(String, Option<String>)> = project_leads::table
-        .filter(project_leads::project_id.eq(project.id))
+        .filter(project_leads::project_id.eq(project_id))
         .order(project_leads::position.asc())
         .select((project_leads::name, project_leads::email))
         .load(conn)?;
-    let wanted: Vec<(String, String, String)> = leads
+    Ok(leads
         .into_iter()
         .filter_map(|(name, email)| {
             let email = email?;
@@ -78,47 +74,46 @@ pub fn sync_lead_links(
                 .normalized();
             Some((name, email, normalized))
         })
-        .collect();
-    let existing: Vec<LeadLinkRow> = lead_links::table
-        .filter(lead_links::project_id.eq(project.id))
+        .collect())
+}
+
+/// The lead links of a project.
+pub fn lead_links_of(conn: &mut DbConn, project_id: i64) -> Result<Vec<LeadLinkRow>, AppError> {
+    Ok(lead_links::table
+        .filter(lead_links::project_id.eq(project_id))
         .select(LeadLinkRow::as_select())
-        .load(conn)?;
-    let removed: Vec<i64> = existing
-        .iter()
-        .filter(|l| !wanted.iter().any(|(_, _, n)| *n == l.email_normalized))
-        .map(|l| l.id)
-        .collect();
-    diesel::delete(lead_links::table.filter(lead_links::id.eq_any(&removed))).execute(conn)?;
-    let mut added = 0;
-    for (name, email, normalized) in wanted {
-        if existing.iter().any(|l| l.email_normalized == normalized) {
-            continue;
-        }
-        let nonce = tokens::random_nonce();
-        let token = key.derive_token(LEAD_PURPOSE, &nonce);
-        let id: i64 = diesel::insert_into(lead_links::table)
-            .values((
-                lead_links::project_id.eq(project.id),
-                lead_links::email.eq(&email),
-                lead_links::email_normalized.eq(&normalized),
-                lead_links::name.eq(&name),
-                lead_links::nonce.eq(&nonce),
-                lead_links::token_hash.eq(tokens::token_hash(&token)),
-                lead_links::created_at.eq(now),
-            ))
-            .returning(lead_links::id)
-            .get_result(conn)?;
-        outbox::enqueue_without_registration(
-            conn,
-            Notice::LeadLink,
-            project.event_id,
-            &email,
-            json!({ "lead_link_id": id }),
-            now,
-        )?;
-        added += 1;
-    }
-    Ok(added)
+        .load(conn)?)
+}
+
+/// Revokes lead links.
+pub fn delete_lead_links(conn: &mut DbConn, ids: &[i64]) -> Result<(), AppError> {
+    diesel::delete(lead_links::table.filter(lead_links::id.eq_any(ids))).execute(conn)?;
+    Ok(())
+}
+
+/// Makes a new secret lead link for one lead of a project; returns its id.
+pub fn insert_lead_link(
+    conn: &mut DbConn,
+    project_id: i64,
+    lead: (&str, &str, &str),
+    key: &SecretKey,
+    now: NaiveDateTime,
+) -> Result<i64, AppError> {
+    let (name, email, normalized) = lead;
+    let nonce = tokens::random_nonce();
+    let token = key.derive_token(LEAD_PURPOSE, &nonce);
+    Ok(diesel::insert_into(lead_links::table)
+        .values((
+            lead_links::project_id.eq(project_id),
+            lead_links::email.eq(email),
+            lead_links::email_normalized.eq(normalized),
+            lead_links::name.eq(name),
+            lead_links::nonce.eq(&nonce),
+            lead_links::token_hash.eq(tokens::token_hash(&token)),
+            lead_links::created_at.eq(now),
+        ))
+        .returning(lead_links::id)
+        .get_result(conn)?)
 }
 
 pub fn find_lead_link(conn: &mut DbConn, id: i64) -> Result<LeadLinkRow, AppError> {
@@ -248,30 +243,17 @@ pub fn find_slot(conn: &mut DbConn, project_id: i64, slot_id: i64) -> Result<Slo
         .ok_or_else(|| AppError::not_found("this project has no such slot"))
 }
 
-/// Moves or renames a slot. A move in time or room raises its revision and tells the people
-/// going who joined the project, each with the slot's updated `.ics`.
+/// Moves or renames a slot; a move (`moved`) raises its revision.
 pub fn update_slot(
     conn: &mut DbConn,
     event: &EventRow,
     current: &SlotRow,
     draft: &SlotDraft,
+    moved: bool,
     now: NaiveDateTime,
 ) -> Result<SlotRow, AppError> {
     check_slot(conn, event, draft, Some(current.id))?;
-    let mut changes = Vec::new();
-    let local = |t: NaiveDateTime| crate::domain::time::local_label(t, &event.timezone);
-    if (current.starts_at, current.ends_at) != (draft.starts_at, draft.ends_at) {
-        changes.push(json!({
-            "what": "time",
-            "before": format!("{} – {}", local(current.starts_at), local(current.ends_at)),
-            "after": format!("{} – {}", local(draft.starts_at), local(draft.ends_at)),
-        }));
-    }
-    if current.room != draft.room {
-        changes.push(json!({ "what": "room", "before": current.room, "after": draft.room }));
-    }
-    let moved = !changes.is_empty();
-    let row = diesel::update(slots::table.find(current.id))
+    diesel::update(slots::table.find(current.id))
         .set((
             slots::title.eq(&draft.title),
             slots::room.eq(&draft.room),
@@ -280,35 +262,11 @@ pub fn update_slot(
             slots::revision.eq(current.revision + i32::from(moved)),
             slots::updated_at.eq(now),
         ))
-        .execute(conn)
-        .and_then(|_| {
-            slots::table
-                .find(current.id)
-                .select(SlotRow::as_select())
-                .get_result(conn)
-        })?;
-    if moved {
-        let people: Vec<(i64, String)> = registrations::table
-            .inner_join(registration_projects::table)
-            .filter(registration_projects::project_id.eq(current.project_id))
-            .filter(registrations::status.eq(RegistrationStatus::Going.as_str()))
-            .select((registrations::id, registrations::email))
-            .load(conn)?;
-        for (registration_id, email) in people {
-            outbox::enqueue(
-                conn,
-                NewMessage {
-                    notice: Notice::SlotMoved,
-                    event_id: event.id,
-                    registration_id,
-                    recipient: &email,
-                    payload: json!({ "slot_id": row.id, "changes": changes }),
-                },
-                now,
-            )?;
-        }
-    }
-    Ok(row)
+        .execute(conn)?;
+    Ok(slots::table
+        .find(current.id)
+        .select(SlotRow::as_select())
+        .get_result(conn)?)
 }
 
 pub fn delete_slot(conn: &mut DbConn, slot_id: i64) -> Result<(), AppError> {
@@ -423,7 +381,7 @@ pub fn checked_in_counts(
 pub fn notify(conn: &mut DbConn, event_id: i64) -> Result<(), AppError> {
     if let DbConn::Postgres(pg) = conn {
         diesel::sql_query("SELECT pg_notify($1, $2)")
-            .bind::<diesel::sql_types::Text, _>(crate::live::CHANNEL)
+            .bind::<diesel::sql_types::Text, _>(CHANNEL)
             .bind::<diesel::sql_types::Text, _>(event_id.to_string())
             .execute(pg)?;
     }

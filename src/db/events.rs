@@ -4,9 +4,10 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::schema::{events, registrations};
-use super::{DbConn, is_unique_violation, lock_event};
+use super::{DbConn, is_unique_violation};
+use crate::domain::seats::{Seat, seat_for_newcomer};
 use crate::domain::{
-    Capacity, EventDraft, EventKind, EventStatus, EventWindow, LongText, Notice, ReminderOffsets,
+    Capacity, EventDraft, EventKind, EventStatus, EventWindow, LongText, ReminderOffsets,
     SingleLine, Slug, WebUrl,
 };
 use crate::error::AppError;
@@ -221,21 +222,12 @@ pub fn update(
     }
 }
 
-/// Marks an event cancelled (once), raising its revision.
-pub fn cancel(conn: &mut DbConn, event_id: i64, now: NaiveDateTime) -> Result<EventRow, AppError> {
-    lock_event(conn, event_id)?;
-    let row = find(conn, event_id)?;
-    if row.status() == EventStatus::Cancelled {
-        return Ok(row);
-    }
-    let recipients = super::registrations::active(conn, event_id, None, false)?;
-    super::registrations::notify_all(
-        conn,
-        &recipients,
-        Notice::EventCancelled,
-        &serde_json::json!({}),
-        now,
-    )?;
+/// Marks an event cancelled, raising its revision.
+pub fn mark_cancelled(
+    conn: &mut DbConn,
+    event_id: i64,
+    now: NaiveDateTime,
+) -> Result<(), AppError> {
     diesel::update(events::table.find(event_id))
         .set((
             events::status.eq(EventStatus::Cancelled.as_str()),
@@ -243,7 +235,7 @@ pub fn cancel(conn: &mut DbConn, event_id: i64, now: NaiveDateTime) -> Result<Ev
             events::updated_at.eq(now),
         ))
         .execute(conn)?;
-    find(conn, event_id)
+    Ok(())
 }
 
 pub fn find(conn: &mut DbConn, event_id: i64) -> Result<EventRow, AppError> {
@@ -349,39 +341,6 @@ pub fn summary_by_slug(conn: &mut DbConn, slug: &str) -> Result<EventSummary, Ap
     Ok(with_waitlists(conn, vec![event])?.remove(0))
 }
 
-/// Applies an organizer's change to the event named `slug` under the event's lock, and seats
-/// people from the waitlist if the change freed seats.
-pub fn change(
-    conn: &mut DbConn,
-    slug: &str,
-    now: NaiveDateTime,
-    apply: impl FnOnce(EventDraft) -> Result<EventDraft, crate::domain::Problems>,
-) -> Result<EventRow, AppError> {
-    let id = find_by_slug(conn, slug)?.id;
-    lock_event(conn, id)?;
-    let current = find(conn, id)?;
-    let previous = current.to_draft()?;
-    let next = apply(previous.clone())?;
-    let updated = update(conn, &current, &next, now)?;
-    let changes = next.changes_from(&previous);
-    if !changes.is_empty() && updated.status() == EventStatus::Scheduled {
-        let changes: Vec<serde_json::Value> = changes
-            .iter()
-            .map(|c| serde_json::json!({ "what": c.what, "before": c.before, "after": c.after }))
-            .collect();
-        let recipients = super::registrations::active(conn, id, None, false)?;
-        super::registrations::notify_all(
-            conn,
-            &recipients,
-            Notice::EventChanged,
-            &serde_json::json!({ "changes": changes }),
-            now,
-        )?;
-    }
-    super::registrations::fill_free_seats(conn, updated.id, now)?;
-    find(conn, id)
-}
-
 /// Scheduled events starting after `from` and no later than `to`.
 pub fn starting_between(
     conn: &mut DbConn,
@@ -420,4 +379,58 @@ pub fn lock_by_slug(conn: &mut DbConn, slug: &str) -> Result<EventRow, AppError>
             .optional()?,
     };
     row.ok_or_else(|| AppError::not_found(format!("no event with the slug `{slug}`")))
+}
+
+/// Takes a seat, or a place at the end of the waitlist, for a newcomer; for someone already
+/// registered (`newcomer` false) the same statement runs and changes nothing, so that both
+/// take the same time.
+pub fn take_place(
+    conn: &mut DbConn,
+    event: &EventRow,
+    waiting: u32,
+    newcomer: bool,
+) -> Result<(Seat, Option<i64>), AppError> {
+    let seat = seat_for_newcomer(
+        event.capacity().limit(),
+        event.going_count.max(0) as u32,
+        waiting,
+    );
+    let (seats, places) = match (newcomer, seat) {
+        (false, _) => (0, 0),
+        (true, Seat::Going) => (1, 0),
+        (true, Seat::Waitlisted) => (0, 1),
+    };
+    // The lock already serializes this; the guard in the WHERE clause makes the database
+    // itself refuse an overbooking should that ever change.
+    let taken: Option<i64> = diesel::update(events::table.find(event.id))
+        .filter(
+            diesel::dsl::sql::<diesel::sql_types::Bool>("")
+                .bind::<diesel::sql_types::Integer, _>(seats)
+                .sql(" = 0")
+                .or(events::capacity.is_null())
+                .or(events::going_count.lt(events::capacity.assume_not_null())),
+        )
+        .set((
+            events::going_count.eq(events::going_count + seats),
+            events::waitlist_seq.eq(events::waitlist_seq + i64::from(places)),
+        ))
+        .returning(events::waitlist_seq)
+        .get_result(conn)
+        .optional()?;
+    let Some(seq) = taken else {
+        return Err(AppError::Internal(anyhow::anyhow!(
+            "seat accounting of event {} is inconsistent",
+            event.id
+        )));
+    };
+    // A known address's insert does nothing, but its row must still pass the table's checks.
+    Ok((seat, matches!(seat, Seat::Waitlisted).then_some(seq)))
+}
+
+/// Adds `n` (negative: takes) to the seats taken at an event.
+pub fn add_going(conn: &mut DbConn, event_id: i64, n: i32) -> Result<(), AppError> {
+    diesel::update(events::table.find(event_id))
+        .set(events::going_count.eq(events::going_count + n))
+        .execute(conn)?;
+    Ok(())
 }

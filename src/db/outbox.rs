@@ -278,6 +278,24 @@ pub fn mark_failed(
 }
 
 /// Records a message that no longer applied when its turn came.
+/// The first of `keys` that a message already holds.
+pub fn first_taken_key(conn: &mut DbConn, keys: &[String]) -> Result<Option<String>, AppError> {
+    Ok(outbox::table
+        .filter(outbox::dedupe_key.eq_any(keys))
+        .select(outbox::dedupe_key.assume_not_null())
+        .load::<String>(conn)?
+        .into_iter()
+        .next())
+}
+
+/// The message holding `key`.
+pub fn id_by_key(conn: &mut DbConn, key: &str) -> Result<i64, AppError> {
+    Ok(outbox::table
+        .filter(outbox::dedupe_key.eq(key))
+        .select(outbox::id)
+        .get_result(conn)?)
+}
+
 pub fn mark_skipped(
     conn: &mut DbConn,
     id: i64,

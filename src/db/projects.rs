@@ -5,7 +5,9 @@ use diesel::prelude::*;
 
 use super::schema::{project_leads, projects, registration_projects, registrations};
 use super::{DbConn, is_unique_violation};
-use crate::domain::{Capacity, Problems, ProjectDraft, WebUrl};
+use crate::domain::{
+    Capacity, EmailAddress, Lead, LongText, Problems, ProjectDraft, SingleLine, Slug, WebUrl,
+};
 use crate::error::AppError;
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
@@ -237,4 +239,52 @@ pub fn details(conn: &mut DbConn, rows: Vec<ProjectRow>) -> Result<Vec<ProjectDe
 pub fn details_for_event(conn: &mut DbConn, event_id: i64) -> Result<Vec<ProjectDetail>, AppError> {
     let rows = for_event(conn, event_id)?;
     details(conn, rows)
+}
+
+impl ProjectDetail {
+    /// The stored project as a draft, to apply a change to.
+    pub fn to_draft(&self) -> Result<ProjectDraft, AppError> {
+        let d = self;
+        let stored = |e: String| {
+            AppError::Internal(anyhow::anyhow!(
+                "stored project {} is invalid: {e}",
+                d.project.slug
+            ))
+        };
+        let p = &d.project;
+        Ok(ProjectDraft {
+            slug: Slug::parse(&p.slug).map_err(stored)?,
+            name: SingleLine::parse_optional(&p.name, usize::MAX).map_err(stored)?,
+            description: LongText::parse(&p.description, usize::MAX).map_err(stored)?,
+            repository_url: p
+                .repository_url
+                .as_deref()
+                .map(WebUrl::parse)
+                .transpose()
+                .map_err(stored)?,
+            notes_url: p
+                .notes_url
+                .as_deref()
+                .map(WebUrl::parse)
+                .transpose()
+                .map_err(stored)?,
+            location: SingleLine::parse_optional(&p.location, usize::MAX).map_err(stored)?,
+            capacity: p.capacity(),
+            leads: d
+                .leads
+                .iter()
+                .map(|l| {
+                    Ok(Lead {
+                        name: SingleLine::parse_optional(&l.name, usize::MAX).map_err(stored)?,
+                        email: l
+                            .email
+                            .as_deref()
+                            .map(EmailAddress::parse)
+                            .transpose()
+                            .map_err(stored)?,
+                    })
+                })
+                .collect::<Result<_, AppError>>()?,
+        })
+    }
 }

@@ -1,23 +1,18 @@
-//! Registrations and the waitlist. Every change here runs inside a write transaction and
-//! begins by locking the event, so signups, cancellations and capacity changes of one event
-//! happen strictly one after another on both databases; the seat decisions themselves are the
-//! pure functions of `domain::seats`.
+//! Registrations and the waitlist: rows, the statements that change them, and the views the
+//! API, pages and mail read. The workflows that combine them (signup, cancellation, the
+//! waitlist moving up) are `service::registrations`, which locks the event first.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use serde_json::json;
 
+use super::DbConn;
 use super::attendees::AttendeeRow;
-use super::events::{self, EventRow};
-use super::outbox::{self, NewMessage};
-use super::projects::{self, ProjectRow};
+use super::events::EventRow;
+use super::projects::ProjectRow;
 use super::schema::{
     events as events_table, projects as projects_table, registration_projects, registrations,
 };
-use super::{DbConn, lock_event};
-use crate::domain::mail_budget::held_back_reason;
-use crate::domain::seats::{Seat, project_has_room, promotions_due, seat_for_newcomer};
-use crate::domain::{Notice, Problems, RegistrationStatus, SignupRequest, Slug};
+use crate::domain::{RegistrationStatus, SignupRequest};
 use crate::error::AppError;
 use crate::tokens::{self, SecretKey};
 
@@ -99,71 +94,8 @@ pub struct RegistrationView {
     pub projects: Vec<ProjectRow>,
 }
 
-/// What a signup did. The HTTP answer is the same for both; only the email differs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SignupOutcome {
-    Registered { registration_id: i64, seat: Seat },
-    AlreadyRegistered { registration_id: i64 },
-}
-
-/// Resolves project slugs of one event, naming each unknown or full one.
-fn projects_to_join(
-    conn: &mut DbConn,
-    event_id: i64,
-    slugs: &[Slug],
-    except_registration: Option<i64>,
-) -> Result<Vec<ProjectRow>, AppError> {
-    if slugs.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut problems = Problems::new();
-    let mut chosen: Vec<ProjectRow> = Vec::new();
-    let available = projects::for_event(conn, event_id)?;
-    for (i, slug) in slugs.iter().enumerate() {
-        match available.iter().find(|p| p.slug == slug.as_str()) {
-            None => problems.add(
-                format!("projects[{i}]"),
-                format!("there is no project `{slug}` at this event"),
-            ),
-            Some(p) if chosen.iter().any(|c| c.id == p.id) => {}
-            Some(p) => chosen.push(p.clone()),
-        }
-    }
-    problems.finish()?;
-    let ids: Vec<i64> = chosen.iter().map(|p| p.id).collect();
-    let mut counts = projects::joined_counts(conn, &ids)?;
-    if let Some(own) = except_registration {
-        // Someone changing their projects keeps the places they already hold.
-        let mine: Vec<i64> = registration_projects::table
-            .filter(registration_projects::registration_id.eq(own))
-            .select(registration_projects::project_id)
-            .load(conn)?;
-        for (project_id, count) in counts.iter_mut() {
-            if mine.contains(project_id) {
-                *count -= 1;
-            }
-        }
-    }
-    let mut problems = Problems::new();
-    for (i, slug) in slugs.iter().enumerate() {
-        if let Some(p) = chosen.iter().find(|p| p.slug == slug.as_str()) {
-            let joined = counts
-                .iter()
-                .find(|(id, _)| *id == p.id)
-                .map_or(0, |(_, n)| *n);
-            if !project_has_room(p.capacity().limit(), joined.max(0) as u32) {
-                problems.add(
-                    format!("projects[{i}]"),
-                    format!("the project `{slug}` is full"),
-                );
-            }
-        }
-    }
-    problems.finish()?;
-    Ok(chosen)
-}
-
-fn set_projects(
+/// Replaces the projects a registration joined.
+pub fn set_projects(
     conn: &mut DbConn,
     registration_id: i64,
     chosen: &[ProjectRow],
@@ -185,7 +117,7 @@ fn set_projects(
 }
 
 /// Whether anyone waits for a seat (one indexed row, not a count).
-fn waitlist_nonempty(conn: &mut DbConn, event_id: i64) -> Result<bool, AppError> {
+pub fn waitlist_nonempty(conn: &mut DbConn, event_id: i64) -> Result<bool, AppError> {
     // EXISTS rather than LIMIT: SQLite re-prepares any statement with a bound LIMIT.
     Ok(diesel::select(diesel::dsl::exists(
         registrations::table
@@ -195,7 +127,8 @@ fn waitlist_nonempty(conn: &mut DbConn, event_id: i64) -> Result<bool, AppError>
     .get_result::<bool>(conn)?)
 }
 
-fn waitlist_len(conn: &mut DbConn, event_id: i64) -> Result<u32, AppError> {
+/// How many people wait for a seat.
+pub fn waitlist_len(conn: &mut DbConn, event_id: i64) -> Result<u32, AppError> {
     let n: i64 = registrations::table
         .filter(registrations::event_id.eq(event_id))
         .filter(registrations::status.eq(RegistrationStatus::Waitlisted.as_str()))
@@ -204,62 +137,9 @@ fn waitlist_len(conn: &mut DbConn, event_id: i64) -> Result<u32, AppError> {
     Ok(n.max(0) as u32)
 }
 
-/// Takes a seat, or a place at the end of the waitlist, for a newcomer; for someone already
-/// registered (`newcomer` false) the same statement runs and changes nothing, so that both
-/// take the same time.
-fn take_place(
-    conn: &mut DbConn,
-    event: &EventRow,
-    waiting: u32,
-    newcomer: bool,
-) -> Result<(Seat, Option<i64>), AppError> {
-    let seat = seat_for_newcomer(
-        event.capacity().limit(),
-        event.going_count.max(0) as u32,
-        waiting,
-    );
-    let (seats, places) = match (newcomer, seat) {
-        (false, _) => (0, 0),
-        (true, Seat::Going) => (1, 0),
-        (true, Seat::Waitlisted) => (0, 1),
-    };
-    // The lock already serializes this; the guard in the WHERE clause makes the database
-    // itself refuse an overbooking should that ever change.
-    let taken: Option<i64> = diesel::update(events_table::table.find(event.id))
-        .filter(
-            diesel::dsl::sql::<diesel::sql_types::Bool>("")
-                .bind::<diesel::sql_types::Integer, _>(seats)
-                .sql(" = 0")
-                .or(events_table::capacity.is_null())
-                .or(events_table::going_count.lt(events_table::capacity.assume_not_null())),
-        )
-        .set((
-            events_table::going_count.eq(events_table::going_count + seats),
-            events_table::waitlist_seq.eq(events_table::waitlist_seq + i64::from(places)),
-        ))
-        .returning(events_table::waitlist_seq)
-        .get_result(conn)
-        .optional()?;
-    let Some(seq) = taken else {
-        return Err(AppError::Internal(anyhow::anyhow!(
-            "seat accounting of event {} is inconsistent",
-            event.id
-        )));
-    };
-    // A known address's insert does nothing, but its row must still pass the table's checks.
-    Ok((seat, matches!(seat, Seat::Waitlisted).then_some(seq)))
-}
-
-/// The outbox key of the "already registered" note to `registration_id` in the hour of
-/// `now`: the note goes out once an hour at most (see `sign_up`).
-fn already_registered_key(registration_id: i64, now: NaiveDateTime, hours_back: i64) -> String {
-    let hour = now.and_utc().timestamp().div_euclid(3600) - hours_back;
-    format!("already-registered:{registration_id}:{hour}")
-}
-
 /// Inserts a new registration, or does nothing for an address the event already knows (the
 /// unique key of event and address): a known address takes the same statement as a new one.
-fn insert_unless_known(
+pub fn insert_unless_known(
     conn: &mut DbConn,
     event_id: i64,
     request: &SignupRequest,
@@ -299,215 +179,6 @@ fn insert_unless_known(
             .get_result(lite)
             .optional()?,
     })
-}
-
-/// Signs someone up for an event, or tells them by email that they already are.
-///
-/// The answer is the same either way, and so is the work: a new and a known address run
-/// the same statements in the same order (the attendee, the event's lock and projects, the
-/// registration read, the seat update, the registration insert, the mail key, the mailbox
-/// budget, one outbox insert), the known address's writes changing nothing. Only a returning
-/// person who had cancelled, and projects chosen by a newcomer, take statements of their own.
-pub fn sign_up(
-    conn: &mut DbConn,
-    slug: &str,
-    request: &SignupRequest,
-    key: &SecretKey,
-    now: NaiveDateTime,
-) -> Result<SignupOutcome, AppError> {
-    let email_key = request.email.normalized();
-    // The attendee row is the same whatever happens below; made before the event's lock so
-    // the lock is held as briefly as possible.
-    super::attendees::ensure(conn, &email_key, key, now)?;
-    let event = events::lock_by_slug(conn, slug)?;
-    let event_id = event.id;
-    if let Some(reason) = event.signup_closed_reason(now) {
-        return Err(AppError::Conflict(reason.into()));
-    }
-    let chosen = projects_to_join(conn, event.id, &request.projects, None)?;
-    let existing: Option<RegistrationRow> = registrations::table
-        .filter(registrations::event_id.eq(event.id))
-        .filter(registrations::email_normalized.eq(&email_key))
-        .select(RegistrationRow::as_select())
-        .get_result(conn)
-        .optional()?;
-    let known = existing
-        .as_ref()
-        .filter(|r| r.status() != RegistrationStatus::Cancelled)
-        .map(|r| r.id);
-
-    let someone_waits = waitlist_nonempty(conn, event.id)?;
-    let (seat, waitlist_seq) = take_place(conn, &event, u32::from(someone_waits), known.is_none())?;
-    let status = match seat {
-        Seat::Going => RegistrationStatus::Going,
-        Seat::Waitlisted => RegistrationStatus::Waitlisted,
-    };
-    let nonce = tokens::random_nonce();
-    let token_hash = tokens::token_hash(&key.derive_token(MANAGE_PURPOSE, &nonce));
-    let registration_id = match (&existing, known) {
-        // Someone who cancelled earlier comes back as a new arrival, with the same link.
-        (Some(old), None) => {
-            let id = diesel::update(registrations::table.find(old.id))
-                .set((
-                    registrations::name.eq(request.name.as_str()),
-                    registrations::email.eq(request.email.as_str()),
-                    registrations::status.eq(status.as_str()),
-                    registrations::waitlist_seq.eq(waitlist_seq),
-                    registrations::updated_at.eq(now),
-                ))
-                .returning(registrations::id)
-                .get_result(conn)?;
-            set_projects(conn, id, &chosen)?;
-            id
-        }
-        (_, known) => {
-            let inserted = insert_unless_known(
-                conn,
-                event_id,
-                request,
-                (status, waitlist_seq),
-                (&nonce, &token_hash),
-                now,
-            )?;
-            match (inserted, known) {
-                (Some(id), None) => {
-                    if !chosen.is_empty() {
-                        set_projects(conn, id, &chosen)?;
-                    }
-                    id
-                }
-                (None, Some(id)) => id,
-                _ => {
-                    return Err(AppError::Internal(anyhow::anyhow!(
-                        "registration of event {event_id} changed under its lock"
-                    )));
-                }
-            }
-        }
-    };
-
-    // One "already registered" note an hour is enough: repeated signups must not flood an
-    // inbox. A note from this hour or the one before counts, so two are at least an hour
-    // apart. A newcomer's confirmation is looked up the same way and never found.
-    let (notice, payload, mail_key) = match known {
-        Some(_) => (
-            Notice::AlreadyRegistered,
-            json!({}),
-            already_registered_key(registration_id, now, 0),
-        ),
-        None => (
-            Notice::SignupConfirmation,
-            json!({ "status": status.as_str() }),
-            format!(
-                "signup:{registration_id}:{}",
-                now.and_utc().timestamp_micros()
-            ),
-        ),
-    };
-    let recent_keys = [
-        already_registered_key(registration_id, now, 0),
-        already_registered_key(registration_id, now, 1),
-    ];
-    let noted: Option<String> = {
-        use super::schema::outbox;
-        outbox::table
-            .filter(outbox::dedupe_key.eq_any(&recent_keys))
-            .select(outbox::dedupe_key.assume_not_null())
-            .load::<String>(conn)?
-            .into_iter()
-            .next()
-    };
-    let wanted = known.is_none() || noted.is_none();
-    let allowed = super::mail_budgets::spend(conn, &request.email.mailbox_key(), wanted, now)?;
-    // A note not wanted is inserted under the key already taken, which adds nothing.
-    let mail_key = match noted {
-        Some(taken) if !wanted => taken,
-        _ => mail_key,
-    };
-    // A note goes to the address the registration holds, a confirmation to the one typed.
-    let recipient = match (&existing, known) {
-        (Some(row), Some(_)) => row.email.as_str(),
-        _ => request.email.as_str(),
-    };
-    let message = NewMessage {
-        notice,
-        event_id,
-        registration_id,
-        recipient,
-        payload,
-    };
-    let queued = outbox::enqueue_once(conn, message, &mail_key, now)?;
-    if queued && !allowed {
-        // Kept in the outbox, so the organizers see what was held back and why.
-        let id: i64 = {
-            use super::schema::outbox;
-            outbox::table
-                .filter(outbox::dedupe_key.eq(&mail_key))
-                .select(outbox::id)
-                .get_result(conn)?
-        };
-        outbox::mark_skipped(conn, id, &held_back_reason(), now)?;
-    }
-    Ok(match known {
-        Some(registration_id) => SignupOutcome::AlreadyRegistered { registration_id },
-        None => SignupOutcome::Registered {
-            registration_id,
-            seat,
-        },
-    })
-}
-
-/// Seats people from the head of the waitlist while seats are free, telling each by email.
-pub fn fill_free_seats(
-    conn: &mut DbConn,
-    event_id: i64,
-    now: NaiveDateTime,
-) -> Result<u32, AppError> {
-    let event = events::find(conn, event_id)?;
-    // Nobody moves up for an event that is cancelled or over.
-    if event.status() != crate::domain::EventStatus::Scheduled || now >= event.ends_at {
-        return Ok(0);
-    }
-    let waiting = waitlist_len(conn, event_id)?;
-    let due = promotions_due(
-        event.capacity().limit(),
-        event.going_count.max(0) as u32,
-        waiting,
-    );
-    if due == 0 {
-        return Ok(0);
-    }
-    let heads: Vec<RegistrationRow> = registrations::table
-        .filter(registrations::event_id.eq(event_id))
-        .filter(registrations::status.eq(RegistrationStatus::Waitlisted.as_str()))
-        .order(registrations::waitlist_seq.asc())
-        .limit(i64::from(due))
-        .select(RegistrationRow::as_select())
-        .load(conn)?;
-    for head in &heads {
-        diesel::update(registrations::table.find(head.id))
-            .set((
-                registrations::status.eq(RegistrationStatus::Going.as_str()),
-                registrations::waitlist_seq.eq(None::<i64>),
-                registrations::updated_at.eq(now),
-            ))
-            .execute(conn)?;
-        outbox::enqueue(
-            conn,
-            NewMessage {
-                notice: Notice::Promoted,
-                event_id,
-                registration_id: head.id,
-                recipient: &head.email,
-                payload: json!({}),
-            },
-            now,
-        )?;
-    }
-    diesel::update(events_table::table.find(event_id))
-        .set(events_table::going_count.eq(events_table::going_count + heads.len() as i32))
-        .execute(conn)?;
-    Ok(heads.len() as u32)
 }
 
 pub fn find_by_token(conn: &mut DbConn, token: &str) -> Result<RegistrationRow, AppError> {
@@ -602,69 +273,6 @@ fn read_for_mail(
         );
     }
     Ok(subjects)
-}
-
-/// Cancels a registration. A second cancellation changes nothing and sends nothing.
-pub fn cancel(
-    conn: &mut DbConn,
-    registration_id: i64,
-    now: NaiveDateTime,
-) -> Result<RegistrationRow, AppError> {
-    let event_id = find(conn, registration_id)?.event_id;
-    lock_event(conn, event_id)?;
-    let current = find(conn, registration_id)?;
-    if current.status() == RegistrationStatus::Cancelled {
-        return Ok(current);
-    }
-    let was_going = current.status() == RegistrationStatus::Going;
-    diesel::update(registrations::table.find(current.id))
-        .set((
-            registrations::status.eq(RegistrationStatus::Cancelled.as_str()),
-            registrations::waitlist_seq.eq(None::<i64>),
-            registrations::updated_at.eq(now),
-        ))
-        .execute(conn)?;
-    if was_going {
-        diesel::update(events_table::table.find(event_id))
-            .set(events_table::going_count.eq(events_table::going_count - 1))
-            .execute(conn)?;
-    }
-    outbox::enqueue(
-        conn,
-        NewMessage {
-            notice: Notice::RegistrationCancelled,
-            event_id,
-            registration_id: current.id,
-            recipient: &current.email,
-            payload: json!({}),
-        },
-        now,
-    )?;
-    fill_free_seats(conn, event_id, now)?;
-    find(conn, current.id)
-}
-
-/// Replaces the projects an active registration joined.
-pub fn change_projects(
-    conn: &mut DbConn,
-    registration_id: i64,
-    slugs: &[Slug],
-    now: NaiveDateTime,
-) -> Result<(), AppError> {
-    let event_id = find(conn, registration_id)?.event_id;
-    lock_event(conn, event_id)?;
-    let current = find(conn, registration_id)?;
-    if current.status() == RegistrationStatus::Cancelled {
-        return Err(AppError::Conflict(
-            "this registration is cancelled; sign up again to join projects".into(),
-        ));
-    }
-    let chosen = projects_to_join(conn, event_id, slugs, Some(current.id))?;
-    set_projects(conn, current.id, &chosen)?;
-    diesel::update(registrations::table.find(current.id))
-        .set(registrations::updated_at.eq(now))
-        .execute(conn)?;
-    Ok(())
 }
 
 /// A registration with its waitlist position and projects.
@@ -803,26 +411,116 @@ pub fn active(
     Ok(query.load(conn)?)
 }
 
-/// Queues one notice for each of `recipients`.
-pub fn notify_all(
+/// The registration of `email_normalized` at an event, in any status.
+pub fn by_address(
     conn: &mut DbConn,
-    recipients: &[RegistrationRow],
-    notice: Notice,
-    payload: &serde_json::Value,
+    event_id: i64,
+    email_normalized: &str,
+) -> Result<Option<RegistrationRow>, AppError> {
+    Ok(registrations::table
+        .filter(registrations::event_id.eq(event_id))
+        .filter(registrations::email_normalized.eq(email_normalized))
+        .select(RegistrationRow::as_select())
+        .get_result(conn)
+        .optional()?)
+}
+
+/// A fresh manage secret: the nonce to store and the hash of the token it derives.
+pub fn new_manage_secret(key: &SecretKey) -> (String, String) {
+    let nonce = tokens::random_nonce();
+    let token_hash = tokens::token_hash(&key.derive_token(MANAGE_PURPOSE, &nonce));
+    (nonce, token_hash)
+}
+
+/// Someone who cancelled signs up again: the same row (and link) with a new place.
+pub fn rejoin(
+    conn: &mut DbConn,
+    registration_id: i64,
+    request: &SignupRequest,
+    place: (RegistrationStatus, Option<i64>),
     now: NaiveDateTime,
-) -> Result<usize, AppError> {
-    for r in recipients {
-        outbox::enqueue(
-            conn,
-            NewMessage {
-                notice,
-                event_id: r.event_id,
-                registration_id: r.id,
-                recipient: &r.email,
-                payload: payload.clone(),
-            },
-            now,
-        )?;
-    }
-    Ok(recipients.len())
+) -> Result<i64, AppError> {
+    let (status, waitlist_seq) = place;
+    Ok(diesel::update(registrations::table.find(registration_id))
+        .set((
+            registrations::name.eq(request.name.as_str()),
+            registrations::email.eq(request.email.as_str()),
+            registrations::status.eq(status.as_str()),
+            registrations::waitlist_seq.eq(waitlist_seq),
+            registrations::updated_at.eq(now),
+        ))
+        .returning(registrations::id)
+        .get_result(conn)?)
+}
+
+/// The projects a registration joined, by id.
+pub fn project_ids(conn: &mut DbConn, registration_id: i64) -> Result<Vec<i64>, AppError> {
+    Ok(registration_projects::table
+        .filter(registration_projects::registration_id.eq(registration_id))
+        .select(registration_projects::project_id)
+        .load(conn)?)
+}
+
+/// The first `n` people of the waitlist, in order.
+pub fn waitlist_heads(
+    conn: &mut DbConn,
+    event_id: i64,
+    n: u32,
+) -> Result<Vec<RegistrationRow>, AppError> {
+    Ok(registrations::table
+        .filter(registrations::event_id.eq(event_id))
+        .filter(registrations::status.eq(RegistrationStatus::Waitlisted.as_str()))
+        .order(registrations::waitlist_seq.asc())
+        .limit(i64::from(n))
+        .select(RegistrationRow::as_select())
+        .load(conn)?)
+}
+
+/// Gives a waiting registration its seat (the event's count is the caller's).
+pub fn seat(conn: &mut DbConn, registration_id: i64, now: NaiveDateTime) -> Result<(), AppError> {
+    diesel::update(registrations::table.find(registration_id))
+        .set((
+            registrations::status.eq(RegistrationStatus::Going.as_str()),
+            registrations::waitlist_seq.eq(None::<i64>),
+            registrations::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Marks a registration cancelled (the event's count is the caller's).
+pub fn mark_cancelled(
+    conn: &mut DbConn,
+    registration_id: i64,
+    now: NaiveDateTime,
+) -> Result<(), AppError> {
+    diesel::update(registrations::table.find(registration_id))
+        .set((
+            registrations::status.eq(RegistrationStatus::Cancelled.as_str()),
+            registrations::waitlist_seq.eq(None::<i64>),
+            registrations::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Notes that a registration changed.
+pub fn touch(conn: &mut DbConn, registration_id: i64, now: NaiveDateTime) -> Result<(), AppError> {
+    diesel::update(registrations::table.find(registration_id))
+        .set(registrations::updated_at.eq(now))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// The people going who joined a project.
+pub fn going_in_project(
+    conn: &mut DbConn,
+    project_id: i64,
+) -> Result<Vec<RegistrationRow>, AppError> {
+    Ok(registrations::table
+        .inner_join(registration_projects::table)
+        .filter(registration_projects::project_id.eq(project_id))
+        .filter(registrations::status.eq(RegistrationStatus::Going.as_str()))
+        .select(RegistrationRow::as_select())
+        .load(conn)?)
 }

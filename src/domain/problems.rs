@@ -41,6 +41,11 @@ impl Problems {
         self.0.is_empty()
     }
 
+    /// Whether `field` has a problem already.
+    pub fn has(&self, field: &str) -> bool {
+        self.0.iter().any(|p| p.field == field)
+    }
+
     pub fn list(&self) -> &[FieldProblem] {
         &self.0
     }

@@ -35,6 +35,13 @@ pub fn project_has_room(capacity: Option<u32>, joined: u32) -> bool {
     capacity.is_none_or(|limit| joined < limit)
 }
 
+/// What a signup did. The HTTP answer is the same for both; only the email differs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignupOutcome {
+    Registered { registration_id: i64, seat: Seat },
+    AlreadyRegistered { registration_id: i64 },
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

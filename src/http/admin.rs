@@ -22,6 +22,7 @@ use crate::db::organizers::{self, OrganizerRow};
 use crate::db::{events, projects, registrations};
 use crate::domain::{EventKind, EventStatus, FieldProblem, Problems};
 use crate::error::AppError;
+use crate::service::{self, messages::Message};
 
 pub const SESSION_COOKIE: &str = "convene_session";
 
@@ -534,6 +535,22 @@ struct EventFormPage {
     projects: Vec<ProjectLine>,
     flash: Option<&'static str>,
     mail: MailSummary,
+    message: MessageValues,
+}
+
+/// The message form as sent, and what was wrong with it.
+#[derive(Default)]
+struct MessageValues {
+    subject: String,
+    body: String,
+    project: String,
+    problems: Vec<FieldProblem>,
+}
+
+impl MessageValues {
+    fn problem(&self, field: &str) -> Option<&str> {
+        problem_for(&self.problems, field)
+    }
 }
 
 /// How an event's mail is doing, for its organizers.
@@ -567,6 +584,20 @@ async fn event_form(
     flash: Option<&'static str>,
     status: StatusCode,
 ) -> Result<HttpResponse, PageError> {
+    let message = MessageValues::default();
+    event_page(req, state, (slug, f, problems), flash, status, message).await
+}
+
+/// The event's form page: the event form (with its problems) and the message form.
+async fn event_page(
+    req: &HttpRequest,
+    state: &State,
+    form: (Option<String>, EventForm, Vec<FieldProblem>),
+    flash: Option<&'static str>,
+    status: StatusCode,
+    message: MessageValues,
+) -> Result<HttpResponse, PageError> {
+    let (slug, f, problems) = form;
     let (projects, cancelled, mail) = match slug.clone() {
         Some(slug) => {
             state
@@ -618,6 +649,7 @@ async fn event_form(
         projects,
         flash,
         mail,
+        message,
     };
     Ok(with_cookie(render(status, &page)?, cookie))
 }
@@ -646,15 +678,10 @@ pub async fn create_event(
             .await;
         }
     };
-    let now = state.clock.now();
-    match state
-        .db
-        .write(move |conn| events::insert(conn, &draft, now))
-        .await
-    {
-        Ok(row) => Ok(see_other(&format!(
+    match service::events::create(&state.service, draft).await {
+        Ok(summary) => Ok(see_other(&format!(
             "/admin/events/{}?done=created",
-            row.slug
+            summary.event.slug
         ))),
         Err(AppError::Invalid(p)) => {
             event_form(
@@ -737,20 +764,14 @@ pub async fn update_event(
             .await;
         }
     };
-    let (target, now) = (slug.clone(), state.clock.now());
-    match state
-        .db
-        .write(move |conn| {
-            events::change(conn, &target, now, |current| {
-                input.into_draft(Some(current))
-            })
-        })
-        .await
-    {
-        Ok(row) => {
-            state.outbox_wake.notify_one();
-            Ok(see_other(&format!("/admin/events/{}?done=saved", row.slug)))
-        }
+    let change = service::events::change(&state.service, slug.clone(), move |current| {
+        input.into_draft(Some(current))
+    });
+    match change.await {
+        Ok(summary) => Ok(see_other(&format!(
+            "/admin/events/{}?done=saved",
+            summary.event.slug
+        ))),
         Err(AppError::Invalid(p)) => {
             event_form(
                 &req,
@@ -775,16 +796,8 @@ pub async fn cancel_event(
     form: HtmlForm<CsrfForm>,
 ) -> Result<HttpResponse, PageError> {
     check_csrf(&req, &state.links, &form.0.csrf)?;
-    let (slug, now) = (slug.into_inner(), state.clock.now());
-    let target = slug.clone();
-    state
-        .db
-        .write(move |conn| {
-            let id = events::find_by_slug(conn, &target)?.id;
-            events::cancel(conn, id, now)
-        })
-        .await?;
-    state.outbox_wake.notify_one();
+    let slug = slug.into_inner();
+    service::events::cancel(&state.service, slug.clone()).await?;
     Ok(see_other(&format!("/admin/events/{slug}?done=cancelled")))
 }
 
@@ -991,16 +1004,7 @@ pub async fn create_project(
             .await;
         }
     };
-    let (target, now, key) = (slug.clone(), state.clock.now(), state.key.clone());
-    let saved = state
-        .db
-        .write(move |conn| {
-            let event = events::find_by_slug(conn, &target)?;
-            let row = projects::insert(conn, event.id, &draft, now)?;
-            crate::db::board::sync_lead_links(conn, &row, &key, now)?;
-            Ok(row)
-        })
-        .await;
+    let saved = service::projects::create(&state.service, slug.clone(), draft).await;
     match saved {
         Ok(_) => Ok(see_other(&format!("/admin/events/{slug}?done=project"))),
         Err(AppError::Invalid(p)) => {
@@ -1092,24 +1096,13 @@ pub async fn update_project(
             .await;
         }
     };
-    let (s, p, now, key) = (
+    let saved = service::projects::change(
+        &state.service,
         slug.clone(),
         project.clone(),
-        state.clock.now(),
-        state.key.clone(),
-    );
-    let saved = state
-        .db
-        .write(move |conn| {
-            let event = events::find_by_slug(conn, &s)?;
-            let row = projects::find_by_slug(conn, event.id, &p)?;
-            let current = projects::details(conn, vec![row])?.remove(0);
-            let next = input.into_draft(Some(super::projects::draft_of(&current)?))?;
-            let row = projects::update(conn, current.project.id, &next, now)?;
-            crate::db::board::sync_lead_links(conn, &row, &key, now)?;
-            Ok(row)
-        })
-        .await;
+        move |current| input.into_draft(Some(current)),
+    )
+    .await;
     match saved {
         Ok(_) => Ok(see_other(&format!("/admin/events/{slug}?done=project"))),
         Err(AppError::Invalid(p)) => {
@@ -1137,15 +1130,7 @@ pub async fn delete_project(
 ) -> Result<HttpResponse, PageError> {
     check_csrf(&req, &state.links, &form.0.csrf)?;
     let (slug, project) = path.into_inner();
-    let (s, p) = (slug.clone(), project);
-    state
-        .db
-        .write(move |conn| {
-            let event = events::find_by_slug(conn, &s)?;
-            let row = projects::find_by_slug(conn, event.id, &p)?;
-            projects::delete(conn, row.id)
-        })
-        .await?;
+    service::projects::remove(&state.service, slug.clone(), project).await?;
     Ok(see_other(&format!("/admin/events/{slug}?done=project")))
 }
 
@@ -1279,7 +1264,8 @@ pub struct MessageForm {
     project: String,
 }
 
-/// The organizer's message to everyone at the event, or at one project.
+/// The organizer's message to everyone at the event, or at one project: the same checks and
+/// field messages as the API's, shown on the event's form.
 pub async fn send_message(
     req: HttpRequest,
     state: State,
@@ -1289,38 +1275,27 @@ pub async fn send_message(
 ) -> Result<HttpResponse, PageError> {
     let form = form.0;
     check_csrf(&req, &state.links, &form.csrf)?;
-    let mut p = Problems::new();
-    let subject = p.check(
-        "subject",
-        crate::domain::SingleLine::parse(&form.subject, 200),
-    );
-    let body = p
-        .check("body", crate::domain::LongText::parse(&form.body, 20_000))
-        .filter(|b| !b.as_str().trim().is_empty());
-    if body.is_none() && p.is_empty() {
-        p.add("body", "must not be empty");
-    }
-    p.finish()?;
-    let (Some(subject), Some(body)) = (subject, body) else {
-        return Err(PageError(AppError::BadRequest(
-            "the message is incomplete".into(),
-        )));
+    let slug = slug.into_inner();
+    let sent = match Message::parse(&form.subject, &form.body, Some(&form.project)) {
+        Ok(message) => service::messages::send(&state.service, slug.clone(), message)
+            .await
+            .map(|_| ()),
+        Err(problems) => Err(AppError::Invalid(problems)),
     };
-    let (slug, now) = (slug.into_inner(), state.clock.now());
-    let target = slug.clone();
-    state
-        .db
-        .write(move |conn| {
-            let event = events::find_by_slug(conn, &target)?;
-            let project = match form.project.trim() {
-                "" => None,
-                chosen => Some(projects::find_by_slug(conn, event.id, chosen)?),
+    match sent {
+        Ok(()) => Ok(see_other(&format!("/admin/events/{slug}?done=message"))),
+        Err(AppError::Invalid(problems)) => {
+            let event = service::events::get(&state.service, slug.clone()).await?;
+            let message = MessageValues {
+                subject: form.subject,
+                body: form.body,
+                project: form.project,
+                problems: problems.into_list(),
             };
-            let recipients = registrations::active(conn, event.id, project.as_ref().map(|p| p.id), true)?;
-            let payload = serde_json::json!({ "subject": subject.as_str(), "body": body.as_str(), "project": project.map(|p| p.name) });
-            registrations::notify_all(conn, &recipients, crate::domain::Notice::OrganizerMessage, &payload, now)
-        })
-        .await?;
-    state.outbox_wake.notify_one();
-    Ok(see_other(&format!("/admin/events/{slug}?done=message")))
+            let event_form = (Some(slug), EventForm::of(&event.event), Vec::new());
+            let status = StatusCode::UNPROCESSABLE_ENTITY;
+            event_page(&req, &state, event_form, None, status, message).await
+        }
+        Err(e) => Err(e.into()),
+    }
 }

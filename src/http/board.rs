@@ -9,156 +9,21 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
-use chrono::NaiveDateTime;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::State;
 use super::site::{HtmlForm, PageError, check_csrf, csrf_token, render, see_other, with_cookie};
-use crate::db::board::{self, SlotDraft, SlotRow};
-use crate::db::events::{self, EventRow};
-use crate::db::projects::{self, ProjectRow};
-use crate::db::{DbConn, registrations};
-use crate::domain::time::{instant_text, local_label, local_naive, parse_in_zone};
-use crate::domain::{Problems, RegistrationStatus, SingleLine};
+use crate::board::{BoardCard, BoardState, SlotBody, by_day, slot_body};
+use crate::db::board::SlotDraft;
+use crate::db::events::EventRow;
+use crate::db::projects::ProjectRow;
+use crate::domain::Problems;
 use crate::error::AppError;
-
-/// One project's card on the board.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct BoardCard {
-    pub slug: String,
-    pub name: String,
-    /// Room or table.
-    pub location: String,
-    pub leads: Vec<String>,
-    pub now: String,
-    pub next: String,
-    /// The project's next slot that has not ended, as "14:00–15:00 Room 2: title".
-    pub next_slot: Option<String>,
-    pub checked_in: i64,
-    pub notes_url: Option<String>,
-    /// When the now/next lines last changed (RFC 3339), if ever.
-    pub updated_at: Option<String>,
-}
-
-/// A booked slot, as the board, the event page and the API show it.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct SlotBody {
-    pub id: i64,
-    pub project: String,
-    pub project_name: String,
-    pub title: String,
-    pub room: String,
-    /// RFC 3339 in UTC.
-    pub starts_at: String,
-    pub ends_at: String,
-    /// "Sat 5 Dec 14:00–15:00" in the event's zone.
-    pub when: String,
-    /// The day it falls on, in the event's zone, for schedules grouped by day.
-    pub day: String,
-}
-
-/// Everything the board shows.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct BoardState {
-    pub event: String,
-    pub title: String,
-    pub timezone: String,
-    pub cards: Vec<BoardCard>,
-    pub slots: Vec<SlotBody>,
-}
-
-pub fn slot_body(event: &EventRow, project: &ProjectRow, slot: &SlotRow) -> SlotBody {
-    let end = local_naive(slot.ends_at, &event.timezone)
-        .map(|t| t.format("%H:%M").to_string())
-        .unwrap_or_default();
-    SlotBody {
-        id: slot.id,
-        project: project.slug.clone(),
-        project_name: project.name.clone(),
-        title: slot.title.clone(),
-        room: slot.room.clone(),
-        starts_at: instant_text(slot.starts_at),
-        ends_at: instant_text(slot.ends_at),
-        when: format!("{}–{end}", local_label(slot.starts_at, &event.timezone)),
-        day: local_naive(slot.starts_at, &event.timezone)
-            .map(|t| t.format("%A %-d %B").to_string())
-            .unwrap_or_default(),
-    }
-}
-
-fn board_state(
-    conn: &mut DbConn,
-    event: &EventRow,
-    now: NaiveDateTime,
-) -> Result<BoardState, AppError> {
-    let details = projects::details_for_event(conn, event.id)?;
-    let counts = board::checked_in_counts(conn, event.id, now)?;
-    let slots = board::slots_for_event(conn, event.id)?;
-    let cards = details
-        .iter()
-        .map(|d| {
-            let p = &d.project;
-            let next_slot = slots
-                .iter()
-                .find(|s| s.project_id == p.id && s.ends_at > now)
-                .map(|s| {
-                    let b = slot_body(event, p, s);
-                    format!("{} {}: {}", b.when, s.room, s.title)
-                });
-            BoardCard {
-                slug: p.slug.clone(),
-                name: p.name.clone(),
-                location: p.location.clone(),
-                leads: d.leads.iter().map(|l| l.name.clone()).collect(),
-                now: p.now_line.clone(),
-                next: p.next_line.clone(),
-                next_slot,
-                checked_in: counts
-                    .iter()
-                    .find(|(id, _)| *id == p.id)
-                    .map_or(0, |(_, n)| *n),
-                notes_url: p.notes_url.clone(),
-                updated_at: p.board_updated_at.map(instant_text),
-            }
-        })
-        .collect();
-    let slots = slots
-        .iter()
-        .filter_map(|s| {
-            let project = details.iter().find(|d| d.project.id == s.project_id)?;
-            Some(slot_body(event, &project.project, s))
-        })
-        .collect();
-    Ok(BoardState {
-        event: event.slug.clone(),
-        title: event.title.clone(),
-        timezone: event.timezone.clone(),
-        cards,
-        slots,
-    })
-}
-
-/// The board of an event by id, for the live hub.
-pub fn board_state_by_id(
-    conn: &mut DbConn,
-    event_id: i64,
-    now: NaiveDateTime,
-) -> Result<BoardState, AppError> {
-    let event = events::find(conn, event_id)?;
-    board_state(conn, &event, now)
-}
+use crate::service;
 
 async fn load_board(state: &State, slug: String) -> Result<(EventRow, BoardState), AppError> {
-    let now = state.clock.now();
-    state
-        .db
-        .read(move |conn| {
-            let event = events::find_by_slug(conn, &slug)?;
-            let board = board_state(conn, &event, now)?;
-            Ok((event, board))
-        })
-        .await
+    service::board::get(&state.service, slug).await
 }
 
 #[derive(Template)]
@@ -167,18 +32,6 @@ struct BoardPage {
     board: BoardState,
     signage: bool,
     days: Vec<(String, Vec<SlotBody>)>,
-}
-
-/// The schedule of slots, grouped by day.
-pub fn by_day(slots: &[SlotBody]) -> Vec<(String, Vec<SlotBody>)> {
-    let mut days: Vec<(String, Vec<SlotBody>)> = Vec::new();
-    for slot in slots {
-        match days.last_mut() {
-            Some((day, list)) if *day == slot.day => list.push(slot.clone()),
-            _ => days.push((slot.day.clone(), vec![slot.clone()])),
-        }
-    }
-    days
 }
 
 #[derive(Deserialize)]
@@ -208,20 +61,7 @@ pub async fn page(
 /// now and after every change, and a comment every 20 s to keep proxies from closing it.
 pub async fn stream(state: State, slug: web::Path<String>) -> Result<HttpResponse, AppError> {
     let slug = slug.into_inner();
-    let event = {
-        let slug = slug.clone();
-        state
-            .db
-            .read(move |conn| events::find_by_slug(conn, &slug))
-            .await?
-    };
-    // Subscribed before the first read, so no change falls between the two.
-    let updates = state.board.subscribe(event.id);
-    let now = state.clock.now();
-    let first = state
-        .db
-        .read(move |conn| board_state(conn, &event, now))
-        .await?;
+    let (first, updates) = service::board::watch(&state.service, slug).await?;
     let first: Arc<str> =
         Arc::from(serde_json::to_string(&first).map_err(|e| AppError::Internal(e.into()))?);
     let stopping = state.stopping.subscribe();
@@ -289,17 +129,7 @@ async fn authorize_writer(
     {
         return Ok(());
     }
-    state
-        .db
-        .read(move |conn| match board::lead_by_token(conn, &token) {
-            Ok((link, _)) if link.project_id == project_id => Ok(()),
-            Ok(_) => Err(AppError::Forbidden(
-                "this lead link is for another project".into(),
-            )),
-            Err(AppError::NotFound(_)) => Err(AppError::Unauthorized),
-            Err(e) => Err(e),
-        })
-        .await
+    service::board::lead_may_write(&state.service, token, project_id).await
 }
 
 async fn find_project(
@@ -307,14 +137,7 @@ async fn find_project(
     slug: String,
     project: String,
 ) -> Result<(EventRow, ProjectRow), AppError> {
-    state
-        .db
-        .read(move |conn| {
-            let event = events::find_by_slug(conn, &slug)?;
-            let project = projects::find_by_slug(conn, event.id, &project)?;
-            Ok((event, project))
-        })
-        .await
+    service::board::project(&state.service, slug, project).await
 }
 
 /// The event and project named in the path, once the caller is shown to be allowed to write
@@ -341,35 +164,6 @@ pub struct LinesInput {
     pub next: String,
 }
 
-/// A "now" and a "next" line: one line each, at most 200 characters, empty to clear.
-fn clean_lines(now: &str, next: &str) -> Result<(String, String), AppError> {
-    let mut problems = Problems::new();
-    let now = problems.check("now", SingleLine::parse_optional(now, 200));
-    let next = problems.check("next", SingleLine::parse_optional(next, 200));
-    problems.finish().map_err(AppError::Invalid)?;
-    let text = |line: Option<SingleLine>| line.map(|l| l.as_str().to_owned()).unwrap_or_default();
-    Ok((text(now), text(next)))
-}
-
-async fn write_lines(
-    state: &State,
-    event_id: i64,
-    project_id: i64,
-    now_line: String,
-    next_line: String,
-) -> Result<(), AppError> {
-    let now = state.clock.now();
-    state
-        .db
-        .write(move |conn| {
-            board::set_lines(conn, project_id, &now_line, &next_line, now)?;
-            board::notify(conn, event_id)
-        })
-        .await?;
-    state.board.changed(event_id);
-    Ok(())
-}
-
 #[utoipa::path(put, path = "/api/v1/events/{slug}/projects/{project}/board", tag = "board", params(("slug" = String, Path), ("project" = String, Path)), request_body = LinesInput,
     security(("bearer" = [])),
     responses((status = 200, body = BoardCard), (status = 401, body = crate::error::ProblemDocument, content_type = "application/problem+json"),
@@ -382,9 +176,9 @@ pub async fn put_lines(
     input: web::Json<LinesInput>,
 ) -> Result<HttpResponse, AppError> {
     let (slug, project) = path.into_inner();
-    let (event, project) = writable_project(&req, &state, slug.clone(), project).await?;
-    let (now_line, next_line) = clean_lines(&input.now, &input.next)?;
-    write_lines(&state, event.id, project.id, now_line, next_line).await?;
+    let (_, project) = writable_project(&req, &state, slug.clone(), project).await?;
+    let lines = service::board::lines(&input.now, &input.next)?;
+    service::board::set_lines(&state.service, &project, lines).await?;
     let (_, board) = load_board(&state, slug).await?;
     let card = board
         .cards
@@ -404,28 +198,14 @@ pub struct SlotInput {
     pub ends_at: String,
 }
 
-fn slot_draft(event: &EventRow, input: &SlotInput) -> Result<SlotDraft, AppError> {
-    let mut p = Problems::new();
-    let title = p.check("title", SingleLine::parse(&input.title, 120));
-    let room = p.check("room", SingleLine::parse(&input.room, 80));
-    let starts_at = p.check(
-        "starts_at",
-        parse_in_zone(&input.starts_at, &event.timezone),
-    );
-    let ends_at = p.check("ends_at", parse_in_zone(&input.ends_at, &event.timezone));
-    p.finish().map_err(AppError::Invalid)?;
-    match (title, room, starts_at, ends_at) {
-        (Some(title), Some(room), Some(starts_at), Some(ends_at)) => Ok(SlotDraft {
-            title: title.as_str().to_owned(),
-            room: room.as_str().to_owned(),
-            starts_at,
-            ends_at,
-        }),
-        _ => Err(AppError::Invalid(Problems::single(
-            "title",
-            "could not be read",
-        ))),
-    }
+fn slot_draft(event: &EventRow, input: &SlotInput) -> Result<SlotDraft, Problems> {
+    service::board::slot_draft(
+        event,
+        &input.title,
+        &input.room,
+        &input.starts_at,
+        &input.ends_at,
+    )
 }
 
 #[utoipa::path(get, path = "/api/v1/events/{slug}/slots", tag = "board", params(("slug" = String, Path)),
@@ -442,24 +222,8 @@ async fn save_slot(
     slot_id: Option<i64>,
     draft: SlotDraft,
 ) -> Result<SlotBody, AppError> {
-    let now = state.clock.now();
-    let (event_id, event_for_body, project_for_body) = (event.id, event.clone(), project.clone());
-    let row = state
-        .db
-        .write(move |conn| {
-            let row = match slot_id {
-                Some(id) => {
-                    let current = board::find_slot(conn, project.id, id)?;
-                    board::update_slot(conn, &event, &current, &draft, now)?
-                }
-                None => board::create_slot(conn, &event, project.id, &draft, now)?,
-            };
-            board::notify(conn, event.id)?;
-            Ok(row)
-        })
-        .await?;
-    state.board.changed(event_id);
-    state.outbox_wake.notify_one();
+    let (event_for_body, project_for_body) = (event.clone(), project.clone());
+    let row = service::board::save_slot(&state.service, event, project, slot_id, draft).await?;
     Ok(slot_body(&event_for_body, &project_for_body, &row))
 }
 
@@ -510,27 +274,9 @@ pub async fn delete_slot(
     path: web::Path<(String, String, i64)>,
 ) -> Result<HttpResponse, AppError> {
     let (slug, project, id) = path.into_inner();
-    let (event, project) = writable_project(&req, &state, slug, project).await?;
-    remove_slot(&state, event.id, project.id, id).await?;
+    let (_, project) = writable_project(&req, &state, slug, project).await?;
+    service::board::remove_slot(&state.service, &project, id).await?;
     Ok(HttpResponse::NoContent().finish())
-}
-
-async fn remove_slot(
-    state: &State,
-    event_id: i64,
-    project_id: i64,
-    slot_id: i64,
-) -> Result<(), AppError> {
-    state
-        .db
-        .write(move |conn| {
-            board::find_slot(conn, project_id, slot_id)?;
-            board::delete_slot(conn, slot_id)?;
-            board::notify(conn, event_id)
-        })
-        .await?;
-    state.board.changed(event_id);
-    Ok(())
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -538,46 +284,6 @@ async fn remove_slot(
 pub struct CheckinInput {
     /// The slug of the project whose table you are at.
     pub project: String,
-}
-
-/// Checks the registration behind `token` in at `project` (None: out). Only people going.
-async fn set_checkin(
-    state: &State,
-    token: String,
-    project: Option<String>,
-) -> Result<(), AppError> {
-    let now = state.clock.now();
-    let event_id = state
-        .db
-        .write(move |conn| {
-            let registration = registrations::find_by_token(conn, &token)?;
-            if registration.status() != RegistrationStatus::Going {
-                return Err(AppError::Conflict(
-                    "only people going to the event can check in".into(),
-                ));
-            }
-            let event = events::find(conn, registration.event_id)?;
-            match project {
-                Some(slug) => {
-                    let project = projects::find_by_slug(conn, event.id, &slug).map_err(|_| {
-                        AppError::Invalid(Problems::single(
-                            "project",
-                            format!("the event has no project `{}`", slug.escape_default()),
-                        ))
-                    })?;
-                    let expires = board::checkin_expiry(now, &event.timezone);
-                    board::check_in(conn, registration.id, project.id, expires, now)?;
-                }
-                None => {
-                    board::check_out(conn, registration.id, now)?;
-                }
-            }
-            board::notify(conn, event.id)?;
-            Ok(event.id)
-        })
-        .await?;
-    state.board.changed(event_id);
-    Ok(())
 }
 
 #[utoipa::path(post, path = "/api/v1/registrations/{token}/checkin", tag = "board", params(("token" = String, Path)), request_body = CheckinInput,
@@ -590,7 +296,12 @@ pub async fn api_checkin(
     token: web::Path<String>,
     input: web::Json<CheckinInput>,
 ) -> Result<HttpResponse, AppError> {
-    set_checkin(&state, token.into_inner(), Some(input.into_inner().project)).await?;
+    service::board::set_checkin(
+        &state.service,
+        token.into_inner(),
+        Some(input.into_inner().project),
+    )
+    .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -600,7 +311,7 @@ pub async fn api_checkout(
     state: State,
     token: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    set_checkin(&state, token.into_inner(), None).await?;
+    service::board::set_checkin(&state.service, token.into_inner(), None).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -624,7 +335,7 @@ async fn manage_checkin_form(
     check_csrf(&req, &state.links, &form.0.csrf)?;
     let token = token.into_inner();
     let project = checking_in.then_some(form.0.project);
-    set_checkin(&state, token.clone(), project).await?;
+    service::board::set_checkin(&state.service, token.clone(), project).await?;
     let done = if checking_in { "checkin" } else { "checkout" };
     Ok(see_other(&format!("/manage/{token}?done={done}")))
 }
@@ -693,16 +404,7 @@ async fn lead_page(
     flash: Option<&'static str>,
     status: StatusCode,
 ) -> Result<HttpResponse, PageError> {
-    let lookup = token.clone();
-    let (link, project, event, slots) = state
-        .db
-        .read(move |conn| {
-            let (link, project) = board::lead_by_token(conn, &lookup)?;
-            let event = events::find(conn, project.event_id)?;
-            let slots = board::slots_for_project(conn, project.id)?;
-            Ok((link, project, event, slots))
-        })
-        .await?;
+    let (link, project, event, slots) = service::board::lead(&state.service, token.clone()).await?;
     let (csrf, cookie) = csrf_token(req, &state.links);
     let page = LeadPage {
         token,
@@ -767,14 +469,7 @@ pub struct LinesForm {
 }
 
 async fn lead_target(state: &State, token: String) -> Result<(EventRow, ProjectRow), AppError> {
-    state
-        .db
-        .read(move |conn| {
-            let (_, project) = board::lead_by_token(conn, &token)?;
-            let event = events::find(conn, project.event_id)?;
-            Ok((event, project))
-        })
-        .await
+    service::board::lead_target(&state.service, token).await
 }
 
 pub async fn lead_lines(
@@ -785,12 +480,13 @@ pub async fn lead_lines(
 ) -> Result<HttpResponse, PageError> {
     check_csrf(&req, &state.links, &form.0.csrf)?;
     let token = token.into_inner();
-    let (event, project) = lead_target(&state, token.clone()).await?;
-    match clean_lines(&form.0.now, &form.0.next) {
-        Ok((now_line, next_line)) => {
-            write_lines(&state, event.id, project.id, now_line, next_line).await?;
-            Ok(see_other(&format!("/lead/{token}?done=board")))
-        }
+    let (_, project) = lead_target(&state, token.clone()).await?;
+    let saved = match service::board::lines(&form.0.now, &form.0.next) {
+        Ok(lines) => service::board::set_lines(&state.service, &project, lines).await,
+        Err(problems) => Err(AppError::Invalid(problems)),
+    };
+    match saved {
+        Ok(()) => Ok(see_other(&format!("/lead/{token}?done=board"))),
         Err(AppError::Invalid(problems)) => {
             lead_page(
                 &req,
@@ -827,7 +523,7 @@ pub async fn lead_slot(
         Ok(draft) => save_slot(&state, event, project, None, draft)
             .await
             .map(|_| ()),
-        Err(e) => Err(e),
+        Err(problems) => Err(AppError::Invalid(problems)),
     };
     match saved {
         Ok(()) => Ok(see_other(&format!("/lead/{token}?done=slot"))),
@@ -861,7 +557,7 @@ pub async fn lead_slot_delete(
 ) -> Result<HttpResponse, PageError> {
     check_csrf(&req, &state.links, &form.0.csrf)?;
     let (token, id) = path.into_inner();
-    let (event, project) = lead_target(&state, token.clone()).await?;
-    remove_slot(&state, event.id, project.id, id).await?;
+    let (_, project) = lead_target(&state, token.clone()).await?;
+    service::board::remove_slot(&state.service, &project, id).await?;
     Ok(see_other(&format!("/lead/{token}?done=deleted")))
 }

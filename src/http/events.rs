@@ -7,7 +7,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::State;
 use super::auth::Organizer;
 use super::input::{nullable, nullable_whole};
-use crate::db::events::{self, EventSummary, Period};
+use crate::db::events::{EventSummary, Period};
 use crate::domain::ReminderOffsets;
 use crate::domain::drafts::{DESCRIPTION_MAX, PLACE_MAX, SUMMARY_MAX, TITLE_MAX};
 use crate::domain::time::{instant_text, parse_instant};
@@ -16,6 +16,7 @@ use crate::domain::{
 };
 use crate::error::AppError;
 use crate::links::Links;
+use crate::service;
 
 /// An event as the API shows it.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -346,14 +347,7 @@ pub async fn list(state: State, query: web::Query<ListQuery>) -> Result<HttpResp
             ));
         }
     };
-    let now = state.clock.now();
-    let summaries = state
-        .db
-        .read(move |conn| {
-            let rows = events::list(conn, period, kind, now, 1000)?;
-            events::with_waitlists(conn, rows)
-        })
-        .await?;
+    let summaries = service::events::list(&state.service, period, kind, 1000).await?;
     let bodies = summaries
         .iter()
         .map(|s| EventBody::of(s, &state.links))
@@ -371,15 +365,7 @@ pub async fn create(
     input: web::Json<EventInput>,
 ) -> Result<HttpResponse, AppError> {
     let draft = input.into_inner().into_draft(None)?;
-    let now = state.clock.now();
-    let slug = state
-        .db
-        .write(move |conn| events::insert(conn, &draft, now).map(|row| row.slug))
-        .await?;
-    let summary = state
-        .db
-        .read(move |conn| events::summary_by_slug(conn, &slug))
-        .await?;
+    let summary = service::events::create(&state.service, draft).await?;
     let body = EventBody::of(&summary, &state.links)?;
     Ok(HttpResponse::Created()
         .insert_header(("Location", body.url.clone()))
@@ -389,11 +375,7 @@ pub async fn create(
 #[utoipa::path(get, path = "/api/v1/events/{slug}", tag = "events", params(("slug" = String, Path)),
     responses((status = 200, body = EventBody), (status = 404, body = crate::error::ProblemDocument, content_type = "application/problem+json")))]
 pub async fn get(state: State, slug: web::Path<String>) -> Result<HttpResponse, AppError> {
-    let slug = slug.into_inner();
-    let summary = state
-        .db
-        .read(move |conn| events::summary_by_slug(conn, &slug))
-        .await?;
+    let summary = service::events::get(&state.service, slug.into_inner()).await?;
     Ok(HttpResponse::Ok().json(EventBody::of(&summary, &state.links)?))
 }
 
@@ -408,19 +390,11 @@ pub async fn update(
     slug: web::Path<String>,
     input: web::Json<EventInput>,
 ) -> Result<HttpResponse, AppError> {
-    let (slug, input, now) = (slug.into_inner(), input.into_inner(), state.clock.now());
-    let row = state
-        .db
-        .write(move |conn| {
-            events::change(conn, &slug, now, |current| input.into_draft(Some(current)))
-        })
-        .await?;
-    state.outbox_wake.notify_one();
-    let slug = row.slug;
-    let summary = state
-        .db
-        .read(move |conn| events::summary_by_slug(conn, &slug))
-        .await?;
+    let (slug, input) = (slug.into_inner(), input.into_inner());
+    let summary = service::events::change(&state.service, slug, move |current| {
+        input.into_draft(Some(current))
+    })
+    .await?;
     Ok(HttpResponse::Ok().json(EventBody::of(&summary, &state.links)?))
 }
 
@@ -433,14 +407,6 @@ pub async fn cancel(
     _organizer: Organizer,
     slug: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    let (slug, now) = (slug.into_inner(), state.clock.now());
-    let summary = state
-        .db
-        .write(move |conn| {
-            let id = events::find_by_slug(conn, &slug)?.id;
-            events::cancel(conn, id, now)?;
-            events::summary_by_slug(conn, &slug)
-        })
-        .await?;
+    let summary = service::events::cancel(&state.service, slug.into_inner()).await?;
     Ok(HttpResponse::Ok().json(EventBody::of(&summary, &state.links)?))
 }

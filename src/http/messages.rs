@@ -8,11 +8,9 @@ use utoipa::ToSchema;
 
 use super::State;
 use super::auth::Organizer;
-use crate::db::outbox;
-use crate::db::{events, projects, registrations};
 use crate::domain::time::instant_text;
-use crate::domain::{LongText, Notice, Problems, SingleLine};
 use crate::error::AppError;
+use crate::service::{self, messages::Message};
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -42,46 +40,8 @@ pub async fn send(
     input: web::Json<MessageInput>,
 ) -> Result<HttpResponse, AppError> {
     let input = input.into_inner();
-    let mut p = Problems::new();
-    let subject = p.check("subject", SingleLine::parse(&input.subject, 200));
-    let body = p.check("body", LongText::parse(&input.body, 20_000));
-    if body.as_ref().is_some_and(|b| b.as_str().trim().is_empty()) {
-        p.add("body", "must not be empty");
-    }
-    p.finish()?;
-    let (Some(subject), Some(body)) = (subject, body) else {
-        return Err(Problems::single("body", "is required").into());
-    };
-    let (slug, now) = (slug.into_inner(), state.clock.now());
-    let recipients = state
-        .db
-        .write(move |conn| {
-            let event = events::find_by_slug(conn, &slug)?;
-            let project = match input.project.as_deref() {
-                Some(project) => Some(projects::find_by_slug(conn, event.id, project).map_err(
-                    |_| {
-                        AppError::Invalid(Problems::single(
-                            "project",
-                            format!(
-                                "there is no project `{}` at this event",
-                                project.escape_default()
-                            ),
-                        ))
-                    },
-                )?),
-                None => None,
-            };
-            let recipients =
-                registrations::active(conn, event.id, project.as_ref().map(|p| p.id), true)?;
-            let payload = serde_json::json!({
-                "subject": subject.as_str(),
-                "body": body.as_str(),
-                "project": project.as_ref().map(|p| p.name.clone()),
-            });
-            registrations::notify_all(conn, &recipients, Notice::OrganizerMessage, &payload, now)
-        })
-        .await?;
-    state.outbox_wake.notify_one();
+    let message = Message::parse(&input.subject, &input.body, input.project.as_deref())?;
+    let recipients = service::messages::send(&state.service, slug.into_inner(), message).await?;
     Ok(HttpResponse::Accepted().json(MessageQueued { recipients }))
 }
 
@@ -108,14 +68,7 @@ pub async fn outbox(
     _organizer: Organizer,
     slug: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    let slug = slug.into_inner();
-    let rows = state
-        .db
-        .read(move |conn| {
-            let event = events::find_by_slug(conn, &slug)?;
-            outbox::for_event(conn, event.id, 1000)
-        })
-        .await?;
+    let rows = service::messages::outbox_of(&state.service, slug.into_inner(), 1000).await?;
     let bodies: Vec<OutboxBody> = rows
         .iter()
         .map(|r| OutboxBody {
@@ -144,15 +97,8 @@ pub async fn unsubscribe_page(
     state: State,
     token: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    let (token, key) = (token.into_inner(), state.key.clone());
-    let (event_title, muted) = state
-        .db
-        .read(move |conn| {
-            let registration = registrations::find_by_unsubscribe_token(conn, &key, &token)?;
-            let event = events::find(conn, registration.event_id)?;
-            Ok((event.title, registration.muted))
-        })
-        .await?;
+    let (event_title, muted) =
+        service::registrations::unsubscribe_target(&state.service, token.into_inner()).await?;
     page(UnsubscribePage {
         event_title,
         done: muted,
@@ -161,15 +107,8 @@ pub async fn unsubscribe_page(
 
 /// The button, and RFC 8058 one-click unsubscribe from mail clients (`List-Unsubscribe-Post`).
 pub async fn unsubscribe(state: State, token: web::Path<String>) -> Result<HttpResponse, AppError> {
-    let (token, key, now) = (token.into_inner(), state.key.clone(), state.clock.now());
-    let event_title = state
-        .db
-        .write(move |conn| {
-            let registration = registrations::find_by_unsubscribe_token(conn, &key, &token)?;
-            registrations::mute(conn, registration.id, now)?;
-            Ok(events::find(conn, registration.event_id)?.title)
-        })
-        .await?;
+    let event_title =
+        service::registrations::unsubscribe(&state.service, token.into_inner()).await?;
     page(UnsubscribePage {
         event_title,
         done: true,

@@ -40,6 +40,8 @@ pub const JSON_LIMIT: usize = 256 * 1024;
 
 /// What every handler may use.
 pub struct AppState {
+    /// The use cases; handlers call these rather than the database.
+    pub service: crate::service::Service,
     pub db: Db,
     pub links: Links,
     pub key: SecretKey,
@@ -54,7 +56,7 @@ pub struct AppState {
     pub trusted_proxies: Arc<Vec<ipnet::IpNet>>,
     pub login_limit: limits::LoginLimit,
     pub signup_limit: limits::SignupLimit,
-    pub board: crate::live::BoardHub,
+    pub board: crate::board::BoardHub,
     /// Turns true when the server begins to stop: long-lived streams end, so the graceful
     /// shutdown does not wait for them.
     pub stopping: tokio::sync::watch::Sender<bool>,

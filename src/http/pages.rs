@@ -17,14 +17,11 @@ use super::site::{
 use crate::db::events::{self, EventRow, EventSummary, Period};
 use crate::db::projects::{self, ProjectDetail};
 use crate::db::{attendees, registrations};
-use crate::domain::drafts::NAME_MAX;
 use crate::domain::seats::project_has_room;
-use crate::domain::{
-    EmailAddress, EventKind, EventStatus, FieldProblem, Problems, RegistrationStatus,
-    SignupRequest, Slug, person_name,
-};
+use crate::domain::{EventKind, EventStatus, FieldProblem, Problems, RegistrationStatus, Slug};
 use crate::error::AppError;
 use crate::links::Links;
+use crate::service;
 
 /// "12 seats left", "waitlist: 3", "open".
 fn seats_text(event: &EventRow, waitlist: i64) -> (String, &'static str) {
@@ -228,7 +225,7 @@ struct EventPage {
     projects_problem: Option<String>,
     problems: Vec<FieldProblem>,
     /// Booked sessions, by day.
-    schedule: Vec<(String, Vec<super::board::SlotBody>)>,
+    schedule: Vec<(String, Vec<crate::board::SlotBody>)>,
 }
 
 /// What the signup form held when it comes back with problems.
@@ -330,12 +327,12 @@ async fn event_page(
         email_problem: problem_for(&entered.problems, "email").map(str::to_owned),
         projects_problem: problem_for(&entered.problems, "projects").map(str::to_owned),
         problems: entered.problems,
-        schedule: super::board::by_day(
+        schedule: crate::board::by_day(
             &slots
                 .iter()
                 .filter_map(|s| {
                     let d = details.iter().find(|d| d.project.id == s.project_id)?;
-                    Some(super::board::slot_body(&e, &d.project, s))
+                    Some(crate::board::slot_body(&e, &d.project, s))
                 })
                 .collect::<Vec<_>>(),
         ),
@@ -393,51 +390,35 @@ pub async fn sign_up(
         // Looks like success to the bot; nothing is stored.
         return Ok(see_other(&thanks));
     }
-    let mut p = Problems::new();
-    let name = p.check("name", person_name(&form.name, NAME_MAX));
-    let email = p.check("email", EmailAddress::parse(&form.email));
-    let chosen: Vec<Slug> = form
-        .projects
-        .iter()
-        .filter_map(|s| Slug::parse(s).ok())
-        .take(50)
-        .collect();
     let entered = |problems: Vec<FieldProblem>| Entered {
         name: form.name.clone(),
         email: form.email.clone(),
         projects: form.projects.clone(),
         problems,
     };
-    let (Some(name), Some(email)) = (name, email) else {
-        return event_page(
-            &req,
-            &state,
-            slug,
-            entered(p.into_list()),
-            StatusCode::UNPROCESSABLE_ENTITY,
-        )
-        .await;
+    // The same reading of the same fields as the API's: the same problems, shown on the form.
+    let input = super::registrations::SignupInput {
+        name: form.name.clone(),
+        email: form.email.clone(),
+        projects: form.projects.clone(),
     };
-    let request = SignupRequest {
-        name,
-        email,
-        projects: chosen,
+    let request = match input.parse() {
+        Ok(request) => request,
+        Err(problems) => {
+            return event_page(
+                &req,
+                &state,
+                slug,
+                entered(form_problems(problems)),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await;
+        }
     };
     match super::registrations::perform_signup(&state, &req, slug.clone(), request).await {
         Ok(_) => Ok(see_other(&thanks)),
         Err(AppError::Invalid(problems)) => {
-            let list = problems
-                .into_list()
-                .into_iter()
-                .map(|f| FieldProblem {
-                    field: f
-                        .field
-                        .replace(['[', ']'], "")
-                        .trim_end_matches(char::is_numeric)
-                        .to_owned(),
-                    message: f.message,
-                })
-                .collect();
+            let list = form_problems(problems);
             event_page(
                 &req,
                 &state,
@@ -449,6 +430,22 @@ pub async fn sign_up(
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// The problems of a signup as the form shows them: `projects[2]` is the `projects` field.
+fn form_problems(problems: Problems) -> Vec<FieldProblem> {
+    problems
+        .into_list()
+        .into_iter()
+        .map(|f| FieldProblem {
+            field: f
+                .field
+                .replace(['[', ']'], "")
+                .trim_end_matches(char::is_numeric)
+                .to_owned(),
+            message: f.message,
+        })
+        .collect()
 }
 
 /// A reloaded or bookmarked signup address leads to the form.
@@ -627,16 +624,8 @@ pub async fn manage_cancel(
     form: HtmlForm<TokenForm>,
 ) -> Result<HttpResponse, PageError> {
     check_csrf(&req, &state.links, &form.0.csrf)?;
-    let (token, now) = (token.into_inner(), state.clock.now());
-    let lookup = token.clone();
-    state
-        .db
-        .write(move |conn| {
-            let row = registrations::find_by_token(conn, &lookup)?;
-            registrations::cancel(conn, row.id, now)
-        })
-        .await?;
-    state.outbox_wake.notify_one();
+    let token = token.into_inner();
+    service::registrations::cancel(&state.service, token.clone()).await?;
     Ok(see_other(&format!("/manage/{token}?done=cancelled")))
 }
 
@@ -648,21 +637,15 @@ pub async fn manage_projects(
 ) -> Result<HttpResponse, PageError> {
     let form = form.0;
     check_csrf(&req, &state.links, &form.csrf)?;
-    let (token, now) = (token.into_inner(), state.clock.now());
-    let slugs: Vec<Slug> = form
-        .projects
-        .iter()
-        .filter_map(|s| Slug::parse(s).ok())
-        .take(50)
-        .collect();
-    let lookup = token.clone();
-    let saved = state
-        .db
-        .write(move |conn| {
-            let row = registrations::find_by_token(conn, &lookup)?;
-            registrations::change_projects(conn, row.id, &slugs, now)
-        })
-        .await;
+    let token = token.into_inner();
+    let mut problems = Problems::new();
+    let slugs = super::registrations::project_slugs(&mut problems, &form.projects);
+    let saved = match problems.finish() {
+        Ok(()) => service::registrations::change_projects(&state.service, token.clone(), slugs)
+            .await
+            .map(|_| ()),
+        Err(problems) => Err(AppError::Invalid(problems)),
+    };
     match saved {
         Ok(()) => Ok(see_other(&format!("/manage/{token}?done=projects"))),
         Err(AppError::Invalid(problems)) => {
@@ -687,16 +670,8 @@ pub async fn manage_feed(
     form: HtmlForm<TokenForm>,
 ) -> Result<HttpResponse, PageError> {
     check_csrf(&req, &state.links, &form.0.csrf)?;
-    let (token, key, now) = (token.into_inner(), state.key.clone(), state.clock.now());
-    let lookup = token.clone();
-    state
-        .db
-        .write(move |conn| {
-            let row = registrations::find_by_token(conn, &lookup)?;
-            let attendee = attendees::ensure(conn, &row.email_normalized, &key, now)?;
-            attendees::rotate_feed_token(conn, attendee.id, &key, now)
-        })
-        .await?;
+    let token = token.into_inner();
+    service::registrations::rotate_feed(&state.service, token.clone()).await?;
     Ok(see_other(&format!("/manage/{token}?done=feed")))
 }
 

@@ -7,13 +7,13 @@ use utoipa::ToSchema;
 use super::State;
 use super::auth::Organizer;
 use super::input::{nullable, nullable_whole};
-use crate::db::events;
-use crate::db::projects::{self, ProjectDetail};
+use crate::db::projects::ProjectDetail;
 use crate::domain::drafts::{DESCRIPTION_MAX, LEADS_MAX, NAME_MAX, PLACE_MAX, TITLE_MAX};
 use crate::domain::{
     Capacity, EmailAddress, Lead, LongText, Problems, ProjectDraft, SingleLine, Slug, WebUrl,
 };
 use crate::error::AppError;
+use crate::service;
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct LeadBody {
@@ -185,62 +185,10 @@ impl ProjectInput {
     }
 }
 
-/// The stored project as a draft, to apply a change to.
-pub fn draft_of(d: &ProjectDetail) -> Result<ProjectDraft, AppError> {
-    let stored = |e: String| {
-        AppError::Internal(anyhow::anyhow!(
-            "stored project {} is invalid: {e}",
-            d.project.slug
-        ))
-    };
-    let p = &d.project;
-    Ok(ProjectDraft {
-        slug: Slug::parse(&p.slug).map_err(stored)?,
-        name: SingleLine::parse_optional(&p.name, usize::MAX).map_err(stored)?,
-        description: LongText::parse(&p.description, usize::MAX).map_err(stored)?,
-        repository_url: p
-            .repository_url
-            .as_deref()
-            .map(WebUrl::parse)
-            .transpose()
-            .map_err(stored)?,
-        notes_url: p
-            .notes_url
-            .as_deref()
-            .map(WebUrl::parse)
-            .transpose()
-            .map_err(stored)?,
-        location: SingleLine::parse_optional(&p.location, usize::MAX).map_err(stored)?,
-        capacity: p.capacity(),
-        leads: d
-            .leads
-            .iter()
-            .map(|l| {
-                Ok(Lead {
-                    name: SingleLine::parse_optional(&l.name, usize::MAX).map_err(stored)?,
-                    email: l
-                        .email
-                        .as_deref()
-                        .map(EmailAddress::parse)
-                        .transpose()
-                        .map_err(stored)?,
-                })
-            })
-            .collect::<Result<_, AppError>>()?,
-    })
-}
-
 #[utoipa::path(get, path = "/api/v1/events/{slug}/projects", tag = "projects", params(("slug" = String, Path)),
     responses((status = 200, body = [ProjectBody]), (status = 404, body = crate::error::ProblemDocument, content_type = "application/problem+json")))]
 pub async fn list(state: State, slug: web::Path<String>) -> Result<HttpResponse, AppError> {
-    let slug = slug.into_inner();
-    let details = state
-        .db
-        .read(move |conn| {
-            let event = events::find_by_slug(conn, &slug)?;
-            projects::details_for_event(conn, event.id)
-        })
-        .await?;
+    let details = service::projects::list(&state.service, slug.into_inner()).await?;
     Ok(HttpResponse::Ok().json(details.iter().map(ProjectBody::from).collect::<Vec<_>>()))
 }
 
@@ -256,28 +204,8 @@ pub async fn create(
     input: web::Json<ProjectInput>,
 ) -> Result<HttpResponse, AppError> {
     let draft = input.into_inner().into_draft(None)?;
-    let (slug, now, key) = (slug.into_inner(), state.clock.now(), state.key.clone());
-    let detail = state
-        .db
-        .write(move |conn| {
-            let event = events::find_by_slug(conn, &slug)?;
-            let row = projects::insert(conn, event.id, &draft, now)?;
-            crate::db::board::sync_lead_links(conn, &row, &key, now)?;
-            Ok(projects::details(conn, vec![row])?.remove(0))
-        })
-        .await?;
+    let detail = service::projects::create(&state.service, slug.into_inner(), draft).await?;
     Ok(HttpResponse::Created().json(ProjectBody::from(&detail)))
-}
-
-async fn load(state: &State, slug: String, project: String) -> Result<ProjectDetail, AppError> {
-    state
-        .db
-        .read(move |conn| {
-            let event = events::find_by_slug(conn, &slug)?;
-            let row = projects::find_by_slug(conn, event.id, &project)?;
-            Ok(projects::details(conn, vec![row])?.remove(0))
-        })
-        .await
 }
 
 #[utoipa::path(get, path = "/api/v1/events/{slug}/projects/{project}", tag = "projects", params(("slug" = String, Path), ("project" = String, Path)),
@@ -287,7 +215,7 @@ pub async fn get(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, AppError> {
     let (slug, project) = path.into_inner();
-    let detail = load(&state, slug, project).await?;
+    let detail = service::projects::get(&state.service, slug, project).await?;
     Ok(HttpResponse::Ok().json(ProjectBody::from(&detail)))
 }
 
@@ -302,20 +230,11 @@ pub async fn update(
     path: web::Path<(String, String)>,
     input: web::Json<ProjectInput>,
 ) -> Result<HttpResponse, AppError> {
-    let ((slug, project), input, now) = (path.into_inner(), input.into_inner(), state.clock.now());
-    let key = state.key.clone();
-    let detail = state
-        .db
-        .write(move |conn| {
-            let event = events::find_by_slug(conn, &slug)?;
-            let row = projects::find_by_slug(conn, event.id, &project)?;
-            let current = projects::details(conn, vec![row])?.remove(0);
-            let next = input.into_draft(Some(draft_of(&current)?))?;
-            let row = projects::update(conn, current.project.id, &next, now)?;
-            crate::db::board::sync_lead_links(conn, &row, &key, now)?;
-            Ok(projects::details(conn, vec![row])?.remove(0))
-        })
-        .await?;
+    let ((slug, project), input) = (path.into_inner(), input.into_inner());
+    let detail = service::projects::change(&state.service, slug, project, move |current| {
+        input.into_draft(Some(current))
+    })
+    .await?;
     Ok(HttpResponse::Ok().json(ProjectBody::from(&detail)))
 }
 
@@ -329,13 +248,6 @@ pub async fn delete(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, AppError> {
     let (slug, project) = path.into_inner();
-    state
-        .db
-        .write(move |conn| {
-            let event = events::find_by_slug(conn, &slug)?;
-            let row = projects::find_by_slug(conn, event.id, &project)?;
-            projects::delete(conn, row.id)
-        })
-        .await?;
+    service::projects::remove(&state.service, slug, project).await?;
     Ok(HttpResponse::NoContent().finish())
 }

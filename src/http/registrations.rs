@@ -7,12 +7,12 @@ use utoipa::ToSchema;
 
 use super::State;
 use super::auth::Organizer;
-use crate::db::registrations::{self, RegistrationView};
-use crate::db::{attendees, events};
+use crate::db::registrations::RegistrationView;
 use crate::domain::drafts::NAME_MAX;
 use crate::domain::time::instant_text;
 use crate::domain::{EmailAddress, Problems, SignupRequest, Slug, person_name};
 use crate::error::AppError;
+use crate::service::{self, registrations::SignupOutcome};
 
 /// The most projects one person may join at one event.
 pub const PROJECTS_MAX: usize = 50;
@@ -27,7 +27,7 @@ pub struct SignupInput {
     pub projects: Vec<String>,
 }
 
-fn project_slugs(p: &mut Problems, raw: &[String]) -> Vec<Slug> {
+pub fn project_slugs(p: &mut Problems, raw: &[String]) -> Vec<Slug> {
     if raw.len() > PROJECTS_MAX {
         p.add("projects", format!("at most {PROJECTS_MAX} projects"));
         return Vec::new();
@@ -84,22 +84,15 @@ pub async fn sign_up(
 }
 
 /// The signup as the API and the form both make it: within the client address's signup
-/// budget, then one database transaction, then the mail worker woken.
+/// budget, then the use case.
 pub async fn perform_signup(
     state: &State,
     req: &HttpRequest,
     slug: String,
     request: SignupRequest,
-) -> Result<registrations::SignupOutcome, AppError> {
+) -> Result<SignupOutcome, AppError> {
     state.signup_limit.check(state.client(req).ip)?;
-    let (key, now) = (state.key.clone(), state.clock.now());
-    let outcome = state
-        .db
-        .write(move |conn| registrations::sign_up(conn, &slug, &request, &key, now))
-        .await?;
-    state.metrics.signed_up(&outcome);
-    state.outbox_wake.notify_one();
-    Ok(outcome)
+    service::registrations::sign_up(&state.service, slug, request).await
 }
 
 /// A registration as its owner sees it.
@@ -155,39 +148,23 @@ pub async fn list(
     _organizer: Organizer,
     slug: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    let slug = slug.into_inner();
-    let views = state
-        .db
-        .read(move |conn| {
-            let event = events::find_by_slug(conn, &slug)?;
-            registrations::list_for_event(conn, event.id)
-        })
-        .await?;
+    let views = service::registrations::list(&state.service, slug.into_inner()).await?;
     Ok(HttpResponse::Ok().json(views.iter().map(RegistrationBody::from).collect::<Vec<_>>()))
 }
 
 async fn own_body(state: &State, token: String) -> Result<OwnRegistrationBody, AppError> {
-    let (links, key) = (state.links.clone(), state.key.clone());
-    state
-        .db
-        .read(move |conn| {
-            let row = registrations::find_by_token(conn, &token)?;
-            let event = events::find(conn, row.event_id)?;
-            let v = registrations::view(conn, row)?;
-            let feed_url = attendees::find(conn, &v.registration.email_normalized)?
-                .map(|a| links.personal_feed(&a.feed_token(&key)));
-            Ok(OwnRegistrationBody {
-                event: event.slug,
-                event_title: event.title,
-                name: v.registration.name.clone(),
-                email: v.registration.email.clone(),
-                status: v.registration.status.clone(),
-                waitlist_position: v.waitlist_position,
-                projects: v.projects.iter().map(|p| p.slug.clone()).collect(),
-                feed_url,
-            })
-        })
-        .await
+    let own = service::registrations::own(&state.service, token).await?;
+    let v = &own.view.registration;
+    Ok(OwnRegistrationBody {
+        event: own.event.slug,
+        event_title: own.event.title,
+        name: v.name.clone(),
+        email: v.email.clone(),
+        status: v.status.clone(),
+        waitlist_position: own.view.waitlist_position,
+        projects: own.view.projects.iter().map(|p| p.slug.clone()).collect(),
+        feed_url: own.feed_url,
+    })
 }
 
 #[utoipa::path(get, path = "/api/v1/registrations/{token}", tag = "registrations", params(("token" = String, Path, description = "The secret token from the confirmation email")),
@@ -219,15 +196,8 @@ pub async fn change_own(
     let mut p = Problems::new();
     let slugs = project_slugs(&mut p, &input.projects);
     p.finish()?;
-    let (token, now) = (token.into_inner(), state.clock.now());
-    let lookup = token.clone();
-    state
-        .db
-        .write(move |conn| {
-            let row = registrations::find_by_token(conn, &lookup)?;
-            registrations::change_projects(conn, row.id, &slugs, now)
-        })
-        .await?;
+    let token = token.into_inner();
+    service::registrations::change_projects(&state.service, token.clone(), slugs).await?;
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
         .json(own_body(&state, token).await?))
@@ -237,16 +207,8 @@ pub async fn change_own(
     responses((status = 200, description = "Cancelled (again: unchanged); the head of the waitlist moves up", body = OwnRegistrationBody),
                (status = 404, body = crate::error::ProblemDocument, content_type = "application/problem+json")))]
 pub async fn cancel_own(state: State, token: web::Path<String>) -> Result<HttpResponse, AppError> {
-    let (token, now) = (token.into_inner(), state.clock.now());
-    let lookup = token.clone();
-    state
-        .db
-        .write(move |conn| {
-            let row = registrations::find_by_token(conn, &lookup)?;
-            registrations::cancel(conn, row.id, now)
-        })
-        .await?;
-    state.outbox_wake.notify_one();
+    let token = token.into_inner();
+    service::registrations::cancel(&state.service, token.clone()).await?;
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
         .json(own_body(&state, token).await?))
@@ -256,16 +218,8 @@ pub async fn cancel_own(state: State, token: web::Path<String>) -> Result<HttpRe
     responses((status = 200, description = "A new personal feed link; the old one stops working", body = OwnRegistrationBody),
                (status = 404, body = crate::error::ProblemDocument, content_type = "application/problem+json")))]
 pub async fn rotate_feed(state: State, token: web::Path<String>) -> Result<HttpResponse, AppError> {
-    let (token, key, now) = (token.into_inner(), state.key.clone(), state.clock.now());
-    let lookup = token.clone();
-    state
-        .db
-        .write(move |conn| {
-            let row = registrations::find_by_token(conn, &lookup)?;
-            let attendee = attendees::ensure(conn, &row.email_normalized, &key, now)?;
-            attendees::rotate_feed_token(conn, attendee.id, &key, now)
-        })
-        .await?;
+    let token = token.into_inner();
+    service::registrations::rotate_feed(&state.service, token.clone()).await?;
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
         .json(own_body(&state, token).await?))

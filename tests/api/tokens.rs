@@ -8,7 +8,7 @@ use serde_json::Value;
 use crate::helpers::{TestApp, event_json};
 use crate::pages::csrf_of;
 
-async fn logged_in(app: &TestApp) -> Client {
+pub async fn logged_in(app: &TestApp) -> Client {
     let browser = app.browser_client();
     let login = browser.get(app.url("/login")).send().await.unwrap();
     let csrf = csrf_of(&login.text().await.unwrap());

@@ -1,6 +1,6 @@
 //! Live sprint boards: whoever watches an event's board gets its new state as soon as
-//! something on it changes. A write calls `db::board::notify` inside its transaction and
-//! `BoardHub::changed` after it. On SQLite (one instance) the hub refreshes right away; on
+//! something on it changes. A write of `service` marks the board changed in its `Effects`,
+//! which calls `db::board::notify` inside the transaction and `BoardHub::changed` after it. On SQLite (one instance) the hub refreshes right away; on
 //! PostgreSQL the change goes out as `NOTIFY convene_board` on commit, and every instance,
 //! this one included, hears it on a connection of its own that `LISTEN`s, then refreshes its
 //! watchers. The board state is read once per change and shared by every stream.
@@ -16,8 +16,7 @@ use tokio::sync::{broadcast, mpsc};
 use crate::clock::Clock;
 use crate::db::{Backend, Db};
 
-/// The NOTIFY channel.
-pub const CHANNEL: &str = "convene_board";
+use crate::db::board::CHANNEL;
 /// Board states kept per event for slow watchers; a watcher that falls behind skips to the
 /// latest.
 const BACKLOG: usize = 4;
@@ -137,7 +136,7 @@ impl BoardHub {
         let state = self
             .inner
             .db
-            .read(move |conn| crate::http::board::board_state_by_id(conn, event_id, now))
+            .read(move |conn| super::state::board_state_by_id(conn, event_id, now))
             .await;
         match state.and_then(|s| {
             serde_json::to_string(&s).map_err(|e| crate::error::AppError::Internal(e.into()))

@@ -1,0 +1,136 @@
+//! Creating, changing and cancelling events, and reading them as lists and pages show them.
+//! A change in time or place is mailed to everyone signed up; more seats move the waitlist up.
+
+use chrono::NaiveDateTime;
+use serde_json::json;
+
+use super::registrations::{fill_free_seats, notify_all};
+use super::{Effects, Service};
+use crate::db::events::{self, EventRow, EventSummary, Period};
+use crate::db::{DbConn, lock_event, registrations};
+use crate::domain::{EventDraft, EventKind, EventStatus, Notice, Problems};
+use crate::error::AppError;
+
+/// Creates an event; a taken slug is a field error.
+pub async fn create(service: &Service, draft: EventDraft) -> Result<EventSummary, AppError> {
+    let now = service.clock.now();
+    service
+        .write(move |conn, _fx| {
+            let row = events::insert(conn, &draft, now)?;
+            events::summary_by_slug(conn, &row.slug)
+        })
+        .await
+}
+
+/// Applies an organizer's change to the event named `slug` under the event's lock: `apply`
+/// turns the stored event into the wanted one (or names what is wrong with the change).
+pub async fn change<F>(service: &Service, slug: String, apply: F) -> Result<EventSummary, AppError>
+where
+    F: FnOnce(EventDraft) -> Result<EventDraft, Problems> + Send + 'static,
+{
+    let now = service.clock.now();
+    service
+        .write(move |conn, fx| {
+            let row = change_in(conn, fx, &slug, now, apply)?;
+            events::summary_by_slug(conn, &row.slug)
+        })
+        .await
+}
+
+/// Changes an event inside a transaction: everyone signed up is told what moved, and people
+/// from the waitlist take the seats the change freed.
+pub fn change_in(
+    conn: &mut DbConn,
+    fx: &mut Effects,
+    slug: &str,
+    now: NaiveDateTime,
+    apply: impl FnOnce(EventDraft) -> Result<EventDraft, Problems>,
+) -> Result<EventRow, AppError> {
+    let id = events::find_by_slug(conn, slug)?.id;
+    lock_event(conn, id)?;
+    let current = events::find(conn, id)?;
+    let previous = current.to_draft()?;
+    let next = apply(previous.clone())?;
+    let updated = events::update(conn, &current, &next, now)?;
+    let changes = next.changes_from(&previous);
+    if !changes.is_empty() && updated.status() == EventStatus::Scheduled {
+        let changes: Vec<serde_json::Value> = changes
+            .iter()
+            .map(|c| json!({ "what": c.what, "before": c.before, "after": c.after }))
+            .collect();
+        let recipients = registrations::active(conn, id, None, false)?;
+        notify_all(
+            conn,
+            fx,
+            &recipients,
+            Notice::EventChanged,
+            &json!({ "changes": changes }),
+            now,
+        )?;
+    }
+    fill_free_seats(conn, fx, updated.id, now)?;
+    fx.board(conn, id)?;
+    events::find(conn, id)
+}
+
+/// Cancels the event named `slug` and tells everyone signed up; cancelling twice changes
+/// nothing and sends nothing.
+pub async fn cancel(service: &Service, slug: String) -> Result<EventSummary, AppError> {
+    let now = service.clock.now();
+    service
+        .write(move |conn, fx| {
+            let id = events::find_by_slug(conn, &slug)?.id;
+            cancel_in(conn, fx, id, now)?;
+            events::summary_by_slug(conn, &slug)
+        })
+        .await
+}
+
+/// Cancels an event inside a transaction.
+pub fn cancel_in(
+    conn: &mut DbConn,
+    fx: &mut Effects,
+    event_id: i64,
+    now: NaiveDateTime,
+) -> Result<EventRow, AppError> {
+    lock_event(conn, event_id)?;
+    let row = events::find(conn, event_id)?;
+    if row.status() == EventStatus::Cancelled {
+        return Ok(row);
+    }
+    let recipients = registrations::active(conn, event_id, None, false)?;
+    notify_all(
+        conn,
+        fx,
+        &recipients,
+        Notice::EventCancelled,
+        &json!({}),
+        now,
+    )?;
+    events::mark_cancelled(conn, event_id, now)?;
+    fx.board(conn, event_id)?;
+    events::find(conn, event_id)
+}
+
+/// The event named `slug` with the size of its waitlist.
+pub async fn get(service: &Service, slug: String) -> Result<EventSummary, AppError> {
+    service
+        .read(move |conn| events::summary_by_slug(conn, &slug))
+        .await
+}
+
+/// Events of a period (and kind), with their waitlists, at most `limit`.
+pub async fn list(
+    service: &Service,
+    period: Period,
+    kind: Option<EventKind>,
+    limit: i64,
+) -> Result<Vec<EventSummary>, AppError> {
+    let now = service.clock.now();
+    service
+        .read(move |conn| {
+            let rows = events::list(conn, period, kind, now, limit)?;
+            events::with_waitlists(conn, rows)
+        })
+        .await
+}
