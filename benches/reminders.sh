@@ -54,19 +54,11 @@ PG_URL=${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432}
 PG_NAME=convene_bench_reminders
 
 WORK=$(mktemp -d /tmp/convene-reminders.XXXXXX)
-PG_DB=""
 SINK_PID=""
 SAMPLER_PID=""
 # shellcheck source=benches/lib.sh
 source "$ROOT/benches/lib.sh"
 CPU_REST_LABEL="everything else (the signup client included)"
-
-drop_pg_db() {
-    if [ -n "$PG_DB" ]; then
-        psql_admin -c "DROP DATABASE IF EXISTS \"$PG_DB\" WITH (FORCE)" >/dev/null || true
-        PG_DB=""
-    fi
-}
 
 stop_pid() {
     local pid=$1
@@ -169,18 +161,6 @@ start_sampler() {
     SAMPLER_PID=$!
 }
 
-db_query() {
-    local backend=$1 data=$2 sql=$3
-    if [ "$backend" = postgres ]; then
-        psql "$PG_URL/$PG_DB" -X -A -t -q -F ' ' -c "$sql"
-    else
-        python3 -c '
-import sqlite3, sys
-for row in sqlite3.connect(sys.argv[1]).execute(sys.argv[2]):
-    print(" ".join(str(v) for v in row))' "$data/convene.db" "$sql"
-    fi
-}
-
 run_backend() {
     local backend=$1
     local data=$WORK/$backend port base token
@@ -193,9 +173,7 @@ run_backend() {
     export CONVENE_REMINDER_OFFSETS=$OFFSETS
     unset CONVENE_DATABASE_URL
     if [ "$backend" = postgres ]; then
-        PG_DB=$PG_NAME
-        psql_admin -c "DROP DATABASE IF EXISTS \"$PG_DB\" WITH (FORCE)" >/dev/null 2>&1
-        psql_admin -c "CREATE DATABASE \"$PG_DB\"" >/dev/null
+        fresh_pg_db "$PG_NAME"
         slow_commits "$PG_DB"
         export CONVENE_DATABASE_URL=$PG_URL/$PG_DB
     fi
