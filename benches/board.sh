@@ -42,6 +42,8 @@ run_backend() {
     data=$WORK/$backend
     mkdir -p "$data"
     export CONVENE_DATA_DIR=$data CONVENE_BIND=127.0.0.1:$port CONVENE_BASE_URL=$base CONVENE_LOG=warn
+    # Every stream is a request under way from the one loopback address.
+    export CONVENE_MAX_REQUESTS_PER_CLIENT=$((STREAMS + 64))
     unset CONVENE_DATABASE_URL CONVENE_SMTP_URL
     if [ "$backend" = postgres ]; then
         fresh_pg_db "$PG_NAME"
