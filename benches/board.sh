@@ -24,14 +24,6 @@ WORK=$(mktemp -d /tmp/convene-board.XXXXXX)
 # shellcheck source=benches/lib.sh
 source "$ROOT/benches/lib.sh"
 
-cleanup() {
-    stop_server
-    drop_pg_db
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
 # Each stream is a socket on both sides.
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 

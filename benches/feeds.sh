@@ -48,18 +48,6 @@ WORK=$(mktemp -d /tmp/convene-feeds.XXXXXX)
 # shellcheck source=benches/lib.sh
 source "$ROOT/benches/lib.sh"
 
-cleanup() {
-    stop_server
-    drop_pg_db
-    if [ "${BENCH_KEEP:-0}" = "1" ]; then
-        echo "kept $WORK"
-    else
-        rm -rf "$WORK"
-    fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
 # Checks a saved feed: a VCALENDAR with exactly $2 VEVENTs, CRLF line ends, lines of at most
 # 75 octets, and (when the parser is installed) read back by the strict `ical` package.
 check_calendar() {

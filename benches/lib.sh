@@ -183,6 +183,23 @@ stop_server() {
     fi
 }
 
+# At exit: stops what the script started (its stop_helpers, when it has one, then the server),
+# drops the PostgreSQL database and removes WORK (BENCH_KEEP=1 keeps it).
+cleanup() {
+    if declare -F stop_helpers >/dev/null; then
+        stop_helpers
+    fi
+    stop_server
+    drop_pg_db
+    if [ "${BENCH_KEEP:-0}" = "1" ]; then
+        echo "kept $WORK"
+    else
+        rm -rf "$WORK"
+    fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
 json_field() {
     python3 -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"
 }

@@ -28,14 +28,6 @@ WORK=$(mktemp -d /tmp/convene-pages.XXXXXX)
 # shellcheck source=benches/lib.sh
 source "$ROOT/benches/lib.sh"
 
-cleanup() {
-    stop_server
-    drop_pg_db
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
 run_backend() {
     local backend=$1 data=$WORK/$1 port url token
     mkdir -p "$data"

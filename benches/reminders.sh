@@ -68,21 +68,13 @@ stop_pid() {
     fi
 }
 
-cleanup() {
+# Called by cleanup (benches/lib.sh) at exit.
+stop_helpers() {
     stop_pid "$SAMPLER_PID"
     SAMPLER_PID=""
-    stop_server
     stop_pid "$SINK_PID"
     SINK_PID=""
-    drop_pg_db
-    if [ "${BENCH_KEEP:-0}" = "1" ]; then
-        echo "kept $WORK"
-    else
-        rm -rf "$WORK"
-    fi
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
 # Builds the SMTP sink (BENCH_NO_BUILD=1 keeps one already built).
 build_sink() {

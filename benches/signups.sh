@@ -43,18 +43,6 @@ WORK=$(mktemp -d /tmp/convene-bench.XXXXXX)
 # shellcheck source=benches/lib.sh
 source "$ROOT/benches/lib.sh"
 
-cleanup() {
-    stop_server
-    drop_pg_db
-    if [ "${BENCH_KEEP:-0}" = "1" ]; then
-        echo "kept $WORK"
-    else
-        rm -rf "$WORK"
-    fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
 run_backend() {
     local backend=$1
     local data=$WORK/$backend port base token
