@@ -21,18 +21,8 @@ STREAMS=${BENCH_STREAMS:-2000}
 PG_URL=${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432}
 PG_NAME=convene_bench_board
 WORK=$(mktemp -d /tmp/convene-board.XXXXXX)
-PG_DB=""
+# shellcheck source=benches/lib.sh
 source "$ROOT/benches/lib.sh"
-
-cleanup() {
-    stop_server
-    if [ -n "$PG_DB" ]; then
-        psql_admin -c "DROP DATABASE IF EXISTS \"$PG_DB\" WITH (FORCE)" >/dev/null || true
-    fi
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
 # Each stream is a socket on both sides.
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
@@ -44,11 +34,11 @@ run_backend() {
     data=$WORK/$backend
     mkdir -p "$data"
     export CONVENE_DATA_DIR=$data CONVENE_BIND=127.0.0.1:$port CONVENE_BASE_URL=$base CONVENE_LOG=warn
+    # Every stream is a request under way from the one loopback address.
+    export CONVENE_MAX_REQUESTS_PER_CLIENT=$((STREAMS + 64))
     unset CONVENE_DATABASE_URL CONVENE_SMTP_URL
     if [ "$backend" = postgres ]; then
-        PG_DB=$PG_NAME
-        psql_admin -c "DROP DATABASE IF EXISTS \"$PG_DB\" WITH (FORCE)" >/dev/null
-        psql_admin -c "CREATE DATABASE \"$PG_DB\"" >/dev/null
+        fresh_pg_db "$PG_NAME"
         export CONVENE_DATABASE_URL=$PG_URL/$PG_DB
     fi
     token=$("$BIN" organizer add --email bench@example.org --name Bench | sed -n 's/^API token: *//p')
@@ -90,10 +80,7 @@ run_backend() {
     echo "$backend: convene RSS ${before} kB idle -> ${with} kB with the streams open ($(((with - before) / (STREAMS > 0 ? STREAMS : 1))) kB per stream)"
     [ "$(bench_field received " $result")" = "$STREAMS" ] || fail "$backend: not every stream received the update"
     stop_server
-    if [ -n "$PG_DB" ]; then
-        psql_admin -c "DROP DATABASE IF EXISTS \"$PG_DB\" WITH (FORCE)" >/dev/null || true
-        PG_DB=""
-    fi
+    drop_pg_db
 }
 
 need_tools

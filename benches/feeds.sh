@@ -45,28 +45,8 @@ PG_NAME=convene_bench_feeds
 PARSER_PY=$ROOT/target/parsers-venv/bin/python
 
 WORK=$(mktemp -d /tmp/convene-feeds.XXXXXX)
-PG_DB=""
 # shellcheck source=benches/lib.sh
 source "$ROOT/benches/lib.sh"
-
-drop_pg_db() {
-    if [ -n "$PG_DB" ]; then
-        psql_admin -c "DROP DATABASE IF EXISTS \"$PG_DB\" WITH (FORCE)" >/dev/null || true
-        PG_DB=""
-    fi
-}
-
-cleanup() {
-    stop_server
-    drop_pg_db
-    if [ "${BENCH_KEEP:-0}" = "1" ]; then
-        echo "kept $WORK"
-    else
-        rm -rf "$WORK"
-    fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
 # Checks a saved feed: a VCALENDAR with exactly $2 VEVENTs, CRLF line ends, lines of at most
 # 75 octets, and (when the parser is installed) read back by the strict `ical` package.
@@ -172,9 +152,7 @@ run_backend() {
     export CONVENE_SIGNUPS_PER_MINUTE=0  # load from one loopback address
     unset CONVENE_DATABASE_URL CONVENE_SMTP_URL
     if [ "$backend" = postgres ]; then
-        PG_DB=$PG_NAME
-        psql_admin -c "DROP DATABASE IF EXISTS \"$PG_DB\" WITH (FORCE)" >/dev/null 2>&1
-        psql_admin -c "CREATE DATABASE \"$PG_DB\"" >/dev/null
+        fresh_pg_db "$PG_NAME"
         export CONVENE_DATABASE_URL=$PG_URL/$PG_DB
     fi
 
@@ -231,9 +209,9 @@ run_backend() {
     again=$(fetch "$base$personal_path" "$WORK/personal-304-$backend" -H "If-None-Match: $p_etag")
     [ "${again%% *}" = 304 ] || fail "$backend: the personal feed with If-None-Match answered ${again%% *}"
 
-    local e_etag e_bytes
+    local e_bytes
     got=$(fetch "$base$event_path" "$WORK/event-$backend.ics")
-    read -r status e_etag <<<"$got"
+    read -r status _ <<<"$got"
     [ "$status" = 200 ] || fail "$backend: $event_path answered $status"
     e_bytes=$(stat -c %s "$WORK/event-$backend.ics")
     check_calendar "$WORK/event-$backend.ics" 1 "$backend $event_path"

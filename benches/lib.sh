@@ -1,10 +1,11 @@
-# Helpers shared by the benchmark scripts (sourced, not run). benches/signups.sh overrides a
-# few of them (need_tools, build, machine, wait_until_up) with its own.
+# shellcheck shell=bash
+# Helpers shared by the benchmark scripts (sourced, not run).
 #
 # Expects: set -euo pipefail, ROOT (the repository), WORK (a temporary folder), PG_URL.
 
 BIN=${BENCH_BIN:-$ROOT/target/release/convene}
 SERVER_PID=${SERVER_PID:-}
+PG_DB=""
 FAILED=0
 
 log() { echo "== $*"; }
@@ -15,6 +16,35 @@ fail() {
 
 psql_admin() {
     psql "$PG_URL/postgres" -X -q -v ON_ERROR_STOP=1 "$@"
+}
+
+# A new, empty PostgreSQL database named $1 (dropped first if a killed run left it) in PG_DB;
+# drop_pg_db removes it.
+fresh_pg_db() {
+    PG_DB=$1
+    psql_admin -c "DROP DATABASE IF EXISTS \"$PG_DB\" WITH (FORCE)" >/dev/null 2>&1
+    psql_admin -c "CREATE DATABASE \"$PG_DB\"" >/dev/null
+}
+
+drop_pg_db() {
+    if [ -n "$PG_DB" ]; then
+        psql_admin -c "DROP DATABASE IF EXISTS \"$PG_DB\" WITH (FORCE)" >/dev/null || true
+        PG_DB=""
+    fi
+}
+
+# One query against the backend's database (for SQLite the file in data folder $2), its rows
+# printed one a line with the values separated by spaces.
+db_query() {
+    local backend=$1 data=$2 sql=$3
+    if [ "$backend" = postgres ]; then
+        psql "$PG_URL/$PG_DB" -X -A -t -q -F ' ' -c "$sql"
+    else
+        python3 -c '
+import sqlite3, sys
+for row in sqlite3.connect(sys.argv[1]).execute(sys.argv[2]):
+    print(" ".join(str(v) for v in row))' "$data/convene.db" "$sql"
+    fi
 }
 
 need_tools() {
@@ -44,6 +74,7 @@ machine() {
     log "machine"
     echo "cores: $(nproc); cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
     echo "memory: $(free -g | awk '/^Mem:/ {print $2 " GiB"}')"
+    echo "disk of $WORK: $(df -h "$WORK" | awk 'NR==2 {print $1 ", " $4 " free"}')"
     echo "convene: $("$BIN" --version), binary $BIN built $(date -u -r "$BIN" '+%Y-%m-%d %H:%M UTC')"
     if [ -z "${BENCH_BIN:-}" ]; then
         echo "source: commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')" \
@@ -152,6 +183,23 @@ stop_server() {
     fi
 }
 
+# At exit: stops what the script started (its stop_helpers, when it has one, then the server),
+# drops the PostgreSQL database and removes WORK (BENCH_KEEP=1 keeps it).
+cleanup() {
+    if declare -F stop_helpers >/dev/null; then
+        stop_helpers
+    fi
+    stop_server
+    drop_pg_db
+    if [ "${BENCH_KEEP:-0}" = "1" ]; then
+        echo "kept $WORK"
+    else
+        rm -rf "$WORK"
+    fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
 json_field() {
     python3 -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"
 }
@@ -162,9 +210,8 @@ bench_field() {
 
 # The disk's durable commit rate: one single-row INSERT per transaction, from one connection
 # (and, for PostgreSQL, from CONNECTIONS at once with pgbench; PostgreSQL only when BACKENDS
-# names it). Every signup and every sent
-# message is such a commit, so their rates follow this one. Needs WORK, PG_URL, PG_DB and
-# drop_pg_db from the calling script.
+# names it). Every signup and every sent message is such a commit, so their rates follow this
+# one.
 raw_commit_rates() {
     log "raw commit rate of the disk (2000 single-row transactions, one connection)"
     python3 - "$WORK" <<'EOF'
@@ -191,8 +238,7 @@ EOF
         *) return 0 ;;
     esac
     local db=convene_bench_raw_$$
-    PG_DB=$db
-    psql_admin -c "CREATE DATABASE \"$db\"" >/dev/null
+    fresh_pg_db "$db"
     slow_commits "$db"
     psql "$PG_URL/$db" -X -q -c "CREATE TABLE t (id bigserial PRIMARY KEY, email text NOT NULL, at timestamptz NOT NULL DEFAULT now())"
     local start end

@@ -6,19 +6,19 @@
 #
 # First it measures the disk's raw durable commit rate (raw_commit_rates in benches/lib.sh):
 # each sent message is its own commit, so the rate follows the disk, which differs from day to
-# day on this virtual machine. Then, for each backend: starts an SMTP sink on 127.0.0.1:2525 that accepts, parses the header of,
-# counts and discards every message (examples/smtp_sink.rs, mailin-embedded; or with
-# BENCH_SINK=python benches/smtp_sink.py, Python aiosmtpd in a venv under /tmp); starts a fresh `convene serve`
-# (release build) with CONVENE_SMTP_URL=smtp://127.0.0.1:2525, CONVENE_WORKER_POLL_MS=200 (so
-# reminders are looked for every 3 s) and CONVENE_REMINDER_OFFSETS=24h,1h; creates an event (no
-# capacity) starting in two days; signs up 10,000 people and waits for their 10,000
-# confirmations at the sink; then moves the event (PATCH starts_at/ends_at) to start just under
-# an hour from now, so that the 1-hour reminder is due at once for everyone. That sends 10,000
-# "Changed:" mails, then 10,000 reminders. It reports the reminders' delivery rate at the sink
-# (messages/s from the first to the last "Reminder:"), the other mails' rates, the CPU used by
-# convene, PostgreSQL and the sink, and the resident memory (VmRSS) of convene sampled every
-# second. Then it checks the books: one reminder per person, no duplicate Message-ID, and every
-# outbox row sent (none failed or skipped).
+# day on this virtual machine. Then, for each backend: starts an SMTP sink on 127.0.0.1:2525
+# that accepts, parses the header of, counts and discards every message (examples/smtp_sink.rs,
+# built with cargo); starts a fresh `convene serve` (release build) with
+# CONVENE_SMTP_URL=smtp://127.0.0.1:2525, CONVENE_WORKER_POLL_MS=200 (so reminders are looked
+# for every 3 s) and CONVENE_REMINDER_OFFSETS=24h,1h; creates an event (no capacity) starting in
+# two days; signs up 10,000 people and waits for their 10,000 confirmations at the sink; then
+# moves the event (PATCH starts_at/ends_at) to start just under an hour from now, so that the
+# 1-hour reminder is due at once for everyone. That sends 10,000 "Changed:" mails, then 10,000
+# reminders. It reports the reminders' delivery rate at the sink (messages/s from the first to
+# the last "Reminder:"), the other mails' rates, the CPU used by convene, PostgreSQL and the
+# sink, and the resident memory (VmRSS) of convene sampled every second. Then it checks the
+# books: one reminder per person, no duplicate Message-ID, and every outbox row sent (none
+# failed or skipped).
 #
 # Why 10,000 people and not 5,000 with two reminders each: Convene sends only the nearest
 # reminder whose moment has come (since commit 93c8eca), so an event moved to start within the
@@ -31,15 +31,13 @@
 #   BENCH_BACKENDS="sqlite postgres"   BENCH_PEOPLE=10000
 #   BENCH_REMINDER_OFFSETS=24h,1h      BENCH_START_IN=  (seconds or 50m; default: the smallest
 #                                      offset minus 10 s, so that reminder is due at once)
-#   BENCH_SMTP_PORT=2525               BENCH_SINK=rust  (or python)
-#   BENCH_SINK_VENV=/tmp/convene-bench-smtp-venv  (for BENCH_SINK=python)
+#   BENCH_SMTP_PORT=2525
 #   BENCH_TIMEOUT=600  (seconds to wait for each phase's mail)   BENCH_QUIET_WAIT=600
 #   BENCH_PG_URL=postgres://postgres@127.0.0.1:5432   BENCH_NO_BUILD=1   BENCH_KEEP=1
 #   BENCH_PG_COMMIT_DELAY=1000  (µs each PostgreSQL commit waits before its flush: a slower disk)
 #   BENCH_BIN=/path/to/convene  (measure this binary; no build)
-#   BENCH_SERVER_PRELOAD=/path/to/lib.so  (LD_PRELOAD for the server only, for experiments)
 #
-# Only loopback is used. Needs python3 (with venv; aiosmtpd comes from PyPI), curl, psql.
+# Only loopback is used. Needs python3, curl, psql.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -50,27 +48,17 @@ PEOPLE=${BENCH_PEOPLE:-10000}
 OFFSETS=${BENCH_REMINDER_OFFSETS:-24h,1h}
 START_IN=${BENCH_START_IN:-}
 SMTP_PORT=${BENCH_SMTP_PORT:-2525}
-SINK=${BENCH_SINK:-rust}
-SINK_VENV=${BENCH_SINK_VENV:-/tmp/convene-bench-smtp-venv}
 SINK_BIN=$ROOT/target/release/examples/smtp_sink
 TIMEOUT=${BENCH_TIMEOUT:-600}
 PG_URL=${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432}
 PG_NAME=convene_bench_reminders
 
 WORK=$(mktemp -d /tmp/convene-reminders.XXXXXX)
-PG_DB=""
 SINK_PID=""
 SAMPLER_PID=""
 # shellcheck source=benches/lib.sh
 source "$ROOT/benches/lib.sh"
 CPU_REST_LABEL="everything else (the signup client included)"
-
-drop_pg_db() {
-    if [ -n "$PG_DB" ]; then
-        psql_admin -c "DROP DATABASE IF EXISTS \"$PG_DB\" WITH (FORCE)" >/dev/null || true
-        PG_DB=""
-    fi
-}
 
 stop_pid() {
     local pid=$1
@@ -80,40 +68,21 @@ stop_pid() {
     fi
 }
 
-cleanup() {
+# Called by cleanup (benches/lib.sh) at exit.
+stop_helpers() {
     stop_pid "$SAMPLER_PID"
     SAMPLER_PID=""
-    stop_server
     stop_pid "$SINK_PID"
     SINK_PID=""
-    drop_pg_db
-    if [ "${BENCH_KEEP:-0}" = "1" ]; then
-        echo "kept $WORK"
-    else
-        rm -rf "$WORK"
-    fi
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
-# Makes the chosen sink ready: builds the Rust one, or installs aiosmtpd for the Python one.
-prepare_sink() {
-    case "$SINK" in
-        rust)
-            if [ "${BENCH_NO_BUILD:-0}" = "1" ] && [ -x "$SINK_BIN" ]; then
-                return
-            fi
-            log "cargo build --release --example smtp_sink"
-            (cd "$ROOT" && cargo build --release --quiet --example smtp_sink)
-            return ;;
-        python) ;;
-        *) echo "BENCH_SINK must be rust or python, not $SINK" >&2; exit 1 ;;
-    esac
-    if ! "$SINK_VENV/bin/python" -c 'import aiosmtpd' 2>/dev/null; then
-        log "installing aiosmtpd into $SINK_VENV"
-        python3 -m venv "$SINK_VENV"
-        "$SINK_VENV/bin/pip" install -q --disable-pip-version-check aiosmtpd
+# Builds the SMTP sink (BENCH_NO_BUILD=1 keeps one already built).
+build_sink() {
+    if [ "${BENCH_NO_BUILD:-0}" = "1" ] && [ -x "$SINK_BIN" ]; then
+        return
     fi
+    log "cargo build --release --example smtp_sink"
+    (cd "$ROOT" && cargo build --release --quiet --example smtp_sink)
 }
 
 # Seconds in a duration such as 90, 6m, 24h or 2d.
@@ -184,18 +153,6 @@ start_sampler() {
     SAMPLER_PID=$!
 }
 
-db_query() {
-    local backend=$1 data=$2 sql=$3
-    if [ "$backend" = postgres ]; then
-        psql "$PG_URL/$PG_DB" -X -A -t -q -F ' ' -c "$sql"
-    else
-        python3 -c '
-import sqlite3, sys
-for row in sqlite3.connect(sys.argv[1]).execute(sys.argv[2]):
-    print(" ".join(str(v) for v in row))' "$data/convene.db" "$sql"
-    fi
-}
-
 run_backend() {
     local backend=$1
     local data=$WORK/$backend port base token
@@ -208,20 +165,13 @@ run_backend() {
     export CONVENE_REMINDER_OFFSETS=$OFFSETS
     unset CONVENE_DATABASE_URL
     if [ "$backend" = postgres ]; then
-        PG_DB=$PG_NAME
-        psql_admin -c "DROP DATABASE IF EXISTS \"$PG_DB\" WITH (FORCE)" >/dev/null 2>&1
-        psql_admin -c "CREATE DATABASE \"$PG_DB\"" >/dev/null
+        fresh_pg_db "$PG_NAME"
         slow_commits "$PG_DB"
         export CONVENE_DATABASE_URL=$PG_URL/$PG_DB
     fi
-    log "$backend: $PEOPLE people, reminders $OFFSETS, $SINK SMTP sink on 127.0.0.1:$SMTP_PORT"
+    log "$backend: $PEOPLE people, reminders $OFFSETS, SMTP sink on 127.0.0.1:$SMTP_PORT"
 
-    if [ "$SINK" = rust ]; then
-        "$SINK_BIN" --port "$SMTP_PORT" --stats "$WORK/sink.json" >"$WORK/sink-$backend.log" 2>&1 &
-    else
-        "$SINK_VENV/bin/python" "$ROOT/benches/smtp_sink.py" --port "$SMTP_PORT" --stats "$WORK/sink.json" \
-            >"$WORK/sink-$backend.log" 2>&1 &
-    fi
+    "$SINK_BIN" --port "$SMTP_PORT" --stats "$WORK/sink.json" >"$WORK/sink-$backend.log" 2>&1 &
     SINK_PID=$!
     local _
     for _ in $(seq 1 50); do
@@ -232,8 +182,7 @@ run_backend() {
 
     token=$("$BIN" organizer add --email bench@example.org --name Bench | sed -n 's/^API token: *//p')
     [ -n "$token" ] || { fail "$backend: no API token from 'convene organizer add'"; return; }
-    env ${BENCH_SERVER_PRELOAD:+LD_PRELOAD=$BENCH_SERVER_PRELOAD} "$BIN" serve --bind "127.0.0.1:$port" \
-        >"$WORK/server-$backend.log" 2>&1 &
+    "$BIN" serve --bind "127.0.0.1:$port" >"$WORK/server-$backend.log" 2>&1 &
     SERVER_PID=$!
     wait_until_up "$base" "$WORK/server-$backend.log" || { fail "$backend: the server did not start"; SERVER_PID=""; return; }
     start_sampler "$WORK/rss-$backend.txt"
@@ -363,7 +312,7 @@ EOF
 
 main() {
     need_tools
-    prepare_sink
+    build_sink
     build
     machine
     # Every sent message is its own durable commit: the disk's rate today is the context of

@@ -38,77 +38,10 @@ THREADS=${BENCH_THREADS:-2}
 CONNECTIONS=${BENCH_CONNECTIONS:-32}
 CAPACITY=${BENCH_CAPACITY:-1000}
 PG_URL=${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432}
-BIN=${BENCH_BIN:-$ROOT/target/release/convene}
 
 WORK=$(mktemp -d /tmp/convene-bench.XXXXXX)
-SERVER_PID=""
-PG_DB=""
 # shellcheck source=benches/lib.sh
 source "$ROOT/benches/lib.sh"
-
-drop_pg_db() {
-    if [ -n "$PG_DB" ]; then
-        psql_admin -c "DROP DATABASE IF EXISTS \"$PG_DB\" WITH (FORCE)" >/dev/null || true
-        PG_DB=""
-    fi
-}
-
-cleanup() {
-    stop_server
-    drop_pg_db
-    if [ "${BENCH_KEEP:-0}" = "1" ]; then
-        echo "kept $WORK"
-    else
-        rm -rf "$WORK"
-    fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-need_tools() {
-    if ! command -v wrk >/dev/null; then
-        log "installing wrk"
-        apt-get update -qq && apt-get install -y -qq wrk >/dev/null
-    fi
-    local tool
-    for tool in curl python3 psql; do
-        command -v "$tool" >/dev/null || { echo "$tool is needed" >&2; exit 1; }
-    done
-}
-
-build() {
-    if { [ "${BENCH_NO_BUILD:-0}" = "1" ] || [ -n "${BENCH_BIN:-}" ]; } && [ -x "$BIN" ]; then
-        return
-    fi
-    log "cargo build --release"
-    cargo build --release --quiet
-}
-
-machine() {
-    log "machine"
-    echo "cores: $(nproc); cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
-    echo "memory: $(free -g | awk '/^Mem:/ {print $2 " GiB"}')"
-    echo "disk of $WORK: $(df -h "$WORK" | awk 'NR==2 {print $1 ", " $4 " free"}')"
-    echo "convene: $("$BIN" --version)"
-    echo "wrk: $(wrk --version 2>&1 | head -1 | cut -d' ' -f1-2)"
-}
-
-wait_until_up() {
-    local url=$1 _
-    for _ in $(seq 1 100); do
-        if curl -fsS -o /dev/null "$url/healthz" 2>/dev/null; then
-            return 0
-        fi
-        if ! kill -0 "$SERVER_PID" 2>/dev/null; then
-            echo "the server exited; its log:" >&2
-            cat "$WORK/server.log" >&2
-            return 1
-        fi
-        sleep 0.1
-    done
-    echo "the server did not answer within 10 s" >&2
-    return 1
-}
 
 run_backend() {
     local backend=$1
@@ -120,8 +53,7 @@ run_backend() {
     export CONVENE_SIGNUPS_PER_MINUTE=0  # load from one loopback address
     unset CONVENE_DATABASE_URL
     if [ "$backend" = postgres ]; then
-        PG_DB=convene_bench_$$
-        psql_admin -c "CREATE DATABASE \"$PG_DB\"" >/dev/null
+        fresh_pg_db "convene_bench_$$"
         slow_commits "$PG_DB"
         export CONVENE_DATABASE_URL=$PG_URL/$PG_DB
     fi
@@ -132,7 +64,7 @@ run_backend() {
 
     "$BIN" serve --bind "127.0.0.1:$port" >"$WORK/server.log" 2>&1 &
     SERVER_PID=$!
-    wait_until_up "$base" || { fail "$backend: the server did not start"; SERVER_PID=""; return; }
+    wait_until_up "$base" "$WORK/server.log" || { fail "$backend: the server did not start"; SERVER_PID=""; return; }
 
     local created capacity_json=$CAPACITY
     [ "$CAPACITY" = none ] && capacity_json=null
@@ -142,12 +74,7 @@ run_backend() {
     [ "$created" = 201 ] || [ "$created" = 200 ] || { fail "$backend: creating the event answered $created"; stop_server; drop_pg_db; return; }
 
     wait_for_quiet
-    local b0 i0 b1 i1 server0 server1 pg0 pg1 pids
-    pids=$(postgres_pids)
-    read -r b0 i0 <<<"$(machine_ticks)"
-    server0=$(process_ticks "$SERVER_PID")
-    # shellcheck disable=SC2086
-    pg0=$(process_ticks $pids)
+    cpu_start
     local perf_pid=""
     if [ -n "${BENCH_PERF:-}" ]; then
         # A CPU profile of the server during the run (disturbs the figures a little).
@@ -172,8 +99,11 @@ run_backend() {
     fi
     BENCH_EVENT=bench BENCH_RUN="$backend-$$" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency \
         -s "$ROOT/benches/signup.lua" "$base" >"$WORK/wrk-$backend.txt" 2>&1 || fail "$backend: wrk failed"
-    read -r b1 i1 <<<"$(machine_ticks)"
-    server1=$(process_ticks "$SERVER_PID")
+    sed 's/^/    /' "$WORK/wrk-$backend.txt"
+    cpu_report "$backend signups"
+    if [ "$CPU_OTHER" -gt 25 ]; then
+        echo "WARNING: other processes used the CPU during the run; these figures are disturbed"
+    fi
     if [ -n "$sampler_pid" ]; then
         wait "$sampler_pid" || true
         echo "$backend: pg_stat_activity, $BENCH_PG_SAMPLE samples of the server's connections (state | wait | query):"
@@ -184,18 +114,6 @@ run_backend() {
     if [ -n "$perf_pid" ]; then
         wait "$perf_pid" || true
         echo "$backend: CPU profile in $BENCH_PERF/signups-$backend.perf.data (perf report -i ...)"
-    fi
-    # shellcheck disable=SC2086
-    pg1=$(process_ticks $pids)
-    sed 's/^/    /' "$WORK/wrk-$backend.txt"
-    local all=$((b1 - b0 + i1 - i0)) busy=$((b1 - b0)) server=$((server1 - server0)) pg=$((pg1 - pg0))
-    local cores
-    cores=$(nproc)
-    echo "$backend: CPU during the run, in % of one core (the machine has $cores): convene $((server * 100 * cores / all))," \
-        "postgres $((pg * 100 * cores / all)), everything else (wrk included) $(((busy - server - pg) * 100 * cores / all))," \
-        "idle $(((i1 - i0) * 100 * cores / all))"
-    if [ $(((busy - server - pg) * 100 * cores / all)) -gt 25 ]; then
-        echo "WARNING: other processes used the CPU during the run; these figures are disturbed"
     fi
 
     local line sent responses accepted other going waiting event in_flight
@@ -262,17 +180,6 @@ run_backend() {
     fi
 
     drop_pg_db
-}
-
-# One query, answered as text, against the backend's database.
-db_query() {
-    local backend=$1 data=$2 sql=$3
-    if [ "$backend" = postgres ]; then
-        psql "$PG_URL/$PG_DB" -X -A -t -q -c "$sql"
-    else
-        python3 -c 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute(sys.argv[2]).fetchone()[0])' \
-            "$data/convene.db" "$sql"
-    fi
 }
 
 main() {
