@@ -24,3 +24,4 @@ mod signups;
 mod smtp;
 mod storage;
 mod tokens;
+mod worker_links;
