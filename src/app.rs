@@ -1,4 +1,4 @@
-//! The application: settings in, a bound listener and wired state out. `build` binds (port 0
+//! The application: parsed settings in, a bound listener and wired state out. `build` binds (port 0
 //! in tests) and migrates; `run_until_stopped` serves and runs the outbox worker until the
 //! server stops, then stops the worker, which gives back what it had claimed.
 
@@ -11,7 +11,7 @@ use lettre::message::Mailbox;
 use tokio::sync::{Notify, watch};
 
 use crate::clock::Clock;
-use crate::config::Settings;
+use crate::config::Config;
 use crate::db::Db;
 use crate::domain::ReminderOffsets;
 use crate::error::AppError;
@@ -48,35 +48,33 @@ pub struct Services {
 }
 
 impl Services {
-    pub fn open(settings: &Settings, base_url: &str, options: &Options) -> Result<Self, AppError> {
-        let db = Db::connect(&settings.database_url(), settings.db_pool_size)?;
+    /// Opens (and migrates) the database and the mail transport; `links` from
+    /// [`Config::links`], so that the server and a lone worker build the same links.
+    pub fn open(settings: &Config, links: Links, options: &Options) -> Result<Self, AppError> {
+        let db = Db::connect(&settings.database_url(), settings.db_pool_size())?;
         db.migrate()?;
-        let from: Mailbox = settings.mail_from.parse().map_err(|e| {
-            AppError::config(format!(
-                "CONVENE_MAIL_FROM `{}` is not a mailbox: {e}",
-                settings.mail_from
-            ))
-        })?;
         let transport = match &options.transport {
             Some(t) => t.clone(),
             None => Transport::from_settings(
-                settings.smtp_url.as_deref(),
-                &settings.data_dir,
+                settings.smtp(),
+                settings.data_dir(),
                 settings.smtp_timeout(),
                 settings.smtp_connections(),
             )?,
         };
-        let reminder_offsets = ReminderOffsets::parse(&settings.reminder_offsets)
-            .map_err(|e| AppError::config(format!("CONVENE_REMINDER_OFFSETS: {e}")))?;
+        let key = match settings.secret_key() {
+            Some(key) => key.clone(),
+            None => SecretKey::load(settings.data_dir())?,
+        };
         Ok(Self {
             db,
-            links: Links::parse(base_url).map_err(AppError::config)?,
-            key: SecretKey::load(settings.secret_key.as_deref(), &settings.data_dir)?,
+            links,
+            key,
             clock: options.clock.clone(),
             transport,
-            from,
+            from: settings.mail_from().clone(),
             outbox_wake: Arc::new(Notify::new()),
-            reminder_offsets,
+            reminder_offsets: settings.reminder_offsets().clone(),
             metrics: Arc::new(Metrics::new()),
             outbox_lease: settings.outbox_lease(),
             mail_concurrency: settings.smtp_connections(),
@@ -131,25 +129,21 @@ pub struct Application {
 }
 
 impl Application {
-    pub async fn build(settings: Settings, options: Options) -> Result<Self, AppError> {
-        let listener = TcpListener::bind(&settings.bind)
-            .map_err(|e| AppError::config(format!("cannot listen on {}: {e}", settings.bind)))?;
-        let address = listener
+    pub async fn build(settings: Config, options: Options) -> Result<Self, AppError> {
+        let listener = TcpListener::bind(settings.bind().address())
+            .map_err(|e| AppError::config(format!("cannot listen on {}: {e}", settings.bind())))?;
+        let port = listener
             .local_addr()
-            .map_err(|e| AppError::Internal(e.into()))?;
-        let port = address.port();
-        let base_url = match &settings.base_url {
-            Some(url) if !url.trim().is_empty() => url.trim().to_owned(),
-            _ if address.ip().is_unspecified() => format!("http://localhost:{port}"),
-            _ => format!("http://{address}"),
-        };
+            .map_err(|e| AppError::Internal(e.into()))?
+            .port();
+        let links = settings.links(Some(port))?;
         let services = {
             let (settings, options) = (settings.clone(), options.clone());
-            tokio::task::spawn_blocking(move || Services::open(&settings, &base_url, &options))
+            tokio::task::spawn_blocking(move || Services::open(&settings, links, &options))
                 .await
                 .map_err(|e| AppError::Internal(e.into()))??
         };
-        let trusted_proxies = settings.trusted_proxies()?;
+        let trusted_proxies = settings.trusted_proxies().clone();
         let worker = options
             .run_worker
             .then(|| services.worker(settings.worker_poll()));
@@ -170,14 +164,14 @@ impl Application {
             recent_feeds: Default::default(),
             recent_pages: Default::default(),
             metrics: services.metrics.clone(),
-            trusted_proxies: Arc::new(trusted_proxies.clone()),
+            trusted_proxies: trusted_proxies.clone(),
             login_limit: Default::default(),
-            signup_limit: crate::http::limits::SignupLimit::new(settings.signups_per_minute),
+            signup_limit: crate::http::limits::SignupLimit::new(settings.signups_per_minute()),
             stopping: watch::channel(false).0,
             board,
         });
         let shared = state.clone();
-        let shutdown_timeout = settings.shutdown_timeout_secs.clamp(1, 3600);
+        let shutdown_timeout = settings.shutdown_timeout().as_secs();
         let gate = http::guard::ClientGate::new(http::guard::Limits {
             body_timeout: settings.body_timeout(),
             max_requests_per_client: settings.max_requests_per_client(),

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use convene::app::{Application, Options, Services};
-use convene::config::Settings;
+use convene::config::{Bind, Config};
 use convene::domain::{EmailAddress, SingleLine};
 use convene::error::AppError;
 use tokio::sync::watch;
@@ -136,16 +136,19 @@ fn limit_malloc_arenas() {
 fn main() -> ExitCode {
     limit_malloc_arenas();
     let cli = Cli::parse();
-    let settings = match Settings::load().and_then(|s| s.json_logs().map(|json| (s, json))) {
-        Ok((settings, json)) => {
-            convene::logging::init(json);
-            settings
-        }
+    // Needs no settings: it makes the key that a refused CONVENE_SECRET_KEY is replaced with.
+    if let Command::Secret = cli.command {
+        println!("{}", convene::tokens::SecretKey::generate().encode());
+        return ExitCode::SUCCESS;
+    }
+    let settings = match Config::load() {
+        Ok(settings) => settings,
         Err(e) => {
             eprintln!("convene: {e}");
             return ExitCode::FAILURE;
         }
     };
+    convene::logging::init(settings.json_logs());
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -165,12 +168,15 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(command: Command, mut settings: Settings) -> Result<(), AppError> {
+async fn run(command: Command, settings: Config) -> Result<(), AppError> {
     match command {
         Command::Serve { bind, demo } => {
-            if let Some(bind) = bind {
-                settings.bind = bind;
-            }
+            let settings = match bind {
+                Some(bind) => settings.with_bind(
+                    Bind::parse(&bind).map_err(|e| AppError::config(format!("--bind: {e}")))?,
+                ),
+                None => settings,
+            };
             let app = Application::build(
                 settings,
                 Options {
@@ -196,11 +202,13 @@ async fn run(command: Command, mut settings: Settings) -> Result<(), AppError> {
                 .map_err(|e| AppError::Internal(e.into()))
         }
         Command::Worker => {
-            let base = settings
-                .base_url
-                .clone()
-                .unwrap_or_else(|| format!("http://{}", settings.bind));
-            let services = Services::open(&settings, &base, &Options::default())?;
+            let links = settings.links(None)?;
+            let services = Services::open(&settings, links, &Options::default())?;
+            tracing::info!(
+                base_url = services.links.base(),
+                "delivering mail from the outbox; links start with {}",
+                services.links.base()
+            );
             let worker = services.worker(settings.worker_poll());
             let (stop, stopped) = watch::channel(false);
             let handle = tokio::spawn(worker.run(stopped));
@@ -244,12 +252,12 @@ async fn run(command: Command, mut settings: Settings) -> Result<(), AppError> {
         Command::SendTestEmail { to } => {
             let to = EmailAddress::parse(&to).map_err(|m| AppError::config(format!("--to {m}")))?;
             let transport = convene::mail::Transport::from_settings(
-                settings.smtp_url.as_deref(),
-                &settings.data_dir,
+                settings.smtp(),
+                settings.data_dir(),
                 settings.smtp_timeout(),
                 1,
             )?;
-            let message = convene::mail::compose::test_message(&settings.mail_from, to.as_str())?;
+            let message = convene::mail::compose::test_message(settings.mail_from(), to.as_str())?;
             transport.send(message).await.map_err(|e| {
                 AppError::config(format!("the test message was not accepted: {}", e.reason))
             })?;
@@ -317,25 +325,16 @@ async fn run(command: Command, mut settings: Settings) -> Result<(), AppError> {
             Ok(())
         }
         Command::Healthcheck { url } => {
-            let url = url.unwrap_or_else(|| {
-                let bind = settings
-                    .bind
-                    .replace("0.0.0.0", "127.0.0.1")
-                    .replace("[::]", "[::1]");
-                format!("http://{bind}/readyz")
-            });
+            let url = url.unwrap_or_else(|| format!("{}/readyz", settings.bind().probe_url()));
             convene::health_probe::check(&url).map_err(AppError::config)?;
             Ok(())
         }
-        Command::Secret => {
-            println!("{}", convene::tokens::SecretKey::generate().encode());
-            Ok(())
-        }
+        Command::Secret => unreachable!("answered before the settings are read"),
     }
 }
 
 /// `convene organizer token ...`: the same rules as the admin page's token list.
-fn run_token_command(command: TokenCommand, settings: &Settings) -> Result<(), AppError> {
+fn run_token_command(command: TokenCommand, settings: &Config) -> Result<(), AppError> {
     use convene::db::organizers;
     let email = match &command {
         TokenCommand::List { email }

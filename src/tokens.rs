@@ -28,13 +28,9 @@ impl std::fmt::Debug for SecretKey {
 }
 
 impl SecretKey {
-    /// Reads the key from `configured` (base64url, 32 bytes) or from `secret.key` in the data
-    /// folder, creating that file (mode 0600) on first start.
-    pub fn load(configured: Option<&str>, data_dir: &Path) -> Result<Self, AppError> {
-        if let Some(text) = configured.filter(|t| !t.trim().is_empty()) {
-            return Self::decode(text.trim())
-                .ok_or_else(|| AppError::config("CONVENE_SECRET_KEY must be 32 bytes in base64url (43 characters); make one with `convene secret`"));
-        }
+    /// Reads the key from `secret.key` in the data folder, creating that file (mode 0600) on
+    /// first start. A configured key is parsed with the other settings (see `config`).
+    pub fn load(data_dir: &Path) -> Result<Self, AppError> {
         let path = data_dir.join("secret.key");
         match std::fs::read_to_string(&path) {
             Ok(text) => Self::decode(text.trim()).ok_or_else(|| {
@@ -67,7 +63,8 @@ impl SecretKey {
         URL_SAFE_NO_PAD.encode(self.0)
     }
 
-    fn decode(text: &str) -> Option<Self> {
+    /// A key as [`SecretKey::encode`] writes it: 32 bytes in base64url.
+    pub fn decode(text: &str) -> Option<Self> {
         URL_SAFE_NO_PAD.decode(text).ok()?.try_into().ok().map(Self)
     }
 
@@ -233,16 +230,11 @@ mod tests {
     #[test]
     fn key_file_is_created_once_and_reused() {
         let dir = tempfile::tempdir().unwrap();
-        let first = SecretKey::load(None, dir.path()).unwrap();
-        let again = SecretKey::load(None, dir.path()).unwrap();
+        let first = SecretKey::load(dir.path()).unwrap();
+        let again = SecretKey::load(dir.path()).unwrap();
         assert_eq!(first.encode(), again.encode());
-        assert!(SecretKey::load(Some("short"), dir.path()).is_err());
+        assert!(SecretKey::decode("short").is_none());
         let configured = SecretKey::generate().encode();
-        assert_eq!(
-            SecretKey::load(Some(&configured), dir.path())
-                .unwrap()
-                .encode(),
-            configured
-        );
+        assert_eq!(SecretKey::decode(&configured).unwrap().encode(), configured);
     }
 }

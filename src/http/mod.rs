@@ -29,7 +29,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use tokio::sync::Notify;
 
 use crate::clock::Clock;
-use crate::config::Settings;
+use crate::config::Config;
 use crate::db::Db;
 use crate::error::AppError;
 use crate::links::Links;
@@ -46,7 +46,7 @@ pub struct AppState {
     pub links: Links,
     pub key: SecretKey,
     pub clock: Clock,
-    pub settings: Settings,
+    pub settings: Config,
     /// Wakes the outbox worker after a request wrote mail.
     pub outbox_wake: Arc<Notify>,
     pub feed_cache: feeds::FeedCache,

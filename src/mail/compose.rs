@@ -256,15 +256,12 @@ pub fn compose(
 }
 
 /// The message `convene send-test-email` sends to check an operator's settings.
-pub fn test_message(from: &str, to: &str) -> Result<Message, AppError> {
-    let from: Mailbox = from.parse().map_err(|e| {
-        AppError::config(format!("CONVENE_MAIL_FROM `{from}` is not a mailbox: {e}"))
-    })?;
+pub fn test_message(from: &Mailbox, to: &str) -> Result<Message, AppError> {
     let to: Mailbox = to
         .parse()
         .map_err(|e| AppError::config(format!("`{to}` is not an address: {e}")))?;
     Message::builder()
-        .from(from)
+        .from(from.clone())
         .to(to)
         .subject("Convene test message")
         .header(AutoSubmitted("auto-generated".into()))

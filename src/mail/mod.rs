@@ -6,4 +6,5 @@ mod smtp;
 pub mod transport;
 
 pub use compose::{NoticeContext, compose};
+pub use smtp::SmtpServer;
 pub use transport::{DeliveryError, Transport};

@@ -28,17 +28,20 @@ pub struct DeliveryError {
 }
 
 impl Transport {
+    /// SMTP to `smtp` (`CONVENE_SMTP_URL`), else `.eml` files in `DATA_DIR/mail`.
     pub fn from_settings(
-        smtp_url: Option<&str>,
+        smtp: Option<&SmtpServer>,
         data_dir: &Path,
         timeout: std::time::Duration,
         connections: usize,
     ) -> Result<Self, AppError> {
-        match smtp_url.map(str::trim).filter(|u| !u.is_empty()) {
-            Some(url) => SmtpServer::from_url(url)
-                // As many pooled connections as the worker sends messages at once.
-                .map(|server| Transport::Smtp(SmtpClient::new(server, timeout, connections)))
-                .map_err(|e| AppError::config(format!("CONVENE_SMTP_URL is not usable: {e}"))),
+        match smtp {
+            // As many pooled connections as the worker sends messages at once.
+            Some(server) => Ok(Transport::Smtp(SmtpClient::new(
+                server.clone(),
+                timeout,
+                connections,
+            ))),
             None => {
                 let dir = data_dir.join("mail");
                 std::fs::create_dir_all(&dir).map_err(|e| {

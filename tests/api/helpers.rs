@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use convene::app::{Application, Options};
 use convene::clock::Clock;
-use convene::config::Settings;
+use convene::config::{Config, Settings};
 use convene::db::organizers;
 use convene::domain::{EmailAddress, SingleLine};
 use diesel::Connection;
@@ -210,7 +210,7 @@ pub async fn spawn_app_with(backend: Backend, setup: Setup) -> Option<TestApp> {
         .as_ref()
         .map_or_else(Clock::system, |b| b.clock.clone());
     let app = Application::build(
-        settings,
+        Config::parse(settings).expect("the test's settings are valid"),
         Options {
             run_worker: true,
             transport: None,

@@ -107,6 +107,29 @@ impl Instance {
     }
 }
 
+/// Sends SIGTERM to `child` and waits for it to exit, at most 20 seconds.
+pub async fn terminate(child: &mut Child) -> std::process::ExitStatus {
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "still running 20 s after SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 pub fn organizer_token(env: &[(&str, String)], data: &Path) -> String {
     let mut command = convene();
     command

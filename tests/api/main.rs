@@ -26,3 +26,4 @@ mod signups;
 mod smtp;
 mod storage;
 mod tokens;
+mod worker_links;

@@ -5,7 +5,6 @@
 //! `convene healthcheck`, JSON logs with masked addresses, SIGTERM.
 
 use std::collections::HashMap;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use convene::db::Db;
@@ -13,7 +12,7 @@ use convene::db::outbox::OutboxRow;
 use serde_json::{Value, json};
 
 use crate::helpers::{create_pg_database, postgres_admin_url};
-use crate::instances::{Instance, convene, organizer_token, outbox_rows};
+use crate::instances::{Instance, convene, organizer_token, outbox_rows, terminate};
 use crate::smtp::{Behaviour, SmtpSink};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -259,25 +258,7 @@ async fn sigterm_stops_cleanly_and_gives_back_claimed_mail() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
-    let pid = server.child.id().to_string();
-    let started = Instant::now();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let status = loop {
-        if let Some(status) = server.child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "still running 20 s after SIGTERM"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let status = terminate(&mut server.child).await;
     assert!(status.success(), "exit status {status}");
     // Nothing more was sent, nothing is still reserved, nothing counted as a failed attempt.
     assert_eq!(smtp.messages().len(), 1);
