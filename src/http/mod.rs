@@ -1,26 +1,22 @@
-//! HTTP: the route table, the shared state, and how malformed requests are answered. One file
-//! per resource beside this one; handlers parse input into domain types, make one database
-//! call, and render.
+//! HTTP: the route table, the shared state, and how malformed requests are answered.
+//!
+//! One rule places every handler: the JSON API in `api/` (one file per resource), the HTML
+//! pages in `pages/` (one file per audience, the organizers' under `pages/admin/`), the
+//! iCalendar feeds in `feeds`. The other files beside this one are what all three share
+//! (authentication, client addresses, limits, caches, health). Handlers read the request into
+//! domain input, call one use case of `service`, and render its answer.
 
-pub mod admin;
+pub mod api;
 pub mod auth;
-pub mod board;
 pub mod client;
-pub mod events;
 pub mod feeds;
 pub mod guard;
 pub mod health;
 pub mod input;
 pub mod limits;
-pub mod messages;
-pub mod openapi;
 pub mod pages;
 pub mod private;
-pub mod projects;
 pub mod recent;
-pub mod registrations;
-pub mod site;
-pub mod tokens;
 
 use std::sync::Arc;
 
@@ -51,7 +47,7 @@ pub struct AppState {
     pub outbox_wake: Arc<Notify>,
     pub feed_cache: feeds::FeedCache,
     pub recent_feeds: feeds::RecentFeeds,
-    pub recent_pages: pages::RecentPages,
+    pub recent_pages: pages::public::RecentPages,
     pub metrics: Arc<crate::metrics::Metrics>,
     pub trusted_proxies: Arc<Vec<ipnet::IpNet>>,
     pub login_limit: limits::LoginLimit,
@@ -90,97 +86,118 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::PathConfig::default()
             .error_handler(|_err, _req| AppError::not_found("no such page").into()),
     )
-    .route("/", get_or_head().to(pages::home))
-    .route("/static/style.css", web::get().to(site::stylesheet))
-    .route("/static/board.js", web::get().to(site::board_script))
-    .route("/events/{slug}/board", get_or_head().to(board::page))
-    .route("/events/{slug}/board/stream", web::get().to(board::stream))
-    .route("/lead/{token}", get_or_head().to(board::lead))
-    .route("/lead/{token}/board", web::post().to(board::lead_lines))
-    .route("/lead/{token}/slots", web::post().to(board::lead_slot))
+    .route("/", get_or_head().to(pages::public::home))
+    .route("/static/style.css", web::get().to(pages::site::stylesheet))
+    .route("/static/board.js", web::get().to(pages::site::board_script))
+    .route("/events/{slug}/board", get_or_head().to(pages::board::page))
+    .route(
+        "/events/{slug}/board/stream",
+        web::get().to(pages::board::stream),
+    )
+    .route("/lead/{token}", get_or_head().to(pages::lead::lead))
+    .route(
+        "/lead/{token}/board",
+        web::post().to(pages::lead::lead_lines),
+    )
+    .route(
+        "/lead/{token}/slots",
+        web::post().to(pages::lead::lead_slot),
+    )
     .route(
         "/lead/{token}/slots/{id}/delete",
-        web::post().to(board::lead_slot_delete),
+        web::post().to(pages::lead::lead_slot_delete),
     )
     .route(
         "/manage/{token}/checkin",
-        web::post().to(board::manage_checkin),
+        web::post().to(pages::manage::manage_checkin),
     )
     .route(
         "/manage/{token}/checkout",
-        web::post().to(board::manage_checkout),
+        web::post().to(pages::manage::manage_checkout),
     )
     .service(
         web::resource("/events/{slug}/signup")
-            .route(web::post().to(pages::sign_up))
-            .route(web::get().to(pages::signup_form)),
+            .route(web::post().to(pages::public::sign_up))
+            .route(web::get().to(pages::public::signup_form)),
     )
-    .route("/events/{slug}/thanks", web::get().to(pages::thanks))
-    .route("/manage/{token}", get_or_head().to(pages::manage))
+    .route(
+        "/events/{slug}/thanks",
+        web::get().to(pages::public::thanks),
+    )
+    .route("/manage/{token}", get_or_head().to(pages::manage::manage))
     .route(
         "/manage/{token}/cancel",
-        web::post().to(pages::manage_cancel),
+        web::post().to(pages::manage::manage_cancel),
     )
     .route(
         "/manage/{token}/projects",
-        web::post().to(pages::manage_projects),
+        web::post().to(pages::manage::manage_projects),
     )
     .route(
         "/manage/{token}/feed-token",
-        web::post().to(pages::manage_feed),
+        web::post().to(pages::manage::manage_feed),
     )
     .service(
         web::resource("/login")
-            .route(web::get().to(admin::login_page))
-            .route(web::post().to(admin::login)),
+            .route(web::get().to(pages::admin::login::login_page))
+            .route(web::post().to(pages::admin::login::login)),
     )
-    .route("/logout", web::post().to(admin::logout))
-    .route("/admin", web::get().to(admin::dashboard))
+    .route("/logout", web::post().to(pages::admin::login::logout))
+    .route("/admin", web::get().to(pages::admin::dashboard))
     .service(
         web::resource("/admin/tokens")
-            .route(web::get().to(tokens::list))
-            .route(web::post().to(tokens::create)),
+            .route(web::get().to(pages::admin::tokens::list))
+            .route(web::post().to(pages::admin::tokens::create)),
     )
-    .route("/admin/tokens/{id}/revoke", web::post().to(tokens::revoke))
-    .route("/admin/events/new", web::get().to(admin::new_event))
-    .route("/admin/events", web::post().to(admin::create_event))
+    .route(
+        "/admin/tokens/{id}/revoke",
+        web::post().to(pages::admin::tokens::revoke),
+    )
+    .route(
+        "/admin/events/new",
+        web::get().to(pages::admin::events::new_event),
+    )
+    .route(
+        "/admin/events",
+        web::post().to(pages::admin::events::create_event),
+    )
     .service(
         web::resource("/admin/events/{slug}")
-            .route(web::get().to(admin::edit_event))
-            .route(web::post().to(admin::update_event)),
+            .route(web::get().to(pages::admin::events::edit_event))
+            .route(web::post().to(pages::admin::events::update_event)),
     )
     .route(
         "/admin/events/{slug}/cancel",
-        web::post().to(admin::cancel_event),
+        web::post().to(pages::admin::events::cancel_event),
     )
     .route(
         "/admin/events/{slug}/messages",
-        web::post().to(admin::send_message),
+        web::post().to(pages::admin::events::send_message),
     )
     .route(
         "/admin/events/{slug}/attendees",
-        web::get().to(admin::attendees),
+        web::get().to(pages::admin::attendees::attendees),
     )
     .route(
         "/admin/events/{slug}/attendees.csv",
-        web::get().to(admin::attendees_csv),
+        web::get().to(pages::admin::attendees::attendees_csv),
     )
     .route(
         "/admin/events/{slug}/projects/new",
-        web::get().to(admin::new_project),
+        web::get().to(pages::admin::projects::new_project),
     )
     .route(
         "/admin/events/{slug}/projects",
-        web::post().to(admin::create_project),
+        web::post().to(pages::admin::projects::create_project),
     )
     .service(
         web::resource("/admin/events/{slug}/projects/{project}")
-            .route(web::get().to(admin::edit_project))
-            .route(web::post().to(admin::update_project)),
+            .route(web::get().to(pages::admin::projects::edit_project))
+            .route(web::post().to(pages::admin::projects::update_project)),
     )
     .route(
         "/admin/events/{slug}/projects/{project}/delete",
-        web::post().to(admin::delete_project),
+        web::post().to(pages::admin::projects::delete_project),
     )
     .route("/calendar", web::get().to(feeds::subscribe_help))
     .route("/calendar.ics", get_or_head().to(feeds::site))
@@ -191,82 +208,91 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         get_or_head().to(feeds::project),
     )
     .route("/feeds/{token}.ics", get_or_head().to(feeds::personal))
-    .route("/events/{slug}", get_or_head().to(pages::event))
+    .route("/events/{slug}", get_or_head().to(pages::public::event))
     .service(
         web::resource("/unsubscribe/{token}")
-            .route(web::get().to(messages::unsubscribe_page))
-            .route(web::post().to(messages::unsubscribe)),
+            .route(web::get().to(pages::manage::unsubscribe_page))
+            .route(web::post().to(pages::manage::unsubscribe)),
     )
     .route("/healthz", web::get().to(health::healthz))
     .route("/readyz", web::get().to(health::readyz))
     .route("/metrics", web::get().to(health::metrics))
     .service(
         web::scope("/api/v1")
-            .route("/openapi.json", web::get().to(openapi::document))
+            .route("/openapi.json", web::get().to(api::openapi::document))
             .service(
                 web::resource("/events")
-                    .route(web::get().to(events::list))
-                    .route(web::post().to(events::create)),
+                    .route(web::get().to(api::events::list))
+                    .route(web::post().to(api::events::create)),
             )
             .service(
                 web::resource("/events/{slug}")
-                    .route(web::get().to(events::get))
-                    .route(web::patch().to(events::update)),
+                    .route(web::get().to(api::events::get))
+                    .route(web::patch().to(api::events::update)),
             )
-            .route("/events/{slug}/cancel", web::post().to(events::cancel))
+            .route("/events/{slug}/cancel", web::post().to(api::events::cancel))
             .service(
                 web::resource("/events/{slug}/projects")
-                    .route(web::get().to(projects::list))
-                    .route(web::post().to(projects::create)),
+                    .route(web::get().to(api::projects::list))
+                    .route(web::post().to(api::projects::create)),
             )
             .service(
                 web::resource("/events/{slug}/projects/{project}")
-                    .route(web::get().to(projects::get))
-                    .route(web::patch().to(projects::update))
-                    .route(web::delete().to(projects::delete)),
+                    .route(web::get().to(api::projects::get))
+                    .route(web::patch().to(api::projects::update))
+                    .route(web::delete().to(api::projects::delete)),
             )
             .service(
                 web::resource("/events/{slug}/registrations")
-                    .route(web::get().to(registrations::list))
-                    .route(web::post().to(registrations::sign_up)),
+                    .route(web::get().to(api::registrations::list))
+                    .route(web::post().to(api::registrations::sign_up)),
             )
-            .route("/events/{slug}/board", web::get().to(board::get_board))
-            .route("/events/{slug}/slots", web::get().to(board::list_slots))
+            .route("/events/{slug}/board", web::get().to(api::board::get_board))
+            .route(
+                "/events/{slug}/slots",
+                web::get().to(api::board::list_slots),
+            )
             .route(
                 "/events/{slug}/projects/{project}/board",
-                web::put().to(board::put_lines),
+                web::put().to(api::board::put_lines),
             )
             .route(
                 "/events/{slug}/projects/{project}/slots",
-                web::post().to(board::create_slot),
+                web::post().to(api::board::create_slot),
             )
             .service(
                 web::resource("/events/{slug}/projects/{project}/slots/{id}")
-                    .route(web::patch().to(board::update_slot))
-                    .route(web::delete().to(board::delete_slot)),
+                    .route(web::patch().to(api::board::update_slot))
+                    .route(web::delete().to(api::board::delete_slot)),
             )
             .route(
                 "/registrations/{token}/checkin",
-                web::post().to(board::api_checkin),
+                web::post().to(api::board::api_checkin),
             )
             .route(
                 "/registrations/{token}/checkout",
-                web::post().to(board::api_checkout),
+                web::post().to(api::board::api_checkout),
             )
-            .route("/events/{slug}/messages", web::post().to(messages::send))
-            .route("/events/{slug}/outbox", web::get().to(messages::outbox))
+            .route(
+                "/events/{slug}/messages",
+                web::post().to(api::messages::send),
+            )
+            .route(
+                "/events/{slug}/outbox",
+                web::get().to(api::messages::outbox),
+            )
             .service(
                 web::resource("/registrations/{token}")
-                    .route(web::get().to(registrations::get_own))
-                    .route(web::patch().to(registrations::change_own)),
+                    .route(web::get().to(api::registrations::get_own))
+                    .route(web::patch().to(api::registrations::change_own)),
             )
             .route(
                 "/registrations/{token}/cancel",
-                web::post().to(registrations::cancel_own),
+                web::post().to(api::registrations::cancel_own),
             )
             .route(
                 "/registrations/{token}/feed-token",
-                web::post().to(registrations::rotate_feed),
+                web::post().to(api::registrations::rotate_feed),
             )
             .default_service(web::to(not_found)),
     )

@@ -3,17 +3,20 @@
 //! of `convene organizer token` (`domain::api_token`, `db::organizers`).
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::State;
-use super::admin::Admin;
-use super::site::{HtmlForm, PageError, check_csrf, csrf_token, problem_for, render, see_other};
-use crate::db::organizers::{self, ApiTokenRow, MAX_API_TOKENS};
 use crate::domain::TokenRequest;
-use crate::domain::api_token::{LABEL_MAX, expiry_text, time_text};
 use crate::error::AppError;
+use crate::http::State;
+use crate::http::pages::admin::Admin;
+use actix_web::{HttpRequest, HttpResponse, web};
+
+use crate::db::organizers::{self, ApiTokenRow, MAX_API_TOKENS};
+use crate::domain::api_token::{LABEL_MAX, expiry_text, time_text};
+use crate::http::pages::site::{
+    HtmlForm, PageError, check_csrf, csrf_token, problem_for, render, see_other,
+};
 
 /// The lifetimes offered in the form, as `--expires-in` takes them.
 const LIFETIMES: &[(&str, &str)] = &[
@@ -105,7 +108,7 @@ async fn page(
         actix_web::http::header::CACHE_CONTROL,
         actix_web::http::header::HeaderValue::from_static("no-store"),
     );
-    Ok(super::site::with_cookie(response, cookie))
+    Ok(crate::http::pages::site::with_cookie(response, cookie))
 }
 
 pub async fn list(req: HttpRequest, state: State, admin: Admin) -> Result<HttpResponse, PageError> {

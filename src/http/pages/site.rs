@@ -24,7 +24,7 @@ pub async fn stylesheet() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/css; charset=utf-8")
         .insert_header(("Cache-Control", "public, max-age=3600"))
-        .body(include_str!("../../web/static/style.css"))
+        .body(include_str!("../../../web/static/style.css"))
 }
 
 /// The board's live-update script (the only script; the board works without it).
@@ -32,7 +32,7 @@ pub async fn board_script() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/javascript; charset=utf-8")
         .insert_header(("Cache-Control", "public, max-age=3600"))
-        .body(include_str!("../../web/static/board.js"))
+        .body(include_str!("../../../web/static/board.js"))
 }
 
 /// A submitted HTML form (`application/x-www-form-urlencoded`), where a repeated field (the

@@ -1,6 +1,6 @@
-//! The public pages: upcoming events, one event with its projects and the signup form, the
-//! "check your inbox" page, and an attendee's own registration behind the link from their
-//! email. Forms carry a CSRF token and follow Post/Redirect/Get; a GET never changes anything.
+//! The public pages: upcoming events, one event with its projects and the signup form, and
+//! the "check your inbox" page. Forms carry a CSRF token and follow Post/Redirect/Get; a GET
+//! never changes anything.
 
 use std::sync::Arc;
 
@@ -9,19 +9,18 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::State;
-use super::site::{
+use crate::db::events::{EventRow, EventSummary, Period};
+use crate::db::projects::ProjectDetail;
+use crate::db::{events, projects};
+use crate::domain::seats::project_has_room;
+use crate::domain::{EventKind, EventStatus, FieldProblem, Problems, Slug};
+use crate::error::AppError;
+use crate::http::State;
+use crate::http::pages::site::{
     HtmlForm, PageError, check_csrf, csrf_token, markdown, problem_for, render, see_other,
     with_cookie,
 };
-use crate::db::events::{self, EventRow, EventSummary, Period};
-use crate::db::projects::{self, ProjectDetail};
-use crate::db::{attendees, registrations};
-use crate::domain::seats::project_has_room;
-use crate::domain::{EventKind, EventStatus, FieldProblem, Problems, RegistrationStatus, Slug};
-use crate::error::AppError;
 use crate::links::Links;
-use crate::service;
 
 /// "12 seats left", "waitlist: 3", "open".
 fn seats_text(event: &EventRow, waitlist: i64) -> (String, &'static str) {
@@ -99,7 +98,7 @@ pub type EventRead = (
     String,
 );
 
-pub type RecentPages = super::recent::Recent<PageRead>;
+pub type RecentPages = crate::http::recent::Recent<PageRead>;
 
 #[derive(Deserialize)]
 pub struct HomeQuery {
@@ -397,7 +396,7 @@ pub async fn sign_up(
         problems,
     };
     // The same reading of the same fields as the API's: the same problems, shown on the form.
-    let input = super::registrations::SignupInput {
+    let input = crate::http::api::registrations::SignupInput {
         name: form.name.clone(),
         email: form.email.clone(),
         projects: form.projects.clone(),
@@ -415,7 +414,8 @@ pub async fn sign_up(
             .await;
         }
     };
-    match super::registrations::perform_signup(&state, &req, slug.clone(), request).await {
+    match crate::http::api::registrations::perform_signup(&state, &req, slug.clone(), request).await
+    {
         Ok(_) => Ok(see_other(&thanks)),
         Err(AppError::Invalid(problems)) => {
             let list = form_problems(problems);
@@ -474,205 +474,6 @@ pub async fn thanks(state: State, slug: web::Path<String>) -> Result<HttpRespons
             title: event.title,
         },
     )
-}
-
-struct ManageProject {
-    slug: String,
-    name: String,
-    location: String,
-    checked: bool,
-}
-
-#[derive(Template)]
-#[template(path = "manage.html")]
-struct ManagePage {
-    token: String,
-    csrf: String,
-    slug: String,
-    title: String,
-    when: String,
-    name: String,
-    status: String,
-    active: bool,
-    projects: Vec<ManageProject>,
-    projects_problem: Option<String>,
-    feed_url: Option<String>,
-    feed_webcal: String,
-    flash: Option<&'static str>,
-    going: bool,
-    /// The project whose table the attendee is checked in at now.
-    checked_in: Option<String>,
-}
-
-#[derive(Deserialize)]
-pub struct ManageQuery {
-    done: Option<String>,
-}
-
-async fn manage_page(
-    req: &HttpRequest,
-    state: &State,
-    token: String,
-    flash: Option<&'static str>,
-    projects_problem: Option<String>,
-    status: StatusCode,
-) -> Result<HttpResponse, PageError> {
-    let (links, key, lookup) = (state.links.clone(), state.key.clone(), token.clone());
-    let now = state.clock.now();
-    let (event, view, all_projects, feed_url, checked_in) = state
-        .db
-        .read(move |conn| {
-            let row = registrations::find_by_token(conn, &lookup)?;
-            let checked_in = crate::db::board::current_checkin(conn, row.id, now)?;
-            let event = events::find(conn, row.event_id)?;
-            let view = registrations::view(conn, row)?;
-            let all = projects::for_event(conn, event.id)?;
-            let feed = attendees::find(conn, &view.registration.email_normalized)?
-                .map(|a| links.personal_feed(&a.feed_token(&key)));
-            Ok((event, view, all, feed, checked_in))
-        })
-        .await?;
-    let status_text = match view.registration.status() {
-        RegistrationStatus::Going => "You are going.".to_owned(),
-        RegistrationStatus::Waitlisted => format!(
-            "You are on the waitlist, at position {}.",
-            view.waitlist_position.unwrap_or(0)
-        ),
-        RegistrationStatus::Cancelled => "Cancelled.".to_owned(),
-    };
-    let (csrf, cookie) = csrf_token(req, &state.links);
-    let page = ManagePage {
-        csrf,
-        slug: event.slug.clone(),
-        title: event.title.clone(),
-        when: event.window()?.human(),
-        name: view.registration.name.clone(),
-        status: status_text,
-        active: view.registration.status() != RegistrationStatus::Cancelled,
-        projects: all_projects
-            .iter()
-            .map(|p| ManageProject {
-                slug: p.slug.clone(),
-                name: p.name.clone(),
-                location: p.location.clone(),
-                checked: view.projects.iter().any(|j| j.id == p.id),
-            })
-            .collect(),
-        projects_problem,
-        feed_webcal: feed_url.as_deref().map(Links::webcal).unwrap_or_default(),
-        feed_url,
-        flash,
-        going: view.registration.status() == RegistrationStatus::Going,
-        checked_in: checked_in
-            .and_then(|id| all_projects.iter().find(|p| p.id == id))
-            .map(|p| p.name.clone()),
-        token,
-    };
-    let mut response = with_cookie(render(status, &page)?, cookie);
-    // The token is in the address: never send it on to another site, never cache the page.
-    let headers = response.headers_mut();
-    headers.insert(
-        actix_web::http::header::REFERRER_POLICY,
-        actix_web::http::header::HeaderValue::from_static("no-referrer"),
-    );
-    headers.insert(
-        actix_web::http::header::CACHE_CONTROL,
-        actix_web::http::header::HeaderValue::from_static("no-store"),
-    );
-    Ok(response)
-}
-
-pub async fn manage(
-    req: HttpRequest,
-    state: State,
-    token: web::Path<String>,
-    query: web::Query<ManageQuery>,
-) -> Result<HttpResponse, PageError> {
-    let flash = match query.done.as_deref() {
-        Some("projects") => Some("Your projects are saved."),
-        Some("cancelled") => {
-            Some("Your registration is cancelled. We have sent you a confirmation.")
-        }
-        Some("feed") => Some("Your feed has a new link; the old one no longer works."),
-        Some("checkin") => Some("You are checked in. It ends by itself after a few hours."),
-        Some("checkout") => Some("You are checked out."),
-        _ => None,
-    };
-    manage_page(
-        &req,
-        &state,
-        token.into_inner(),
-        flash,
-        None,
-        StatusCode::OK,
-    )
-    .await
-}
-
-#[derive(Deserialize)]
-pub struct TokenForm {
-    #[serde(default)]
-    csrf: String,
-    #[serde(default)]
-    projects: Vec<String>,
-}
-
-pub async fn manage_cancel(
-    req: HttpRequest,
-    state: State,
-    token: web::Path<String>,
-    form: HtmlForm<TokenForm>,
-) -> Result<HttpResponse, PageError> {
-    check_csrf(&req, &state.links, &form.0.csrf)?;
-    let token = token.into_inner();
-    service::registrations::cancel(&state.service, token.clone()).await?;
-    Ok(see_other(&format!("/manage/{token}?done=cancelled")))
-}
-
-pub async fn manage_projects(
-    req: HttpRequest,
-    state: State,
-    token: web::Path<String>,
-    form: HtmlForm<TokenForm>,
-) -> Result<HttpResponse, PageError> {
-    let form = form.0;
-    check_csrf(&req, &state.links, &form.csrf)?;
-    let token = token.into_inner();
-    let mut problems = Problems::new();
-    let slugs = super::registrations::project_slugs(&mut problems, &form.projects);
-    let saved = match problems.finish() {
-        Ok(()) => service::registrations::change_projects(&state.service, token.clone(), slugs)
-            .await
-            .map(|_| ()),
-        Err(problems) => Err(AppError::Invalid(problems)),
-    };
-    match saved {
-        Ok(()) => Ok(see_other(&format!("/manage/{token}?done=projects"))),
-        Err(AppError::Invalid(problems)) => {
-            manage_page(
-                &req,
-                &state,
-                token,
-                None,
-                Some(problems.to_string()),
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await
-        }
-        Err(e) => Err(e.into()),
-    }
-}
-
-pub async fn manage_feed(
-    req: HttpRequest,
-    state: State,
-    token: web::Path<String>,
-    form: HtmlForm<TokenForm>,
-) -> Result<HttpResponse, PageError> {
-    check_csrf(&req, &state.links, &form.0.csrf)?;
-    let token = token.into_inner();
-    service::registrations::rotate_feed(&state.service, token.clone()).await?;
-    Ok(see_other(&format!("/manage/{token}?done=feed")))
 }
 
 pub async fn not_found_page() -> Result<HttpResponse, PageError> {

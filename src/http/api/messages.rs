@@ -1,16 +1,16 @@
-//! Organizers' mail: messages to the attendees of an event or of one project, the state of
-//! every message an event caused, and the one-click opt-out that bulk mail links to.
+//! Organizers' mail through the API: messages to the attendees of an event or of one
+//! project, and the state of every message an event caused.
 
 use actix_web::{HttpResponse, web};
-use askama::Template;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::State;
-use super::auth::Organizer;
 use crate::domain::time::instant_text;
 use crate::error::AppError;
-use crate::service::{self, messages::Message};
+use crate::http::State;
+use crate::http::auth::Organizer;
+use crate::service;
+use crate::service::messages::Message;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -82,46 +82,4 @@ pub async fn outbox(
         })
         .collect();
     Ok(HttpResponse::Ok().json(bodies))
-}
-
-#[derive(Template)]
-#[template(path = "unsubscribe.html")]
-struct UnsubscribePage {
-    event_title: String,
-    done: bool,
-}
-
-/// The opt-out link from a reminder: a page with a button. A GET changes nothing, since mail
-/// scanners follow links.
-pub async fn unsubscribe_page(
-    state: State,
-    token: web::Path<String>,
-) -> Result<HttpResponse, AppError> {
-    let (event_title, muted) =
-        service::registrations::unsubscribe_target(&state.service, token.into_inner()).await?;
-    page(UnsubscribePage {
-        event_title,
-        done: muted,
-    })
-}
-
-/// The button, and RFC 8058 one-click unsubscribe from mail clients (`List-Unsubscribe-Post`).
-pub async fn unsubscribe(state: State, token: web::Path<String>) -> Result<HttpResponse, AppError> {
-    let event_title =
-        service::registrations::unsubscribe(&state.service, token.into_inner()).await?;
-    page(UnsubscribePage {
-        event_title,
-        done: true,
-    })
-}
-
-fn page(template: UnsubscribePage) -> Result<HttpResponse, AppError> {
-    let html = template
-        .render()
-        .map_err(|e| AppError::Internal(e.into()))?;
-    Ok(HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .insert_header(("Referrer-Policy", "no-referrer"))
-        .insert_header(("Cache-Control", "no-store"))
-        .body(html))
 }

@@ -5,13 +5,13 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::State;
-use super::auth::Organizer;
 use crate::db::registrations::RegistrationView;
 use crate::domain::drafts::NAME_MAX;
 use crate::domain::time::instant_text;
 use crate::domain::{EmailAddress, Problems, SignupRequest, Slug, person_name};
 use crate::error::AppError;
+use crate::http::State;
+use crate::http::auth::Organizer;
 use crate::service::{self, registrations::SignupOutcome};
 
 /// The most projects one person may join at one event.

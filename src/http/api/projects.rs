@@ -4,15 +4,15 @@ use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::State;
-use super::auth::Organizer;
-use super::input::{nullable, nullable_whole};
 use crate::db::projects::ProjectDetail;
 use crate::domain::drafts::{DESCRIPTION_MAX, LEADS_MAX, NAME_MAX, PLACE_MAX, TITLE_MAX};
 use crate::domain::{
     Capacity, EmailAddress, Lead, LongText, Problems, ProjectDraft, SingleLine, Slug, WebUrl,
 };
 use crate::error::AppError;
+use crate::http::State;
+use crate::http::auth::Organizer;
+use crate::http::input::{nullable, nullable_whole};
 use crate::service;
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]

@@ -4,9 +4,6 @@ use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::State;
-use super::auth::Organizer;
-use super::input::{nullable, nullable_whole};
 use crate::db::events::{EventSummary, Period};
 use crate::domain::ReminderOffsets;
 use crate::domain::drafts::{DESCRIPTION_MAX, PLACE_MAX, SUMMARY_MAX, TITLE_MAX};
@@ -15,6 +12,9 @@ use crate::domain::{
     Capacity, EventDraft, EventKind, EventWindow, LongText, Problems, SingleLine, Slug, WebUrl,
 };
 use crate::error::AppError;
+use crate::http::State;
+use crate::http::auth::Organizer;
+use crate::http::input::{nullable, nullable_whole};
 use crate::links::Links;
 use crate::service;
 

@@ -1,0 +1,549 @@
+//! The event form: creating, changing and cancelling an event, the state of its mail, and the
+//! message to its attendees.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+use super::login::CsrfForm;
+use super::{Admin, FormField, field, form_capacity};
+use crate::db::{events, projects};
+use crate::domain::{EventKind, EventStatus, FieldProblem, Problems};
+use crate::error::AppError;
+use crate::http::State;
+use crate::http::api::events::EventInput;
+use crate::http::pages::site::{
+    HtmlForm, PageError, check_csrf, csrf_token, problem_for, render, see_other, with_cookie,
+};
+use crate::service;
+use crate::service::messages::Message;
+
+#[derive(Deserialize, Default, Clone)]
+pub struct EventForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    title: String,
+    #[serde(default)]
+    slug: String,
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    summary: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    timezone: String,
+    #[serde(default)]
+    all_day: String,
+    #[serde(default)]
+    starts_at: String,
+    #[serde(default)]
+    ends_at: String,
+    #[serde(default)]
+    venue: String,
+    #[serde(default)]
+    address: String,
+    #[serde(default)]
+    online_url: String,
+    #[serde(default)]
+    capacity: String,
+    #[serde(default)]
+    reminder_offsets: String,
+}
+
+impl EventForm {
+    fn input(&self, creating: bool) -> Result<EventInput, Problems> {
+        let capacity = form_capacity(&self.capacity)?;
+        let text = |s: &str| Some(s.to_owned());
+        Ok(EventInput {
+            slug: (!self.slug.trim().is_empty() || !creating)
+                .then(|| self.slug.clone())
+                .filter(|s| !s.trim().is_empty()),
+            kind: text(&self.kind),
+            title: text(&self.title),
+            summary: text(&self.summary),
+            description: text(&self.description),
+            timezone: text(&self.timezone),
+            starts_at: text(&self.starts_at),
+            ends_at: text(&self.ends_at),
+            all_day: Some(self.all_day == "on"),
+            venue: text(&self.venue),
+            address: text(&self.address),
+            online_url: Some(Some(self.online_url.clone())),
+            capacity: Some(capacity),
+            signup_opens_at: None,
+            signup_closes_at: None,
+            reminder_offsets: Some(match self.reminder_offsets.trim() {
+                "" => None,
+                "none" => Some(String::new()),
+                own => Some(own.to_owned()),
+            }),
+        })
+    }
+
+    fn of(e: &events::EventRow) -> Self {
+        // Seconds only when there are some, so saving the form unchanged changes nothing.
+        let format = match (
+            e.all_day,
+            chrono::Timelike::second(&e.starts_local) + chrono::Timelike::second(&e.ends_local),
+        ) {
+            (true, _) => "%Y-%m-%d",
+            (false, 0) => "%Y-%m-%dT%H:%M",
+            (false, _) => "%Y-%m-%dT%H:%M:%S",
+        };
+        Self {
+            csrf: String::new(),
+            title: e.title.clone(),
+            slug: e.slug.clone(),
+            kind: e.kind.clone(),
+            summary: e.summary.clone(),
+            description: e.description.clone(),
+            timezone: e.timezone.clone(),
+            all_day: if e.all_day {
+                "on".into()
+            } else {
+                String::new()
+            },
+            starts_at: e.starts_local.format(format).to_string(),
+            ends_at: e.ends_local.format(format).to_string(),
+            venue: e.venue.clone(),
+            address: e.address.clone(),
+            online_url: e.online_url.clone().unwrap_or_default(),
+            capacity: e.capacity.map(|c| c.to_string()).unwrap_or_default(),
+            reminder_offsets: match e.reminder_offsets.as_deref() {
+                Some("") => "none".into(),
+                other => other.unwrap_or_default().to_owned(),
+            },
+        }
+    }
+
+    fn fields(&self, problems: &[FieldProblem]) -> Vec<FormField> {
+        let mut kind = field("kind", "Kind", "", "select", &self.kind, problems);
+        kind.options = EventKind::ALL
+            .iter()
+            .map(|k| k.as_str().to_owned())
+            .collect();
+        vec![
+            field("title", "Title", "", "text", &self.title, problems),
+            field(
+                "slug",
+                "Address",
+                "(letters, digits and hyphens; made from the title if empty)",
+                "text",
+                &self.slug,
+                problems,
+            ),
+            kind,
+            field(
+                "summary",
+                "Summary",
+                "(one line)",
+                "text",
+                &self.summary,
+                problems,
+            ),
+            field(
+                "description",
+                "Description",
+                "(Markdown)",
+                "textarea",
+                &self.description,
+                problems,
+            ),
+            field(
+                "timezone",
+                "Time zone",
+                "(such as Europe/Berlin)",
+                "text",
+                &self.timezone,
+                problems,
+            ),
+            field(
+                "all_day",
+                "All day",
+                "(whole days: give dates below)",
+                "checkbox",
+                &self.all_day,
+                problems,
+            ),
+            field(
+                "starts_at",
+                "Starts",
+                "(2027-03-06T09:30, or a date for all-day events)",
+                "text",
+                &self.starts_at,
+                problems,
+            ),
+            field(
+                "ends_at",
+                "Ends",
+                "(for all-day events: the last day)",
+                "text",
+                &self.ends_at,
+                problems,
+            ),
+            field("venue", "Venue", "", "text", &self.venue, problems),
+            field("address", "Address", "", "text", &self.address, problems),
+            field(
+                "online_url",
+                "Online link",
+                "(https://...)",
+                "text",
+                &self.online_url,
+                problems,
+            ),
+            field(
+                "capacity",
+                "Seats",
+                "(empty: no limit)",
+                "text",
+                &self.capacity,
+                problems,
+            ),
+            field(
+                "reminder_offsets",
+                "Reminders",
+                "(such as 24h,1h; empty: the default; none: no reminders)",
+                "text",
+                &self.reminder_offsets,
+                problems,
+            ),
+        ]
+    }
+}
+
+struct ProjectLine {
+    slug: String,
+    name: String,
+    location: String,
+    joined: i64,
+}
+
+#[derive(Template)]
+#[template(path = "admin/event_form.html")]
+struct EventFormPage {
+    csrf: String,
+    editing: bool,
+    slug: String,
+    cancelled: bool,
+    f: EventForm,
+    fields: Vec<FormField>,
+    problems: Vec<FieldProblem>,
+    projects: Vec<ProjectLine>,
+    flash: Option<&'static str>,
+    mail: MailSummary,
+    message: MessageValues,
+}
+
+/// The message form as sent, and what was wrong with it.
+#[derive(Default)]
+struct MessageValues {
+    subject: String,
+    body: String,
+    project: String,
+    problems: Vec<FieldProblem>,
+}
+
+impl MessageValues {
+    fn problem(&self, field: &str) -> Option<&str> {
+        problem_for(&self.problems, field)
+    }
+}
+
+/// How an event's mail is doing, for its organizers.
+#[derive(Default)]
+struct MailSummary {
+    sent: usize,
+    pending: usize,
+    skipped: usize,
+    failed: Vec<(String, String, String)>,
+}
+
+pub async fn new_event(
+    req: HttpRequest,
+    state: State,
+    _admin: Admin,
+) -> Result<HttpResponse, PageError> {
+    let f = EventForm {
+        kind: "sprint".into(),
+        timezone: "UTC".into(),
+        ..EventForm::default()
+    };
+    event_form(&req, &state, None, f, Vec::new(), None, StatusCode::OK).await
+}
+
+async fn event_form(
+    req: &HttpRequest,
+    state: &State,
+    slug: Option<String>,
+    f: EventForm,
+    problems: Vec<FieldProblem>,
+    flash: Option<&'static str>,
+    status: StatusCode,
+) -> Result<HttpResponse, PageError> {
+    let message = MessageValues::default();
+    event_page(req, state, (slug, f, problems), flash, status, message).await
+}
+
+/// The event's form page: the event form (with its problems) and the message form.
+async fn event_page(
+    req: &HttpRequest,
+    state: &State,
+    form: (Option<String>, EventForm, Vec<FieldProblem>),
+    flash: Option<&'static str>,
+    status: StatusCode,
+    message: MessageValues,
+) -> Result<HttpResponse, PageError> {
+    let (slug, f, problems) = form;
+    let (projects, cancelled, mail) = match slug.clone() {
+        Some(slug) => {
+            state
+                .db
+                .read(move |conn| {
+                    let event = events::find_by_slug(conn, &slug)?;
+                    let details = projects::details_for_event(conn, event.id)?;
+                    let messages = crate::db::outbox::for_event(conn, event.id, 5000)?;
+                    let mut mail = MailSummary::default();
+                    for m in &messages {
+                        match m.state() {
+                            "sent" => mail.sent += 1,
+                            "pending" => mail.pending += 1,
+                            "skipped" => mail.skipped += 1,
+                            _ => mail.failed.push((
+                                m.recipient.clone(),
+                                m.kind.replace('_', " "),
+                                m.last_error.clone().unwrap_or_default(),
+                            )),
+                        }
+                    }
+                    Ok((
+                        details
+                            .into_iter()
+                            .map(|d| ProjectLine {
+                                slug: d.project.slug,
+                                name: d.project.name,
+                                location: d.project.location,
+                                joined: d.joined,
+                            })
+                            .collect(),
+                        event.status() == EventStatus::Cancelled,
+                        mail,
+                    ))
+                })
+                .await?
+        }
+        None => (Vec::new(), false, MailSummary::default()),
+    };
+    let (csrf, cookie) = csrf_token(req, &state.links);
+    let page = EventFormPage {
+        csrf,
+        editing: slug.is_some(),
+        slug: slug.unwrap_or_default(),
+        cancelled,
+        fields: f.fields(&problems),
+        f,
+        problems,
+        projects,
+        flash,
+        mail,
+        message,
+    };
+    Ok(with_cookie(render(status, &page)?, cookie))
+}
+
+pub async fn create_event(
+    req: HttpRequest,
+    state: State,
+    _admin: Admin,
+    form: HtmlForm<EventForm>,
+) -> Result<HttpResponse, PageError> {
+    let form = form.0;
+    check_csrf(&req, &state.links, &form.csrf)?;
+    let draft = form.input(true).and_then(|input| input.into_draft(None));
+    let draft = match draft {
+        Ok(d) => d,
+        Err(p) => {
+            return event_form(
+                &req,
+                &state,
+                None,
+                form,
+                p.into_list(),
+                None,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await;
+        }
+    };
+    match service::events::create(&state.service, draft).await {
+        Ok(summary) => Ok(see_other(&format!(
+            "/admin/events/{}?done=created",
+            summary.event.slug
+        ))),
+        Err(AppError::Invalid(p)) => {
+            event_form(
+                &req,
+                &state,
+                None,
+                form,
+                p.into_list(),
+                None,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct DoneQuery {
+    done: Option<String>,
+}
+
+pub async fn edit_event(
+    req: HttpRequest,
+    state: State,
+    _admin: Admin,
+    slug: web::Path<String>,
+    query: web::Query<DoneQuery>,
+) -> Result<HttpResponse, PageError> {
+    let slug = slug.into_inner();
+    let lookup = slug.clone();
+    let event = state
+        .db
+        .read(move |conn| events::find_by_slug(conn, &lookup))
+        .await?;
+    let flash = match query.done.as_deref() {
+        Some("created") => Some("The event is created. Add its projects below."),
+        Some("saved") => {
+            Some("Saved. If the time or place changed, everyone signed up is told by email.")
+        }
+        Some("cancelled") => Some("The event is cancelled and everyone signed up is told."),
+        Some("project") => Some("The projects are updated."),
+        Some("message") => Some("Your message is on its way to the attendees."),
+        _ => None,
+    };
+    event_form(
+        &req,
+        &state,
+        Some(slug),
+        EventForm::of(&event),
+        Vec::new(),
+        flash,
+        StatusCode::OK,
+    )
+    .await
+}
+
+pub async fn update_event(
+    req: HttpRequest,
+    state: State,
+    _admin: Admin,
+    slug: web::Path<String>,
+    form: HtmlForm<EventForm>,
+) -> Result<HttpResponse, PageError> {
+    let form = form.0;
+    check_csrf(&req, &state.links, &form.csrf)?;
+    let slug = slug.into_inner();
+    let input = match form.input(false) {
+        Ok(i) => i,
+        Err(p) => {
+            return event_form(
+                &req,
+                &state,
+                Some(slug),
+                form,
+                p.into_list(),
+                None,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await;
+        }
+    };
+    let change = service::events::change(&state.service, slug.clone(), move |current| {
+        input.into_draft(Some(current))
+    });
+    match change.await {
+        Ok(summary) => Ok(see_other(&format!(
+            "/admin/events/{}?done=saved",
+            summary.event.slug
+        ))),
+        Err(AppError::Invalid(p)) => {
+            event_form(
+                &req,
+                &state,
+                Some(slug),
+                form,
+                p.into_list(),
+                None,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn cancel_event(
+    req: HttpRequest,
+    state: State,
+    _admin: Admin,
+    slug: web::Path<String>,
+    form: HtmlForm<CsrfForm>,
+) -> Result<HttpResponse, PageError> {
+    check_csrf(&req, &state.links, &form.0.csrf)?;
+    let slug = slug.into_inner();
+    service::events::cancel(&state.service, slug.clone()).await?;
+    Ok(see_other(&format!("/admin/events/{slug}?done=cancelled")))
+}
+
+#[derive(Deserialize)]
+pub struct MessageForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    subject: String,
+    #[serde(default)]
+    body: String,
+    #[serde(default)]
+    project: String,
+}
+
+/// The organizer's message to everyone at the event, or at one project: the same checks and
+/// field messages as the API's, shown on the event's form.
+pub async fn send_message(
+    req: HttpRequest,
+    state: State,
+    _admin: Admin,
+    slug: web::Path<String>,
+    form: HtmlForm<MessageForm>,
+) -> Result<HttpResponse, PageError> {
+    let form = form.0;
+    check_csrf(&req, &state.links, &form.csrf)?;
+    let slug = slug.into_inner();
+    let sent = match Message::parse(&form.subject, &form.body, Some(&form.project)) {
+        Ok(message) => service::messages::send(&state.service, slug.clone(), message)
+            .await
+            .map(|_| ()),
+        Err(problems) => Err(AppError::Invalid(problems)),
+    };
+    match sent {
+        Ok(()) => Ok(see_other(&format!("/admin/events/{slug}?done=message"))),
+        Err(AppError::Invalid(problems)) => {
+            let event = service::events::get(&state.service, slug.clone()).await?;
+            let message = MessageValues {
+                subject: form.subject,
+                body: form.body,
+                project: form.project,
+                problems: problems.into_list(),
+            };
+            let event_form = (Some(slug), EventForm::of(&event.event), Vec::new());
+            let status = StatusCode::UNPROCESSABLE_ENTITY;
+            event_page(&req, &state, event_form, None, status, message).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}

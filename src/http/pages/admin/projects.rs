@@ -1,0 +1,351 @@
+//! The project form: adding, changing and removing an event's projects.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+use super::login::CsrfForm;
+use super::{Admin, FormField, field, form_capacity};
+use crate::db::{events, projects};
+use crate::domain::{FieldProblem, Problems};
+use crate::error::AppError;
+use crate::http::State;
+use crate::http::api::projects::{LeadInput, ProjectInput};
+use crate::http::pages::site::{
+    HtmlForm, PageError, check_csrf, csrf_token, render, see_other, with_cookie,
+};
+use crate::service;
+
+#[derive(Deserialize, Default, Clone)]
+pub struct ProjectForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    slug: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    location: String,
+    #[serde(default)]
+    repository_url: String,
+    #[serde(default)]
+    notes_url: String,
+    #[serde(default)]
+    capacity: String,
+    /// One lead per line: `Name` or `Name <email>`.
+    #[serde(default)]
+    leads: String,
+}
+
+impl ProjectForm {
+    fn input(&self, creating: bool) -> Result<ProjectInput, Problems> {
+        let capacity = form_capacity(&self.capacity)?;
+        let leads = self
+            .leads
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(|line| match line.split_once('<') {
+                Some((name, rest)) => LeadInput {
+                    name: name.trim().to_owned(),
+                    email: Some(rest.trim_end_matches('>').trim().to_owned()),
+                },
+                None => LeadInput {
+                    name: line.to_owned(),
+                    email: None,
+                },
+            })
+            .collect();
+        Ok(ProjectInput {
+            slug: (!self.slug.trim().is_empty() || !creating)
+                .then(|| self.slug.clone())
+                .filter(|s| !s.trim().is_empty()),
+            name: Some(self.name.clone()),
+            description: Some(self.description.clone()),
+            repository_url: Some(Some(self.repository_url.clone())),
+            notes_url: Some(Some(self.notes_url.clone())),
+            location: Some(self.location.clone()),
+            capacity: Some(capacity),
+            leads: Some(leads),
+        })
+    }
+
+    fn fields(&self, problems: &[FieldProblem]) -> Vec<FormField> {
+        vec![
+            field("name", "Name", "", "text", &self.name, problems),
+            field(
+                "slug",
+                "Address",
+                "(made from the name if empty)",
+                "text",
+                &self.slug,
+                problems,
+            ),
+            field(
+                "location",
+                "Room or table",
+                "",
+                "text",
+                &self.location,
+                problems,
+            ),
+            field(
+                "description",
+                "What it is",
+                "",
+                "textarea",
+                &self.description,
+                problems,
+            ),
+            field(
+                "repository_url",
+                "Repository",
+                "(https://...)",
+                "text",
+                &self.repository_url,
+                problems,
+            ),
+            field(
+                "notes_url",
+                "Notes pad",
+                "(https://...)",
+                "text",
+                &self.notes_url,
+                problems,
+            ),
+            field(
+                "capacity",
+                "Places",
+                "(empty: no limit)",
+                "text",
+                &self.capacity,
+                problems,
+            ),
+            field(
+                "leads",
+                "Leads",
+                "(one per line: Name <email>; addresses are never shown)",
+                "textarea",
+                &self.leads,
+                problems,
+            ),
+        ]
+    }
+}
+
+#[derive(Template)]
+#[template(path = "admin/project_form.html")]
+struct ProjectFormPage {
+    csrf: String,
+    editing: bool,
+    slug: String,
+    project_slug: String,
+    event_title: String,
+    name: String,
+    fields: Vec<FormField>,
+    problems: Vec<FieldProblem>,
+}
+
+async fn project_form(
+    req: &HttpRequest,
+    state: &State,
+    slug: String,
+    project: Option<String>,
+    f: ProjectForm,
+    problems: Vec<FieldProblem>,
+    status: StatusCode,
+) -> Result<HttpResponse, PageError> {
+    let lookup = slug.clone();
+    let event = state
+        .db
+        .read(move |conn| events::find_by_slug(conn, &lookup))
+        .await?;
+    let (csrf, cookie) = csrf_token(req, &state.links);
+    let page = ProjectFormPage {
+        csrf,
+        editing: project.is_some(),
+        project_slug: project.unwrap_or_default(),
+        slug,
+        event_title: event.title,
+        name: f.name.clone(),
+        fields: f.fields(&problems),
+        problems,
+    };
+    Ok(with_cookie(render(status, &page)?, cookie))
+}
+
+pub async fn new_project(
+    req: HttpRequest,
+    state: State,
+    _admin: Admin,
+    slug: web::Path<String>,
+) -> Result<HttpResponse, PageError> {
+    project_form(
+        &req,
+        &state,
+        slug.into_inner(),
+        None,
+        ProjectForm::default(),
+        Vec::new(),
+        StatusCode::OK,
+    )
+    .await
+}
+
+pub async fn create_project(
+    req: HttpRequest,
+    state: State,
+    _admin: Admin,
+    slug: web::Path<String>,
+    form: HtmlForm<ProjectForm>,
+) -> Result<HttpResponse, PageError> {
+    let form = form.0;
+    check_csrf(&req, &state.links, &form.csrf)?;
+    let slug = slug.into_inner();
+    let draft = match form.input(true).and_then(|i| i.into_draft(None)) {
+        Ok(d) => d,
+        Err(p) => {
+            return project_form(
+                &req,
+                &state,
+                slug,
+                None,
+                form,
+                p.into_list(),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await;
+        }
+    };
+    let saved = service::projects::create(&state.service, slug.clone(), draft).await;
+    match saved {
+        Ok(_) => Ok(see_other(&format!("/admin/events/{slug}?done=project"))),
+        Err(AppError::Invalid(p)) => {
+            project_form(
+                &req,
+                &state,
+                slug,
+                None,
+                form,
+                p.into_list(),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn edit_project(
+    req: HttpRequest,
+    state: State,
+    _admin: Admin,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, PageError> {
+    let (slug, project) = path.into_inner();
+    let (s, p) = (slug.clone(), project.clone());
+    let detail = state
+        .db
+        .read(move |conn| {
+            let event = events::find_by_slug(conn, &s)?;
+            let row = projects::find_by_slug(conn, event.id, &p)?;
+            Ok(projects::details(conn, vec![row])?.remove(0))
+        })
+        .await?;
+    let p = &detail.project;
+    let form = ProjectForm {
+        csrf: String::new(),
+        name: p.name.clone(),
+        slug: p.slug.clone(),
+        description: p.description.clone(),
+        location: p.location.clone(),
+        repository_url: p.repository_url.clone().unwrap_or_default(),
+        notes_url: p.notes_url.clone().unwrap_or_default(),
+        capacity: p.capacity.map(|c| c.to_string()).unwrap_or_default(),
+        leads: detail
+            .leads
+            .iter()
+            .map(|l| match &l.email {
+                Some(e) => format!("{} <{e}>", l.name),
+                None => l.name.clone(),
+            })
+            .collect::<Vec<_>>()
+            .join("\n"),
+    };
+    project_form(
+        &req,
+        &state,
+        slug,
+        Some(project),
+        form,
+        Vec::new(),
+        StatusCode::OK,
+    )
+    .await
+}
+
+pub async fn update_project(
+    req: HttpRequest,
+    state: State,
+    _admin: Admin,
+    path: web::Path<(String, String)>,
+    form: HtmlForm<ProjectForm>,
+) -> Result<HttpResponse, PageError> {
+    let form = form.0;
+    check_csrf(&req, &state.links, &form.csrf)?;
+    let (slug, project) = path.into_inner();
+    let input = match form.input(false) {
+        Ok(i) => i,
+        Err(p) => {
+            return project_form(
+                &req,
+                &state,
+                slug,
+                Some(project),
+                form,
+                p.into_list(),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await;
+        }
+    };
+    let saved = service::projects::change(
+        &state.service,
+        slug.clone(),
+        project.clone(),
+        move |current| input.into_draft(Some(current)),
+    )
+    .await;
+    match saved {
+        Ok(_) => Ok(see_other(&format!("/admin/events/{slug}?done=project"))),
+        Err(AppError::Invalid(p)) => {
+            project_form(
+                &req,
+                &state,
+                slug,
+                Some(project),
+                form,
+                p.into_list(),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn delete_project(
+    req: HttpRequest,
+    state: State,
+    _admin: Admin,
+    path: web::Path<(String, String)>,
+    form: HtmlForm<CsrfForm>,
+) -> Result<HttpResponse, PageError> {
+    check_csrf(&req, &state.links, &form.0.csrf)?;
+    let (slug, project) = path.into_inner();
+    service::projects::remove(&state.service, slug.clone(), project).await?;
+    Ok(see_other(&format!("/admin/events/{slug}?done=project")))
+}

@@ -1,0 +1,299 @@
+//! An attendee's own pages, behind the secret links from their email: their registration
+//! (projects, cancellation, personal feed, check-in) and the one-click opt-out of bulk mail.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+use crate::db::{attendees, events, projects, registrations};
+use crate::domain::{Problems, RegistrationStatus};
+use crate::error::AppError;
+use crate::http::State;
+use crate::http::pages::site::{
+    HtmlForm, PageError, check_csrf, csrf_token, render, see_other, with_cookie,
+};
+use crate::links::Links;
+use crate::service;
+
+struct ManageProject {
+    slug: String,
+    name: String,
+    location: String,
+    checked: bool,
+}
+
+#[derive(Template)]
+#[template(path = "manage.html")]
+struct ManagePage {
+    token: String,
+    csrf: String,
+    slug: String,
+    title: String,
+    when: String,
+    name: String,
+    status: String,
+    active: bool,
+    projects: Vec<ManageProject>,
+    projects_problem: Option<String>,
+    feed_url: Option<String>,
+    feed_webcal: String,
+    flash: Option<&'static str>,
+    going: bool,
+    /// The project whose table the attendee is checked in at now.
+    checked_in: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct ManageQuery {
+    done: Option<String>,
+}
+
+async fn manage_page(
+    req: &HttpRequest,
+    state: &State,
+    token: String,
+    flash: Option<&'static str>,
+    projects_problem: Option<String>,
+    status: StatusCode,
+) -> Result<HttpResponse, PageError> {
+    let (links, key, lookup) = (state.links.clone(), state.key.clone(), token.clone());
+    let now = state.clock.now();
+    let (event, view, all_projects, feed_url, checked_in) = state
+        .db
+        .read(move |conn| {
+            let row = registrations::find_by_token(conn, &lookup)?;
+            let checked_in = crate::db::board::current_checkin(conn, row.id, now)?;
+            let event = events::find(conn, row.event_id)?;
+            let view = registrations::view(conn, row)?;
+            let all = projects::for_event(conn, event.id)?;
+            let feed = attendees::find(conn, &view.registration.email_normalized)?
+                .map(|a| links.personal_feed(&a.feed_token(&key)));
+            Ok((event, view, all, feed, checked_in))
+        })
+        .await?;
+    let status_text = match view.registration.status() {
+        RegistrationStatus::Going => "You are going.".to_owned(),
+        RegistrationStatus::Waitlisted => format!(
+            "You are on the waitlist, at position {}.",
+            view.waitlist_position.unwrap_or(0)
+        ),
+        RegistrationStatus::Cancelled => "Cancelled.".to_owned(),
+    };
+    let (csrf, cookie) = csrf_token(req, &state.links);
+    let page = ManagePage {
+        csrf,
+        slug: event.slug.clone(),
+        title: event.title.clone(),
+        when: event.window()?.human(),
+        name: view.registration.name.clone(),
+        status: status_text,
+        active: view.registration.status() != RegistrationStatus::Cancelled,
+        projects: all_projects
+            .iter()
+            .map(|p| ManageProject {
+                slug: p.slug.clone(),
+                name: p.name.clone(),
+                location: p.location.clone(),
+                checked: view.projects.iter().any(|j| j.id == p.id),
+            })
+            .collect(),
+        projects_problem,
+        feed_webcal: feed_url.as_deref().map(Links::webcal).unwrap_or_default(),
+        feed_url,
+        flash,
+        going: view.registration.status() == RegistrationStatus::Going,
+        checked_in: checked_in
+            .and_then(|id| all_projects.iter().find(|p| p.id == id))
+            .map(|p| p.name.clone()),
+        token,
+    };
+    let mut response = with_cookie(render(status, &page)?, cookie);
+    // The token is in the address: never send it on to another site, never cache the page.
+    let headers = response.headers_mut();
+    headers.insert(
+        actix_web::http::header::REFERRER_POLICY,
+        actix_web::http::header::HeaderValue::from_static("no-referrer"),
+    );
+    headers.insert(
+        actix_web::http::header::CACHE_CONTROL,
+        actix_web::http::header::HeaderValue::from_static("no-store"),
+    );
+    Ok(response)
+}
+
+pub async fn manage(
+    req: HttpRequest,
+    state: State,
+    token: web::Path<String>,
+    query: web::Query<ManageQuery>,
+) -> Result<HttpResponse, PageError> {
+    let flash = match query.done.as_deref() {
+        Some("projects") => Some("Your projects are saved."),
+        Some("cancelled") => {
+            Some("Your registration is cancelled. We have sent you a confirmation.")
+        }
+        Some("feed") => Some("Your feed has a new link; the old one no longer works."),
+        Some("checkin") => Some("You are checked in. It ends by itself after a few hours."),
+        Some("checkout") => Some("You are checked out."),
+        _ => None,
+    };
+    manage_page(
+        &req,
+        &state,
+        token.into_inner(),
+        flash,
+        None,
+        StatusCode::OK,
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+pub struct TokenForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    projects: Vec<String>,
+}
+
+pub async fn manage_cancel(
+    req: HttpRequest,
+    state: State,
+    token: web::Path<String>,
+    form: HtmlForm<TokenForm>,
+) -> Result<HttpResponse, PageError> {
+    check_csrf(&req, &state.links, &form.0.csrf)?;
+    let token = token.into_inner();
+    service::registrations::cancel(&state.service, token.clone()).await?;
+    Ok(see_other(&format!("/manage/{token}?done=cancelled")))
+}
+
+pub async fn manage_projects(
+    req: HttpRequest,
+    state: State,
+    token: web::Path<String>,
+    form: HtmlForm<TokenForm>,
+) -> Result<HttpResponse, PageError> {
+    let form = form.0;
+    check_csrf(&req, &state.links, &form.csrf)?;
+    let token = token.into_inner();
+    let mut problems = Problems::new();
+    let slugs = crate::http::api::registrations::project_slugs(&mut problems, &form.projects);
+    let saved = match problems.finish() {
+        Ok(()) => service::registrations::change_projects(&state.service, token.clone(), slugs)
+            .await
+            .map(|_| ()),
+        Err(problems) => Err(AppError::Invalid(problems)),
+    };
+    match saved {
+        Ok(()) => Ok(see_other(&format!("/manage/{token}?done=projects"))),
+        Err(AppError::Invalid(problems)) => {
+            manage_page(
+                &req,
+                &state,
+                token,
+                None,
+                Some(problems.to_string()),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn manage_feed(
+    req: HttpRequest,
+    state: State,
+    token: web::Path<String>,
+    form: HtmlForm<TokenForm>,
+) -> Result<HttpResponse, PageError> {
+    check_csrf(&req, &state.links, &form.0.csrf)?;
+    let token = token.into_inner();
+    service::registrations::rotate_feed(&state.service, token.clone()).await?;
+    Ok(see_other(&format!("/manage/{token}?done=feed")))
+}
+
+#[derive(Deserialize)]
+pub struct CheckinForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    project: String,
+}
+
+async fn manage_checkin_form(
+    req: HttpRequest,
+    state: State,
+    token: web::Path<String>,
+    form: HtmlForm<CheckinForm>,
+    checking_in: bool,
+) -> Result<HttpResponse, PageError> {
+    check_csrf(&req, &state.links, &form.0.csrf)?;
+    let token = token.into_inner();
+    let project = checking_in.then_some(form.0.project);
+    service::board::set_checkin(&state.service, token.clone(), project).await?;
+    let done = if checking_in { "checkin" } else { "checkout" };
+    Ok(see_other(&format!("/manage/{token}?done={done}")))
+}
+
+pub async fn manage_checkin(
+    req: HttpRequest,
+    state: State,
+    token: web::Path<String>,
+    form: HtmlForm<CheckinForm>,
+) -> Result<HttpResponse, PageError> {
+    manage_checkin_form(req, state, token, form, true).await
+}
+
+pub async fn manage_checkout(
+    req: HttpRequest,
+    state: State,
+    token: web::Path<String>,
+    form: HtmlForm<CheckinForm>,
+) -> Result<HttpResponse, PageError> {
+    manage_checkin_form(req, state, token, form, false).await
+}
+
+#[derive(Template)]
+#[template(path = "unsubscribe.html")]
+struct UnsubscribePage {
+    event_title: String,
+    done: bool,
+}
+
+/// The opt-out link from a reminder: a page with a button. A GET changes nothing, since mail
+/// scanners follow links.
+pub async fn unsubscribe_page(
+    state: State,
+    token: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let (event_title, muted) =
+        service::registrations::unsubscribe_target(&state.service, token.into_inner()).await?;
+    page(UnsubscribePage {
+        event_title,
+        done: muted,
+    })
+}
+
+/// The button, and RFC 8058 one-click unsubscribe from mail clients (`List-Unsubscribe-Post`).
+pub async fn unsubscribe(state: State, token: web::Path<String>) -> Result<HttpResponse, AppError> {
+    let event_title =
+        service::registrations::unsubscribe(&state.service, token.into_inner()).await?;
+    page(UnsubscribePage {
+        event_title,
+        done: true,
+    })
+}
+
+fn page(template: UnsubscribePage) -> Result<HttpResponse, AppError> {
+    let html = template
+        .render()
+        .map_err(|e| AppError::Internal(e.into()))?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .insert_header(("Referrer-Policy", "no-referrer"))
+        .insert_header(("Cache-Control", "no-store"))
+        .body(html))
+}
