@@ -357,6 +357,148 @@ mod tests {
         );
     }
 
+    fn golden_context(notice: Notice) -> NoticeContext {
+        let lead = notice == Notice::LeadLink;
+        let slot = notice == Notice::SlotMoved;
+        let changes = match notice {
+            Notice::EventChanged => vec![
+                Change {
+                    what: "Time".into(),
+                    before: "Sat 6 Mar 2027, 09:30–17:00 (Europe/Berlin)".into(),
+                    after: "Sun 7 Mar 2027, 10:00–16:00 (Europe/Berlin)".into(),
+                },
+                Change {
+                    what: "Place".into(),
+                    before: "Hall B, Main St 1".into(),
+                    after: "Room <2>, Main St 1".into(),
+                },
+            ],
+            Notice::SlotMoved => vec![Change {
+                what: "room".into(),
+                before: "Room 1".into(),
+                after: "Room <2>".into(),
+            }],
+            _ => Vec::new(),
+        };
+        let message = notice == Notice::OrganizerMessage;
+        NoticeContext {
+            name: "Ada <Lovelace>".into(),
+            email: "ada@example.org".into(),
+            event_title: "Sprint & \"friends\" <b>".into(),
+            when: "Sat 6 Mar 2027, 09:30–17:00 (Europe/Berlin)".into(),
+            place: if lead {
+                String::new()
+            } else {
+                "Hall B, Main St 1".into()
+            },
+            online_url: (!lead).then(|| "https://meet.example/sprint?a=1&b=2".into()),
+            event_url: "https://c.example/events/sprint".into(),
+            manage_url: if lead {
+                String::new()
+            } else {
+                "https://c.example/manage/TOKEN".into()
+            },
+            feed_url: (!lead).then(|| "https://c.example/feeds/FEED.ics".into()),
+            unsubscribe_url: notice
+                .is_bulk()
+                .then(|| "https://c.example/unsubscribe/U".into()),
+            going: notice != Notice::EventChanged,
+            waitlist_position: if notice == Notice::EventChanged { 2 } else { 0 },
+            projects: if lead {
+                Vec::new()
+            } else {
+                vec![
+                    ProjectLine {
+                        name: "Twisted <web>".into(),
+                        location: "Table 3".into(),
+                        notes_url: Some("https://pad.example/p/twisted".into()),
+                    },
+                    ProjectLine {
+                        name: "Docs".into(),
+                        location: String::new(),
+                        notes_url: None,
+                    },
+                ]
+            },
+            changes,
+            reminder_in: if notice == Notice::Reminder {
+                "24 hours".into()
+            } else {
+                "0 minutes".into()
+            },
+            message_subject: if message {
+                "Bring a <laptop>".into()
+            } else {
+                String::new()
+            },
+            message_body: if message {
+                "Power strips\n.\nat every table & <b>more</b>".into()
+            } else {
+                String::new()
+            },
+            message_project: message.then(|| "Twisted <web>".into()),
+            calendar: None,
+            project_name: if lead || slot {
+                "Twisted <web>".into()
+            } else {
+                String::new()
+            },
+            lead_url: if lead {
+                "https://c.example/lead/LEAD".into()
+            } else {
+                String::new()
+            },
+            board_url: "https://c.example/events/sprint/board".into(),
+            slot_title: if slot {
+                "Sprint <planning>".into()
+            } else {
+                String::new()
+            },
+            slot_room: if slot {
+                "Room <2>".into()
+            } else {
+                String::new()
+            },
+            slot_when: if slot {
+                "Sat 6 Mar 2027, 14:00 – 15:00 (Europe/Berlin)".into()
+            } else {
+                String::new()
+            },
+        }
+    }
+
+    #[test]
+    fn every_notice_renders_as_its_golden_file() {
+        let mut cases: Vec<(String, NoticeContext, Notice)> = Notice::ALL
+            .iter()
+            .map(|n| (n.as_str().to_owned(), golden_context(*n), *n))
+            .collect();
+        let mut waitlisted = golden_context(Notice::SignupConfirmation);
+        waitlisted.going = false;
+        waitlisted.waitlist_position = 3;
+        cases.push((
+            "signup_confirmation_waitlisted".into(),
+            waitlisted,
+            Notice::SignupConfirmation,
+        ));
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/mail");
+        let update = std::env::var_os("CONVENE_UPDATE_GOLDEN").is_some();
+        for (name, context, notice) in cases {
+            let (subject, text, html) = render(notice, &context).unwrap();
+            let rendered = format!("Subject: {subject}\n\n--- text\n{text}\n--- html\n{html}\n");
+            let path = dir.join(format!("{name}.txt"));
+            if update {
+                std::fs::create_dir_all(&dir).unwrap();
+                std::fs::write(&path, &rendered).unwrap();
+            }
+            let expected = std::fs::read_to_string(&path).unwrap_or_default();
+            assert_eq!(
+                rendered, expected,
+                "{name}: the rendered mail differs from {path:?}"
+            );
+        }
+    }
+
     #[test]
     fn line_ends_are_normalized() {
         assert_eq!(normalize_body("a\n.\nb\r.x\r\n"), "a\r\n.\r\nb\r\n.x\r\n");
