@@ -4,7 +4,6 @@
 use chrono::{Duration, NaiveDateTime};
 use diesel::dsl::count_star;
 use diesel::prelude::*;
-use serde_json::json;
 
 use super::DbConn;
 use super::events::EventRow;
@@ -13,6 +12,7 @@ use super::projects::ProjectRow;
 use super::schema::{
     checkins, lead_links, project_leads, projects, registration_projects, registrations, slots,
 };
+use crate::domain::notice::Change;
 use crate::domain::{Notice, Problems, RegistrationStatus};
 use crate::error::AppError;
 use crate::tokens::{self, SecretKey};
@@ -110,10 +110,9 @@ pub fn sync_lead_links(
             .get_result(conn)?;
         outbox::enqueue_without_registration(
             conn,
-            Notice::LeadLink,
+            Notice::LeadLink { lead_link_id: id },
             project.event_id,
             &email,
-            json!({ "lead_link_id": id }),
             now,
         )?;
         added += 1;
@@ -261,14 +260,18 @@ pub fn update_slot(
     let mut changes = Vec::new();
     let local = |t: NaiveDateTime| crate::domain::time::local_label(t, &event.timezone);
     if (current.starts_at, current.ends_at) != (draft.starts_at, draft.ends_at) {
-        changes.push(json!({
-            "what": "time",
-            "before": format!("{} – {}", local(current.starts_at), local(current.ends_at)),
-            "after": format!("{} – {}", local(draft.starts_at), local(draft.ends_at)),
-        }));
+        changes.push(Change {
+            what: "time".into(),
+            before: format!("{} – {}", local(current.starts_at), local(current.ends_at)),
+            after: format!("{} – {}", local(draft.starts_at), local(draft.ends_at)),
+        });
     }
     if current.room != draft.room {
-        changes.push(json!({ "what": "room", "before": current.room, "after": draft.room }));
+        changes.push(Change {
+            what: "room".into(),
+            before: current.room.clone(),
+            after: draft.room.clone(),
+        });
     }
     let moved = !changes.is_empty();
     let row = diesel::update(slots::table.find(current.id))
@@ -298,11 +301,13 @@ pub fn update_slot(
             outbox::enqueue(
                 conn,
                 NewMessage {
-                    notice: Notice::SlotMoved,
+                    notice: Notice::SlotMoved {
+                        slot_id: row.id,
+                        changes: changes.clone(),
+                    },
                     event_id: event.id,
                     registration_id,
                     recipient: &email,
-                    payload: json!({ "slot_id": row.id, "changes": changes }),
                 },
                 now,
             )?;

@@ -5,6 +5,7 @@ use diesel::prelude::*;
 
 use super::schema::{events, registrations};
 use super::{DbConn, is_unique_violation, lock_event};
+use crate::domain::notice::Change;
 use crate::domain::{
     Capacity, EventDraft, EventKind, EventStatus, EventWindow, LongText, Notice, ReminderOffsets,
     SingleLine, Slug, WebUrl,
@@ -229,13 +230,7 @@ pub fn cancel(conn: &mut DbConn, event_id: i64, now: NaiveDateTime) -> Result<Ev
         return Ok(row);
     }
     let recipients = super::registrations::active(conn, event_id, None, false)?;
-    super::registrations::notify_all(
-        conn,
-        &recipients,
-        Notice::EventCancelled,
-        &serde_json::json!({}),
-        now,
-    )?;
+    super::registrations::notify_all(conn, &recipients, &Notice::EventCancelled, now)?;
     diesel::update(events::table.find(event_id))
         .set((
             events::status.eq(EventStatus::Cancelled.as_str()),
@@ -365,16 +360,12 @@ pub fn change(
     let updated = update(conn, &current, &next, now)?;
     let changes = next.changes_from(&previous);
     if !changes.is_empty() && updated.status() == EventStatus::Scheduled {
-        let changes: Vec<serde_json::Value> = changes
-            .iter()
-            .map(|c| serde_json::json!({ "what": c.what, "before": c.before, "after": c.after }))
-            .collect();
+        let changes: Vec<Change> = changes.iter().map(Change::from).collect();
         let recipients = super::registrations::active(conn, id, None, false)?;
         super::registrations::notify_all(
             conn,
             &recipients,
-            Notice::EventChanged,
-            &serde_json::json!({ "changes": changes }),
+            &Notice::EventChanged { changes },
             now,
         )?;
     }

@@ -5,7 +5,6 @@
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use serde_json::json;
 
 use super::attendees::AttendeeRow;
 use super::events::{self, EventRow};
@@ -389,15 +388,13 @@ pub fn sign_up(
     // One "already registered" note an hour is enough: repeated signups must not flood an
     // inbox. A note from this hour or the one before counts, so two are at least an hour
     // apart. A newcomer's confirmation is looked up the same way and never found.
-    let (notice, payload, mail_key) = match known {
+    let (notice, mail_key) = match known {
         Some(_) => (
             Notice::AlreadyRegistered,
-            json!({}),
             already_registered_key(registration_id, now, 0),
         ),
         None => (
             Notice::SignupConfirmation,
-            json!({ "status": status.as_str() }),
             format!(
                 "signup:{registration_id}:{}",
                 now.and_utc().timestamp_micros()
@@ -434,7 +431,6 @@ pub fn sign_up(
         event_id,
         registration_id,
         recipient,
-        payload,
     };
     let queued = outbox::enqueue_once(conn, message, &mail_key, now)?;
     if queued && !allowed {
@@ -499,7 +495,6 @@ pub fn fill_free_seats(
                 event_id,
                 registration_id: head.id,
                 recipient: &head.email,
-                payload: json!({}),
             },
             now,
         )?;
@@ -636,7 +631,6 @@ pub fn cancel(
             event_id,
             registration_id: current.id,
             recipient: &current.email,
-            payload: json!({}),
         },
         now,
     )?;
@@ -807,19 +801,17 @@ pub fn active(
 pub fn notify_all(
     conn: &mut DbConn,
     recipients: &[RegistrationRow],
-    notice: Notice,
-    payload: &serde_json::Value,
+    notice: &Notice,
     now: NaiveDateTime,
 ) -> Result<usize, AppError> {
     for r in recipients {
         outbox::enqueue(
             conn,
             NewMessage {
-                notice,
+                notice: notice.clone(),
                 event_id: r.event_id,
                 registration_id: r.id,
                 recipient: &r.email,
-                payload: payload.clone(),
             },
             now,
         )?;

@@ -1316,9 +1316,14 @@ pub async fn send_message(
                 "" => None,
                 chosen => Some(projects::find_by_slug(conn, event.id, chosen)?),
             };
-            let recipients = registrations::active(conn, event.id, project.as_ref().map(|p| p.id), true)?;
-            let payload = serde_json::json!({ "subject": subject.as_str(), "body": body.as_str(), "project": project.map(|p| p.name) });
-            registrations::notify_all(conn, &recipients, crate::domain::Notice::OrganizerMessage, &payload, now)
+            let recipients =
+                registrations::active(conn, event.id, project.as_ref().map(|p| p.id), true)?;
+            let notice = crate::domain::Notice::OrganizerMessage {
+                subject: subject.as_str().into(),
+                body: body.as_str().into(),
+                project: project.map(|p| p.name),
+            };
+            registrations::notify_all(conn, &recipients, &notice, now)
         })
         .await?;
     state.outbox_wake.notify_one();

@@ -73,12 +73,12 @@ pub async fn send(
             };
             let recipients =
                 registrations::active(conn, event.id, project.as_ref().map(|p| p.id), true)?;
-            let payload = serde_json::json!({
-                "subject": subject.as_str(),
-                "body": body.as_str(),
-                "project": project.as_ref().map(|p| p.name.clone()),
-            });
-            registrations::notify_all(conn, &recipients, Notice::OrganizerMessage, &payload, now)
+            let notice = Notice::OrganizerMessage {
+                subject: subject.as_str().into(),
+                body: body.as_str().into(),
+                project: project.as_ref().map(|p| p.name.clone()),
+            };
+            registrations::notify_all(conn, &recipients, &notice, now)
         })
         .await?;
     state.outbox_wake.notify_one();
