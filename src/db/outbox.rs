@@ -52,7 +52,6 @@ pub struct NewMessage<'a> {
     pub event_id: i64,
     pub registration_id: i64,
     pub recipient: &'a str,
-    pub payload: serde_json::Value,
 }
 
 pub fn enqueue(
@@ -63,11 +62,11 @@ pub fn enqueue(
     Ok(diesel::insert_into(outbox::table)
         .values((
             outbox::message_id.eq(uuid::Uuid::new_v4().to_string()),
-            outbox::kind.eq(message.notice.as_str()),
+            outbox::kind.eq(message.notice.kind().as_str()),
             outbox::event_id.eq(Some(message.event_id)),
             outbox::registration_id.eq(Some(message.registration_id)),
             outbox::recipient.eq(message.recipient),
-            outbox::payload.eq(message.payload.to_string()),
+            outbox::payload.eq(message.notice.payload()),
             outbox::created_at.eq(now),
             outbox::available_at.eq(now),
         ))
@@ -76,23 +75,22 @@ pub fn enqueue(
 }
 
 /// A message to someone who is not (necessarily) registered, such as a project lead; what it
-/// is about is in `payload`.
+/// is about is in the notice.
 pub fn enqueue_without_registration(
     conn: &mut DbConn,
     notice: Notice,
     event_id: i64,
     recipient: &str,
-    payload: serde_json::Value,
     now: NaiveDateTime,
 ) -> Result<i64, AppError> {
     Ok(diesel::insert_into(outbox::table)
         .values((
             outbox::message_id.eq(uuid::Uuid::new_v4().to_string()),
-            outbox::kind.eq(notice.as_str()),
+            outbox::kind.eq(notice.kind().as_str()),
             outbox::event_id.eq(Some(event_id)),
             outbox::registration_id.eq(None::<i64>),
             outbox::recipient.eq(recipient),
-            outbox::payload.eq(payload.to_string()),
+            outbox::payload.eq(notice.payload()),
             outbox::created_at.eq(now),
             outbox::available_at.eq(now),
         ))
@@ -110,11 +108,11 @@ pub fn enqueue_once(
 ) -> Result<bool, AppError> {
     let row = (
         outbox::message_id.eq(uuid::Uuid::new_v4().to_string()),
-        outbox::kind.eq(message.notice.as_str()),
+        outbox::kind.eq(message.notice.kind().as_str()),
         outbox::event_id.eq(Some(message.event_id)),
         outbox::registration_id.eq(Some(message.registration_id)),
         outbox::recipient.eq(message.recipient),
-        outbox::payload.eq(message.payload.to_string()),
+        outbox::payload.eq(message.notice.payload()),
         outbox::dedupe_key.eq(Some(dedupe_key)),
         outbox::created_at.eq(now),
         outbox::available_at.eq(now),

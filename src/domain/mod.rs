@@ -19,7 +19,7 @@ pub use api_token::TokenRequest;
 pub use drafts::{EventDraft, Lead, ProjectDraft, SignupRequest};
 pub use email::EmailAddress;
 pub use event::{Capacity, EventKind, EventStatus, RegistrationStatus};
-pub use notice::Notice;
+pub use notice::{Notice, NoticeKind};
 pub use problems::{FieldProblem, Problems};
 pub use reminders::ReminderOffsets;
 pub use slug::Slug;

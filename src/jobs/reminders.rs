@@ -4,7 +4,6 @@
 //! the new time go out, and the worker drops any unsent one for the old time.
 
 use chrono::{Duration, NaiveDateTime};
-use serde_json::json;
 
 use crate::db::outbox::{self, NewMessage};
 use crate::db::{DbConn, events, registrations};
@@ -64,11 +63,13 @@ pub fn schedule_due(
         for registration in missing {
             let key = format!("{KEY_PREFIX}{}{key_suffix}", registration.id);
             let message = NewMessage {
-                notice: Notice::Reminder,
+                notice: Notice::Reminder {
+                    offset_minutes: offset.num_minutes(),
+                    starts_at: event.starts_at,
+                },
                 event_id: event.id,
                 registration_id: registration.id,
                 recipient: &registration.email,
-                payload: json!({ "offset_minutes": offset.num_minutes(), "starts_at": event.starts_at }),
             };
             // Another instance may have added it since the read: then this adds nothing.
             if outbox::enqueue_once(conn, message, &key, now)? {

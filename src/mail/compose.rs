@@ -1,164 +1,13 @@
-//! Turns a notice into a complete message. Each kind has three templates under
-//! `web/templates/email/`: `KIND.subject.txt`, `KIND.txt` and `KIND.html`. Headers are built
-//! with lettre's typed API (names and subjects cannot add headers), bodies have normalized
-//! line ends, and the Message-ID is the outbox row's own.
+//! Turns a notice into a complete message: its rendered templates (see `notices`), headers
+//! built with lettre's typed API (names and subjects cannot add headers), bodies with
+//! normalized line ends, and the outbox row's own Message-ID.
 
-use askama::Template;
 use lettre::Message;
 use lettre::message::header::{ContentType, HeaderName, HeaderValue};
 use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart, header};
 
-use crate::domain::Notice;
+use super::notices::{NoticeMail, Rendered};
 use crate::error::AppError;
-
-/// A project as a message mentions it.
-#[derive(Debug, Clone, Default)]
-pub struct ProjectLine {
-    pub name: String,
-    /// Room or table.
-    pub location: String,
-    pub notes_url: Option<String>,
-}
-
-/// One change to an event, before and after.
-#[derive(Debug, Clone)]
-pub struct Change {
-    pub what: String,
-    pub before: String,
-    pub after: String,
-}
-
-/// Everything a notice may mention.
-#[derive(Debug, Clone, Default)]
-pub struct NoticeContext {
-    pub name: String,
-    pub email: String,
-    pub event_title: String,
-    /// The event's time in its own zone, with the zone named.
-    pub when: String,
-    /// Venue and address.
-    pub place: String,
-    pub online_url: Option<String>,
-    pub event_url: String,
-    pub manage_url: String,
-    /// The attendee's personal calendar feed.
-    pub feed_url: Option<String>,
-    /// One-click opt-out of reminders and organizer messages for this event.
-    pub unsubscribe_url: Option<String>,
-    pub going: bool,
-    pub waitlist_position: i64,
-    pub projects: Vec<ProjectLine>,
-    pub changes: Vec<Change>,
-    /// "24 hours", for reminders.
-    pub reminder_in: String,
-    pub message_subject: String,
-    pub message_body: String,
-    pub message_project: Option<String>,
-    /// The event as an iCalendar object, attached when the notice calls for it.
-    pub calendar: Option<String>,
-    /// For project leads: the project and the secret link to its board.
-    pub project_name: String,
-    pub lead_url: String,
-    pub board_url: String,
-    /// For a moved slot: its title, room and time (in the event's zone).
-    pub slot_title: String,
-    pub slot_room: String,
-    pub slot_when: String,
-}
-
-macro_rules! notice_templates {
-    ($($kind:ident => $subject:literal, $text:literal, $html:literal;)+) => {
-        mod templates {
-            use askama::Template;
-            use super::NoticeContext;
-            $(
-                pub mod $kind {
-                    use super::*;
-
-                    #[derive(Template)]
-                    #[template(path = $subject, escape = "none")]
-                    pub struct Subject<'a> {
-                        pub c: &'a NoticeContext,
-                    }
-
-                    #[derive(Template)]
-                    #[template(path = $text, escape = "none")]
-                    pub struct Text<'a> {
-                        pub c: &'a NoticeContext,
-                    }
-
-                    #[derive(Template)]
-                    #[template(path = $html)]
-                    pub struct Html<'a> {
-                        pub c: &'a NoticeContext,
-                        pub subject: &'a str,
-                    }
-                }
-            )+
-        }
-
-        /// Subject, plain text and HTML of a notice.
-        fn render(notice: Notice, c: &NoticeContext) -> Result<(String, String, String), askama::Error> {
-            match notice {
-                $(
-                    notice_kind!($kind) => {
-                        let subject = templates::$kind::Subject { c }.render()?;
-                        let subject = subject.trim().to_owned();
-                        let text = templates::$kind::Text { c }.render()?;
-                        let html = templates::$kind::Html { c, subject: &subject }.render()?;
-                        Ok((subject, text, html))
-                    }
-                )+
-            }
-        }
-    };
-}
-
-macro_rules! notice_kind {
-    (signup_confirmation) => {
-        Notice::SignupConfirmation
-    };
-    (already_registered) => {
-        Notice::AlreadyRegistered
-    };
-    (promoted) => {
-        Notice::Promoted
-    };
-    (registration_cancelled) => {
-        Notice::RegistrationCancelled
-    };
-    (event_changed) => {
-        Notice::EventChanged
-    };
-    (event_cancelled) => {
-        Notice::EventCancelled
-    };
-    (reminder) => {
-        Notice::Reminder
-    };
-    (organizer_message) => {
-        Notice::OrganizerMessage
-    };
-    (lead_link) => {
-        Notice::LeadLink
-    };
-    (slot_moved) => {
-        Notice::SlotMoved
-    };
-}
-
-notice_templates! {
-    signup_confirmation => "email/signup_confirmation.subject.txt", "email/signup_confirmation.txt", "email/signup_confirmation.html";
-    already_registered => "email/already_registered.subject.txt", "email/already_registered.txt", "email/already_registered.html";
-    promoted => "email/promoted.subject.txt", "email/promoted.txt", "email/promoted.html";
-    registration_cancelled => "email/registration_cancelled.subject.txt", "email/registration_cancelled.txt", "email/registration_cancelled.html";
-    event_changed => "email/event_changed.subject.txt", "email/event_changed.txt", "email/event_changed.html";
-    event_cancelled => "email/event_cancelled.subject.txt", "email/event_cancelled.txt", "email/event_cancelled.html";
-    reminder => "email/reminder.subject.txt", "email/reminder.txt", "email/reminder.html";
-    organizer_message => "email/organizer_message.subject.txt", "email/organizer_message.txt", "email/organizer_message.html";
-    lead_link => "email/lead_link.subject.txt", "email/lead_link.txt", "email/lead_link.html";
-    slot_moved => "email/slot_moved.subject.txt", "email/slot_moved.txt", "email/slot_moved.html";
-}
 
 /// A header with a fixed name and a value we built ourselves.
 macro_rules! simple_header {
@@ -198,34 +47,44 @@ pub fn normalize_body(text: &str) -> String {
         .replace('\n', "\r\n")
 }
 
-/// The complete message for one outbox row. `message_id` is the row's own, so a retried
-/// delivery carries the same Message-ID and receivers can drop the duplicate.
+/// The complete message for one outbox row, with `calendar` attached if its kind carries the
+/// event. `message_id` is the row's own, so a retried delivery carries the same Message-ID and
+/// receivers can drop the duplicate.
 pub fn compose(
-    notice: Notice,
-    c: &NoticeContext,
+    mail: &NoticeMail,
+    calendar: Option<&str>,
     from: &Mailbox,
     message_id: &str,
     host: &str,
 ) -> Result<Message, AppError> {
+    let kind = mail.kind();
     let internal = |e: String| {
         AppError::Internal(anyhow::anyhow!(
             "cannot build a {} message: {e}",
-            notice.as_str()
+            kind.as_str()
         ))
     };
+    let recipient = mail.to();
     let to = Mailbox::new(
-        Some(c.name.clone()),
-        c.email.parse().map_err(|e| internal(format!("{e}")))?,
+        Some(recipient.name.clone()),
+        recipient
+            .email
+            .parse()
+            .map_err(|e| internal(format!("{e}")))?,
     );
-    let (subject, text, html) = render(notice, c).map_err(|e| internal(e.to_string()))?;
+    let Rendered {
+        subject,
+        text,
+        html,
+    } = mail.render().map_err(|e| internal(e.to_string()))?;
     let mut builder = Message::builder()
         .from(from.clone())
         .to(to)
         .subject(subject.replace(['\r', '\n'], " "))
         .message_id(Some(format!("<{message_id}@{host}>")))
         .header(AutoSubmitted("auto-generated".into()));
-    if notice.is_bulk()
-        && let Some(url) = &c.unsubscribe_url
+    if kind.is_bulk()
+        && let Some(url) = &recipient.unsubscribe_url
     {
         builder = builder
             .header(ListUnsubscribe(format!("<{url}>")))
@@ -242,12 +101,12 @@ pub fn compose(
                 .header(ContentType::TEXT_HTML)
                 .body(normalize_body(&html)),
         );
-    let body = match (&c.calendar, notice.attaches_event()) {
+    let body = match (calendar, kind.attaches_event()) {
         (Some(calendar), true) => {
             let content_type = ContentType::parse("text/calendar; charset=utf-8; method=PUBLISH")
                 .map_err(|e| internal(e.to_string()))?;
             MultiPart::mixed().multipart(alternative).singlepart(
-                Attachment::new("event.ics".into()).body(calendar.clone(), content_type),
+                Attachment::new("event.ics".into()).body(calendar.to_owned(), content_type),
             )
         }
         _ => alternative,
@@ -275,34 +134,153 @@ pub fn test_message(from: &Mailbox, to: &str) -> Result<Message, AppError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::NoticeKind;
+    use crate::mail::notices::{
+        AlreadyRegistered, Change, EventCancelled, EventChanged, EventLines, LeadLink,
+        OrganizerMessage, ProjectLine, Promoted, Recipient, RegistrationCancelled, Reminder,
+        SignupConfirmation, SlotLines, SlotMoved,
+    };
 
-    fn context() -> NoticeContext {
-        NoticeContext {
-            name: "Ada Lovelace".into(),
+    /// An attendee with the links the worker gives every kind (the opt-out for bulk ones only).
+    fn attendee(kind: NoticeKind) -> Recipient {
+        Recipient {
+            name: "Ada <Lovelace>".into(),
             email: "ada@example.org".into(),
-            event_title: "Sprint </title><script>".into(),
-            when: "Sat 6 Mar 2027, 09:30–17:00 (Europe/Berlin)".into(),
-            place: "Hall B, Main St 1".into(),
-            event_url: "https://c.example/events/s".into(),
-            manage_url: "https://c.example/manage/TOKEN".into(),
+            manage_url: Some("https://c.example/manage/TOKEN".into()),
             feed_url: Some("https://c.example/feeds/FEED.ics".into()),
-            unsubscribe_url: Some("https://c.example/unsubscribe/U".into()),
-            waitlist_position: 3,
-            projects: vec![ProjectLine {
-                name: "Twisted".into(),
-                location: "Table 3".into(),
-                notes_url: None,
-            }],
-            reminder_in: "1 day".into(),
-            calendar: Some("BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n".into()),
-            ..NoticeContext::default()
+            unsubscribe_url: kind
+                .is_bulk()
+                .then(|| "https://c.example/unsubscribe/U".into()),
         }
     }
 
-    fn raw(notice: Notice, c: &NoticeContext) -> String {
+    fn event() -> EventLines {
+        EventLines {
+            title: "Sprint & \"friends\" <b>".into(),
+            when: "Sat 6 Mar 2027, 09:30–17:00 (Europe/Berlin)".into(),
+            place: "Hall B, Main St 1".into(),
+            online_url: Some("https://meet.example/sprint?a=1&b=2".into()),
+            url: "https://c.example/events/sprint".into(),
+        }
+    }
+
+    fn projects() -> Vec<ProjectLine> {
+        vec![
+            ProjectLine {
+                name: "Twisted <web>".into(),
+                location: "Table 3".into(),
+                notes_url: Some("https://pad.example/p/twisted".into()),
+            },
+            ProjectLine {
+                name: "Docs".into(),
+                location: String::new(),
+                notes_url: None,
+            },
+        ]
+    }
+
+    fn change(what: &str, before: &str, after: &str) -> Change {
+        Change {
+            what: what.into(),
+            before: before.into(),
+            after: after.into(),
+        }
+    }
+
+    /// A notice of `kind` as the worker builds it, with text that needs escaping.
+    fn sample(kind: NoticeKind) -> NoticeMail {
+        let (to, event) = (attendee(kind), event());
+        match kind {
+            NoticeKind::SignupConfirmation => SignupConfirmation {
+                to,
+                event,
+                going: true,
+                waitlist_position: 0,
+                projects: projects(),
+            }
+            .into(),
+            NoticeKind::AlreadyRegistered => AlreadyRegistered {
+                to,
+                event,
+                going: true,
+                waitlist_position: 0,
+            }
+            .into(),
+            NoticeKind::Promoted => Promoted {
+                to,
+                event,
+                projects: projects(),
+            }
+            .into(),
+            NoticeKind::RegistrationCancelled => RegistrationCancelled { to, event }.into(),
+            NoticeKind::EventChanged => EventChanged {
+                to,
+                event,
+                changes: vec![
+                    change(
+                        "Time",
+                        "Sat 6 Mar 2027, 09:30–17:00 (Europe/Berlin)",
+                        "Sun 7 Mar 2027, 10:00–16:00 (Europe/Berlin)",
+                    ),
+                    change("Place", "Hall B, Main St 1", "Room <2>, Main St 1"),
+                ],
+                going: false,
+                waitlist_position: 2,
+            }
+            .into(),
+            NoticeKind::EventCancelled => EventCancelled { to, event }.into(),
+            NoticeKind::Reminder => Reminder {
+                to,
+                event,
+                projects: projects(),
+                starts_in: "24 hours".into(),
+            }
+            .into(),
+            NoticeKind::OrganizerMessage => OrganizerMessage {
+                to,
+                event,
+                subject: "Bring a <laptop>".into(),
+                body: "Power strips\n.\nat every table & <b>more</b>".into(),
+                project: Some("Twisted <web>".into()),
+            }
+            .into(),
+            NoticeKind::LeadLink => LeadLink {
+                to: Recipient {
+                    manage_url: None,
+                    feed_url: None,
+                    ..to
+                },
+                event: EventLines {
+                    place: String::new(),
+                    online_url: None,
+                    ..event
+                },
+                project: "Twisted <web>".into(),
+                lead_url: "https://c.example/lead/LEAD".into(),
+                board_url: "https://c.example/events/sprint/board".into(),
+            }
+            .into(),
+            NoticeKind::SlotMoved => SlotMoved {
+                to,
+                event,
+                project: "Twisted <web>".into(),
+                slot: SlotLines {
+                    title: "Sprint <planning>".into(),
+                    room: "Room <2>".into(),
+                    when: "Sat 6 Mar 2027, 14:00 – 15:00 (Europe/Berlin)".into(),
+                },
+                changes: vec![change("room", "Room 1", "Room <2>")],
+            }
+            .into(),
+        }
+    }
+
+    const CALENDAR: &str = "BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n";
+
+    fn raw(mail: &NoticeMail) -> String {
         let from: Mailbox = "Convene <convene@example.org>".parse().unwrap();
         String::from_utf8(
-            compose(notice, c, &from, "abc", "example.org")
+            compose(mail, Some(CALENDAR), &from, "abc", "example.org")
                 .unwrap()
                 .formatted(),
         )
@@ -311,47 +289,91 @@ mod tests {
 
     #[test]
     fn every_notice_renders_with_subject_text_and_html() {
-        for notice in Notice::ALL {
-            let message = raw(*notice, &context());
-            assert!(
-                message.contains("Message-ID: <abc@example.org>"),
-                "{notice:?}"
-            );
+        for kind in NoticeKind::ALL {
+            let mail = sample(*kind);
+            assert_eq!(mail.kind(), *kind);
+            let message = raw(&mail);
+            assert!(message.contains("Message-ID: <abc@example.org>"), "{kind}");
             assert!(
                 message.contains("text/plain") && message.contains("text/html"),
-                "{notice:?}"
+                "{kind}"
             );
-            let (subject, _, html) = render(*notice, &context()).unwrap();
-            assert!(!subject.is_empty() && !subject.contains('\n'), "{notice:?}");
-            assert!(
-                !html.contains("<script>"),
-                "{notice:?}: the HTML part is escaped"
-            );
+            let Rendered { subject, html, .. } = mail.render().unwrap();
+            assert!(!subject.is_empty() && !subject.contains('\n'), "{kind}");
+            assert!(!html.contains("<b>"), "{kind}: the HTML part is escaped");
             assert_eq!(
                 message.contains("text/calendar"),
-                notice.attaches_event(),
-                "{notice:?}"
+                kind.attaches_event(),
+                "{kind}"
             );
             assert_eq!(
                 message.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click"),
-                notice.is_bulk(),
-                "{notice:?}"
+                kind.is_bulk(),
+                "{kind}"
             );
         }
     }
 
     #[test]
     fn confirmation_names_the_position_and_the_links() {
-        let (subject, text, html) = render(Notice::SignupConfirmation, &context()).unwrap();
-        assert_eq!(subject, "Waitlist #3: Sprint </title><script>");
+        let NoticeMail::SignupConfirmation(mut confirmation) =
+            sample(NoticeKind::SignupConfirmation)
+        else {
+            unreachable!()
+        };
+        confirmation.going = false;
+        confirmation.waitlist_position = 3;
+        let Rendered {
+            subject,
+            text,
+            html,
+        } = NoticeMail::from(confirmation).render().unwrap();
+        assert_eq!(subject, "Waitlist #3: Sprint & \"friends\" <b>");
         assert!(text.contains("waitlist at position 3"));
         assert!(text.contains("https://c.example/manage/TOKEN"));
-        assert!(text.contains("  - Twisted (Table 3)"));
+        assert!(text.contains("  - Twisted <web> (Table 3)"));
         assert!(text.contains("https://c.example/feeds/FEED.ics"));
         assert!(
-            html.contains("Sprint &#60;/title&#62;&#60;script&#62;"),
+            html.contains("Sprint &#38; &#34;friends&#34; &#60;b&#62;"),
             "{html}"
         );
+    }
+
+    /// The subject, text and HTML of every kind, as `tests/golden/mail/KIND.txt` holds them
+    /// (`CONVENE_UPDATE_GOLDEN=1` writes them anew). A waitlisted signup is rendered as well.
+    #[test]
+    fn every_notice_renders_as_its_golden_file() {
+        let mut cases: Vec<(String, NoticeMail)> = NoticeKind::ALL
+            .iter()
+            .map(|kind| (kind.as_str().to_owned(), sample(*kind)))
+            .collect();
+        if let NoticeMail::SignupConfirmation(mut waitlisted) =
+            sample(NoticeKind::SignupConfirmation)
+        {
+            waitlisted.going = false;
+            waitlisted.waitlist_position = 3;
+            cases.push(("signup_confirmation_waitlisted".into(), waitlisted.into()));
+        }
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/mail");
+        let update = std::env::var_os("CONVENE_UPDATE_GOLDEN").is_some();
+        for (name, mail) in cases {
+            let Rendered {
+                subject,
+                text,
+                html,
+            } = mail.render().unwrap();
+            let rendered = format!("Subject: {subject}\n\n--- text\n{text}\n--- html\n{html}\n");
+            let path = dir.join(format!("{name}.txt"));
+            if update {
+                std::fs::create_dir_all(&dir).unwrap();
+                std::fs::write(&path, &rendered).unwrap();
+            }
+            let expected = std::fs::read_to_string(&path).unwrap_or_default();
+            assert_eq!(
+                rendered, expected,
+                "{name}: the rendered mail differs from {path:?}"
+            );
+        }
     }
 
     #[test]

@@ -3,7 +3,6 @@
 //! at once; a slot that moves is mailed to the people going who joined the project.
 
 use chrono::NaiveDateTime;
-use serde_json::json;
 
 use super::Service;
 use super::registrations::notify_all;
@@ -12,6 +11,7 @@ use crate::db::board::{self, SlotDraft, SlotRow};
 use crate::db::events::{self, EventRow};
 use crate::db::projects::{self, ProjectRow};
 use crate::db::registrations;
+use crate::domain::notice::Change;
 use crate::domain::time::{local_label, parse_in_zone};
 use crate::domain::{Notice, Problems, RegistrationStatus, SingleLine};
 use crate::error::AppError;
@@ -119,8 +119,11 @@ pub async fn save_slot(
                     )?;
                     if !changes.is_empty() {
                         let people = registrations::going_in_project(conn, project.id)?;
-                        let payload = json!({ "slot_id": row.id, "changes": changes });
-                        notify_all(conn, fx, &people, Notice::SlotMoved, &payload, now)?;
+                        let notice = Notice::SlotMoved {
+                            slot_id: row.id,
+                            changes,
+                        };
+                        notify_all(conn, fx, &people, &notice, now)?;
                     }
                     row
                 }
@@ -133,18 +136,22 @@ pub async fn save_slot(
 }
 
 /// What a slot's change moves, as the slot-moved mail lists it (nothing for a new title).
-fn slot_changes(event: &EventRow, current: &SlotRow, draft: &SlotDraft) -> Vec<serde_json::Value> {
+fn slot_changes(event: &EventRow, current: &SlotRow, draft: &SlotDraft) -> Vec<Change> {
     let mut changes = Vec::new();
     let local = |t: NaiveDateTime| local_label(t, &event.timezone);
     if (current.starts_at, current.ends_at) != (draft.starts_at, draft.ends_at) {
-        changes.push(json!({
-            "what": "time",
-            "before": format!("{} – {}", local(current.starts_at), local(current.ends_at)),
-            "after": format!("{} – {}", local(draft.starts_at), local(draft.ends_at)),
-        }));
+        changes.push(Change {
+            what: "time".into(),
+            before: format!("{} – {}", local(current.starts_at), local(current.ends_at)),
+            after: format!("{} – {}", local(draft.starts_at), local(draft.ends_at)),
+        });
     }
     if current.room != draft.room {
-        changes.push(json!({ "what": "room", "before": current.room, "after": draft.room }));
+        changes.push(Change {
+            what: "room".into(),
+            before: current.room.clone(),
+            after: draft.room.clone(),
+        });
     }
     changes
 }

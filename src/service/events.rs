@@ -2,12 +2,12 @@
 //! A change in time or place is mailed to everyone signed up; more seats move the waitlist up.
 
 use chrono::NaiveDateTime;
-use serde_json::json;
 
 use super::registrations::{fill_free_seats, notify_all};
 use super::{Effects, Service};
 use crate::db::events::{self, EventRow, EventSummary, Period};
 use crate::db::{DbConn, lock_event, registrations};
+use crate::domain::notice::Change;
 use crate::domain::{EventDraft, EventKind, EventStatus, Notice, Problems};
 use crate::error::AppError;
 
@@ -54,17 +54,13 @@ pub fn change_in(
     let updated = events::update(conn, &current, &next, now)?;
     let changes = next.changes_from(&previous);
     if !changes.is_empty() && updated.status() == EventStatus::Scheduled {
-        let changes: Vec<serde_json::Value> = changes
-            .iter()
-            .map(|c| json!({ "what": c.what, "before": c.before, "after": c.after }))
-            .collect();
+        let changes: Vec<Change> = changes.iter().map(Change::from).collect();
         let recipients = registrations::active(conn, id, None, false)?;
         notify_all(
             conn,
             fx,
             &recipients,
-            Notice::EventChanged,
-            &json!({ "changes": changes }),
+            &Notice::EventChanged { changes },
             now,
         )?;
     }
@@ -99,14 +95,7 @@ pub fn cancel_in(
         return Ok(row);
     }
     let recipients = registrations::active(conn, event_id, None, false)?;
-    notify_all(
-        conn,
-        fx,
-        &recipients,
-        Notice::EventCancelled,
-        &json!({}),
-        now,
-    )?;
+    notify_all(conn, fx, &recipients, &Notice::EventCancelled, now)?;
     events::mark_cancelled(conn, event_id, now)?;
     fx.board(conn, event_id)?;
     events::find(conn, event_id)

@@ -1,8 +1,6 @@
 //! The organizer's message to everyone at an event or at one of its projects, and the state of
 //! every message an event caused.
 
-use serde_json::json;
-
 use super::Service;
 use super::registrations::notify_all;
 use crate::db::outbox::{self, OutboxRow};
@@ -69,19 +67,12 @@ pub async fn send(service: &Service, slug: String, message: Message) -> Result<u
             };
             let recipients =
                 registrations::active(conn, event.id, project.as_ref().map(|p| p.id), true)?;
-            let payload = json!({
-                "subject": message.subject.as_str(),
-                "body": message.body.as_str(),
-                "project": project.as_ref().map(|p| p.name.clone()),
-            });
-            notify_all(
-                conn,
-                fx,
-                &recipients,
-                Notice::OrganizerMessage,
-                &payload,
-                now,
-            )
+            let notice = Notice::OrganizerMessage {
+                subject: message.subject.as_str().into(),
+                body: message.body.as_str().into(),
+                project: project.as_ref().map(|p| p.name.clone()),
+            };
+            notify_all(conn, fx, &recipients, &notice, now)
         })
         .await
 }

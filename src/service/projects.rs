@@ -2,7 +2,6 @@
 //! link to the project's board by email; every open board shows the change at once.
 
 use chrono::NaiveDateTime;
-use serde_json::json;
 
 use super::{Effects, Service};
 use crate::db::projects::{self, ProjectDetail, ProjectRow};
@@ -117,10 +116,9 @@ fn sync_lead_links(
         let id = board::insert_lead_link(conn, project.id, (name, email, normalized), key, now)?;
         outbox::enqueue_without_registration(
             conn,
-            Notice::LeadLink,
+            Notice::LeadLink { lead_link_id: id },
             project.event_id,
             email,
-            json!({ "lead_link_id": id }),
             now,
         )?;
         added += 1;

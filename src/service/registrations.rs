@@ -4,7 +4,6 @@
 //! themselves are the pure functions of `domain::seats`.
 
 use chrono::NaiveDateTime;
-use serde_json::json;
 
 use super::{Effects, Service};
 use crate::db::outbox::{self, NewMessage};
@@ -108,15 +107,13 @@ pub fn sign_up_in(
     // One "already registered" note an hour is enough: repeated signups must not flood an
     // inbox. A note from this hour or the one before counts, so two are at least an hour
     // apart. A newcomer's confirmation is looked up the same way and never found.
-    let (notice, payload, mail_key) = match known {
+    let (notice, mail_key) = match known {
         Some(_) => (
             Notice::AlreadyRegistered,
-            json!({}),
             already_registered_key(registration_id, now, 0),
         ),
         None => (
             Notice::SignupConfirmation,
-            json!({ "status": status.as_str() }),
             format!(
                 "signup:{registration_id}:{}",
                 now.and_utc().timestamp_micros()
@@ -145,7 +142,6 @@ pub fn sign_up_in(
         event_id,
         registration_id,
         recipient,
-        payload,
     };
     let queued = outbox::enqueue_once(conn, message, &mail_key, now)?;
     if queued {
@@ -257,7 +253,6 @@ pub fn fill_free_seats(
                 event_id,
                 registration_id: head.id,
                 recipient: &head.email,
-                payload: json!({}),
             },
             now,
         )?;
@@ -272,19 +267,17 @@ pub fn notify_all(
     conn: &mut DbConn,
     fx: &mut Effects,
     recipients: &[RegistrationRow],
-    notice: Notice,
-    payload: &serde_json::Value,
+    notice: &Notice,
     now: NaiveDateTime,
 ) -> Result<usize, AppError> {
     for r in recipients {
         outbox::enqueue(
             conn,
             NewMessage {
-                notice,
+                notice: notice.clone(),
                 event_id: r.event_id,
                 registration_id: r.id,
                 recipient: &r.email,
-                payload: payload.clone(),
             },
             now,
         )?;
@@ -346,7 +339,6 @@ pub fn cancel_in(
             event_id,
             registration_id: current.id,
             recipient: &current.email,
-            payload: json!({}),
         },
         now,
     )?;

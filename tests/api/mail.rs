@@ -686,11 +686,13 @@ async fn a_message_taken_over_from_a_dead_worker_says_it_may_have_been_sent(app:
             let id = convene::db::outbox::enqueue(
                 c,
                 convene::db::outbox::NewMessage {
-                    notice: convene::domain::Notice::Reminder,
+                    notice: convene::domain::Notice::Reminder {
+                        offset_minutes: 60,
+                        starts_at: "2001-01-01T00:00:00".parse().unwrap(),
+                    },
                     event_id,
                     registration_id,
                     recipient: "ann@example.org",
-                    payload: json!({"offset_minutes": 60, "starts_at": "2001-01-01T00:00:00"}),
                 },
                 now,
             )?;
@@ -728,6 +730,75 @@ async fn a_message_taken_over_from_a_dead_worker_says_it_may_have_been_sent(app:
         1,
         "only the confirmation"
     );
+}
+
+/// A message whose payload cannot be read (a row written by hand, or by a faulty release) is
+/// not sent with blanks: it fails at once, and the outbox says why. The next message goes.
+async fn a_message_whose_payload_cannot_be_read_fails_with_the_reason(app: TestApp) {
+    use convene::db::schema::outbox;
+    use diesel::prelude::*;
+    app.create_event(&event_json("broken", None)).await;
+    app.sign_up("broken", "Ann", "ann@example.org", &[]).await;
+    app.wait_for_mail("ann@example.org", 1).await;
+    app.wait_for_outbox_drained().await;
+    let now = app.clock.now();
+    app.state
+        .db
+        .write(move |c| {
+            let event = convene::db::events::find_by_slug(c, "broken")?;
+            let registration_id: i64 = convene::db::schema::registrations::table
+                .filter(convene::db::schema::registrations::event_id.eq(event.id))
+                .select(convene::db::schema::registrations::id)
+                .first(c)?;
+            let message = |notice| convene::db::outbox::NewMessage {
+                notice,
+                event_id: event.id,
+                registration_id,
+                recipient: "ann@example.org",
+            };
+            let broken = convene::db::outbox::enqueue(
+                c,
+                message(convene::domain::Notice::Reminder {
+                    offset_minutes: 60,
+                    starts_at: event.starts_at,
+                }),
+                now,
+            )?;
+            diesel::update(outbox::table.find(broken))
+                .set(outbox::payload.eq(r#"{"minutes": 60}"#))
+                .execute(c)?;
+            convene::db::outbox::enqueue(
+                c,
+                message(convene::domain::Notice::OrganizerMessage {
+                    subject: "Still here".into(),
+                    body: "The next message goes.".into(),
+                    project: None,
+                }),
+                now,
+            )
+        })
+        .await
+        .unwrap();
+    app.state.outbox_wake.notify_one();
+    app.wait_for_mail("ann@example.org", 2).await;
+    app.wait_for_outbox_drained().await;
+    let log: Vec<Value> = app
+        .get_authed("/api/v1/events/broken/outbox")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let reminder = log.iter().find(|m| m["kind"] == "reminder").unwrap();
+    assert_eq!(reminder["state"], "failed", "{reminder:#}");
+    let reason = reminder["last_error"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("the payload of a reminder message cannot be read")
+            && reason.contains("missing field `offset_minutes`"),
+        "{reason}"
+    );
+    let ann = app.mail_to("ann@example.org");
+    assert_eq!(ann.len(), 2, "the confirmation and the next message only");
+    assert!(ann.iter().any(|m| m.subject.starts_with("Still here")));
 }
 
 async fn organizer_messages_refuse_header_injection_and_keep_odd_bodies_intact(app: TestApp) {
@@ -836,6 +907,7 @@ crate::on_both_backends!(
     a_message_kept_waiting_is_checked_again_before_it_goes,
     a_message_whose_claim_ran_short_is_given_back_and_sent_once,
     a_message_taken_over_from_a_dead_worker_says_it_may_have_been_sent,
+    a_message_whose_payload_cannot_be_read_fails_with_the_reason,
     organizer_messages_refuse_header_injection_and_keep_odd_bodies_intact,
 );
 
