@@ -171,6 +171,11 @@ fn main() -> ExitCode {
 async fn run(command: Command, settings: Config) -> Result<(), AppError> {
     match command {
         Command::Serve { bind, demo } => {
+            // Without SMTP the worker writes mail as files: the demo says where to look.
+            let mail_dir = settings
+                .smtp()
+                .is_none()
+                .then(|| settings.data_dir().join("mail"));
             let settings = match bind {
                 Some(bind) => settings.with_bind(
                     Bind::parse(&bind).map_err(|e| AppError::config(format!("--bind: {e}")))?,
@@ -185,16 +190,8 @@ async fn run(command: Command, settings: Config) -> Result<(), AppError> {
                 },
             )
             .await?;
-            if demo {
-                let state = app.state();
-                let seeded = tokio::task::spawn_blocking(move || {
-                    convene::demo::seed(&state.db, &state.key, &state.clock)
-                })
-                .await
-                .map_err(|e| AppError::Internal(e.into()))??;
-                if seeded {
-                    println!("Demo data added: sample events, projects and signups.");
-                }
+            if demo && let Some(seeded) = convene::demo::seed(&app.state().service).await? {
+                print_demo(&seeded, app.base_url(), mail_dir.as_deref());
             }
             println!("Convene is running at {}/ (Ctrl-C to stop)", app.base_url());
             app.run_until_stopped()
@@ -330,6 +327,27 @@ async fn run(command: Command, settings: Config) -> Result<(), AppError> {
             Ok(())
         }
         Command::Secret => unreachable!("answered before the settings are read"),
+    }
+}
+
+/// What `serve --demo` made, and the organizer login it shows this once.
+fn print_demo(seeded: &convene::demo::Seeded, base_url: &str, mail_dir: Option<&std::path::Path>) {
+    println!(
+        "Demo data added: a sprint in progress with its board at {base_url}/events/{}/board, \
+         a full event with a waitlist, a moved and a cancelled event, and their mail.",
+        convene::demo::SPRINT
+    );
+    if let Some(dir) = mail_dir {
+        println!("Mail is written to {} as .eml files.", dir.display());
+    }
+    if let Some(login) = &seeded.organizer {
+        println!(
+            "Demo organizer for {base_url}/login: {}",
+            login.organizer.email
+        );
+        println!("Password:  {}", login.password);
+        println!("API token: {}", login.api_token);
+        println!("Both are shown only now; only their hashes are stored.");
     }
 }
 

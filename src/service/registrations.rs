@@ -301,6 +301,15 @@ pub async fn by_token(
         .await
 }
 
+/// The token of a registration's private manage link, for a caller acting for its owner
+/// (`--demo` checks its sample people in with it); people get theirs by mail only.
+pub async fn manage_token(service: &Service, registration_id: i64) -> Result<String, AppError> {
+    let key = service.key.clone();
+    service
+        .read(move |conn| Ok(registrations::find(conn, registration_id)?.manage_token(&key)))
+        .await
+}
+
 /// Cancels the registration a manage link names. A second cancellation changes nothing and
 /// sends nothing.
 pub async fn cancel(service: &Service, token: String) -> Result<RegistrationView, AppError> {

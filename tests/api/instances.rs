@@ -56,12 +56,18 @@ impl Drop for Instance {
 
 impl Instance {
     pub fn start(env: &[(&str, String)]) -> Instance {
-        let data = tempfile::tempdir().unwrap();
+        Self::start_in(tempfile::tempdir().unwrap(), &[], env)
+    }
+
+    /// `convene serve` with `args` added, on the data folder `data` (its output, in
+    /// `convene.log` there, starts afresh).
+    pub fn start_in(data: tempfile::TempDir, args: &[&str], env: &[(&str, String)]) -> Instance {
         let port = free_port();
         let log = data.path().join("convene.log");
         let mut command = convene();
         command
             .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+            .args(args)
             .env("CONVENE_DATA_DIR", data.path())
             .stdout(std::fs::File::create(&log).unwrap())
             .stderr(Stdio::inherit());
