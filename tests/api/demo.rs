@@ -40,16 +40,19 @@ async fn get_json(client: &Client, url: String, token: Option<&str>) -> Value {
     response.json().await.unwrap()
 }
 
-/// The event's outbox once the worker has sent all of it: kinds of the messages.
+/// The event's outbox once the worker has settled all of it (sent, or skipped because it no
+/// longer applied, as a confirmation whose registration was cancelled): the kinds sent.
 async fn sent_outbox(client: &Client, demo: &Instance, token: &str, slug: &str) -> Vec<String> {
     let url = format!("{}/api/v1/events/{slug}/outbox", demo.base);
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let outbox = get_json(client, url.clone(), Some(token)).await;
         let messages = outbox.as_array().unwrap();
-        if !messages.is_empty() && messages.iter().all(|m| m["state"] == "sent") {
+        let settled = |m: &&Value| m["state"] == "sent" || m["state"] == "skipped";
+        if !messages.is_empty() && messages.iter().all(|m| settled(&m)) {
             return messages
                 .iter()
+                .filter(|m| m["state"] == "sent")
                 .map(|m| m["kind"].as_str().unwrap().to_owned())
                 .collect();
         }
