@@ -123,3 +123,25 @@ pub async fn list(
         })
         .await
 }
+
+/// An event as its organizers work on it: with its projects and the latest of its mail.
+pub struct ForOrganizers {
+    pub event: EventRow,
+    pub projects: Vec<crate::db::projects::ProjectDetail>,
+    /// The latest 5,000 messages the event caused, newest first.
+    pub messages: Vec<crate::db::outbox::OutboxRow>,
+}
+
+/// The event named `slug` as its organizers see it.
+pub async fn for_organizers(service: &Service, slug: String) -> Result<ForOrganizers, AppError> {
+    service
+        .read(move |conn| {
+            let event = events::find_by_slug(conn, &slug)?;
+            Ok(ForOrganizers {
+                projects: crate::db::projects::details_for_event(conn, event.id)?,
+                messages: crate::db::outbox::for_event(conn, event.id, 5000)?,
+                event,
+            })
+        })
+        .await
+}

@@ -12,9 +12,13 @@ use crate::db::projects::ProjectRow;
 use crate::error::AppError;
 use crate::http::State;
 use crate::http::pages::site::{
-    HtmlForm, PageError, check_csrf, csrf_token, render, see_other, with_cookie,
+    HtmlForm, PageError, check_csrf, csrf_token, redirect_or_form_again, render, see_other,
+    with_cookie,
 };
 use crate::service;
+
+/// A form sent back with its problems.
+const INVALID: StatusCode = StatusCode::UNPROCESSABLE_ENTITY;
 
 #[derive(Template)]
 #[template(path = "lead.html")]
@@ -139,26 +143,16 @@ pub async fn lead_lines(
     check_csrf(&req, &state.links, &form.0.csrf)?;
     let token = token.into_inner();
     let (_, project) = lead_target(&state, token.clone()).await?;
-    let saved = match service::board::lines(&form.0.now, &form.0.next) {
+    let outcome = match service::board::lines(&form.0.now, &form.0.next) {
         Ok(lines) => service::board::set_lines(&state.service, &project, lines).await,
-        Err(problems) => Err(AppError::Invalid(problems)),
+        Err(problems) => Err(problems.into()),
     };
-    match saved {
-        Ok(()) => Ok(see_other(&format!("/lead/{token}?done=board"))),
-        Err(AppError::Invalid(problems)) => {
-            lead_page(
-                &req,
-                &state,
-                token,
-                SlotFormValues::default(),
-                problems.into_list(),
-                None,
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await
-        }
-        Err(e) => Err(e.into()),
-    }
+    let done = |()| format!("/lead/{token}?done=board");
+    let again = |problems| {
+        let form = SlotFormValues::default();
+        lead_page(&req, &state, token.clone(), form, problems, None, INVALID)
+    };
+    redirect_or_form_again(outcome, done, again).await
 }
 
 pub async fn lead_slot(
@@ -171,34 +165,20 @@ pub async fn lead_slot(
     check_csrf(&req, &state.links, &form.csrf)?;
     let token = token.into_inner();
     let (event, project) = lead_target(&state, token.clone()).await?;
-    let saved = match service::board::slot_draft(
+    let draft = service::board::slot_draft(
         &event,
         &form.title,
         &form.room,
         &form.starts_at,
         &form.ends_at,
-    ) {
-        Ok(draft) => service::board::save_slot(&state.service, event, project, None, draft)
-            .await
-            .map(|_| ()),
-        Err(problems) => Err(AppError::Invalid(problems)),
+    );
+    let outcome = match draft {
+        Ok(draft) => service::board::save_slot(&state.service, event, project, None, draft).await,
+        Err(problems) => Err(problems.into()),
     };
-    match saved {
-        Ok(()) => Ok(see_other(&format!("/lead/{token}?done=slot"))),
-        Err(AppError::Invalid(problems)) => {
-            lead_page(
-                &req,
-                &state,
-                token,
-                form,
-                problems.into_list(),
-                None,
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await
-        }
-        Err(e) => Err(e.into()),
-    }
+    let done = |_| format!("/lead/{token}?done=slot");
+    let again = |problems| lead_page(&req, &state, token.clone(), form, problems, None, INVALID);
+    redirect_or_form_again(outcome, done, again).await
 }
 
 #[derive(Deserialize)]

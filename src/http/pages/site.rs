@@ -218,6 +218,24 @@ pub fn with_cookie(mut response: HttpResponse, cookie: Option<Cookie<'static>>) 
     response
 }
 
+/// What a submitted form comes to: after success a redirect to `done(value)` (Post, Redirect,
+/// Get); when the input or the use case named problems, the form `again` with them, answered
+/// 422; any other error, the error page. Every form of the pages ends with this.
+pub async fn redirect_or_form_again<T, Fut>(
+    outcome: Result<T, AppError>,
+    done: impl FnOnce(T) -> String,
+    again: impl FnOnce(Vec<FieldProblem>) -> Fut,
+) -> Result<HttpResponse, PageError>
+where
+    Fut: Future<Output = Result<HttpResponse, PageError>>,
+{
+    match outcome {
+        Ok(value) => Ok(see_other(&done(value))),
+        Err(AppError::Invalid(problems)) => again(problems.into_list()).await,
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// A 303 to `location` (Post/Redirect/Get).
 pub fn see_other(location: &str) -> HttpResponse {
     HttpResponse::SeeOther()

@@ -8,16 +8,19 @@ use serde::Deserialize;
 
 use super::login::CsrfForm;
 use super::{Admin, FormField, field, form_capacity};
-use crate::db::{events, projects};
+use crate::db::events::{EventRow, EventSummary};
 use crate::domain::{EventKind, EventStatus, FieldProblem, Problems};
-use crate::error::AppError;
 use crate::http::State;
 use crate::http::api::events::EventInput;
 use crate::http::pages::site::{
-    HtmlForm, PageError, check_csrf, csrf_token, problem_for, render, see_other, with_cookie,
+    HtmlForm, PageError, check_csrf, csrf_token, problem_for, redirect_or_form_again, render,
+    see_other, with_cookie,
 };
 use crate::service;
 use crate::service::messages::Message;
+
+/// A form sent back with its problems.
+const INVALID: StatusCode = StatusCode::UNPROCESSABLE_ENTITY;
 
 #[derive(Deserialize, Default, Clone)]
 pub struct EventForm {
@@ -83,7 +86,7 @@ impl EventForm {
         })
     }
 
-    fn of(e: &events::EventRow) -> Self {
+    fn of(e: &EventRow) -> Self {
         // Seconds only when there are some, so saving the form unchanged changes nothing.
         let format = match (
             e.all_day,
@@ -299,40 +302,35 @@ async fn event_page(
     let (slug, f, problems) = form;
     let (projects, cancelled, mail) = match slug.clone() {
         Some(slug) => {
-            state
-                .db
-                .read(move |conn| {
-                    let event = events::find_by_slug(conn, &slug)?;
-                    let details = projects::details_for_event(conn, event.id)?;
-                    let messages = crate::db::outbox::for_event(conn, event.id, 5000)?;
-                    let mut mail = MailSummary::default();
-                    for m in &messages {
-                        match m.state() {
-                            "sent" => mail.sent += 1,
-                            "pending" => mail.pending += 1,
-                            "skipped" => mail.skipped += 1,
-                            _ => mail.failed.push((
-                                m.recipient.clone(),
-                                m.kind.replace('_', " "),
-                                m.last_error.clone().unwrap_or_default(),
-                            )),
-                        }
-                    }
-                    Ok((
-                        details
-                            .into_iter()
-                            .map(|d| ProjectLine {
-                                slug: d.project.slug,
-                                name: d.project.name,
-                                location: d.project.location,
-                                joined: d.joined,
-                            })
-                            .collect(),
-                        event.status() == EventStatus::Cancelled,
-                        mail,
-                    ))
+            let view = service::events::for_organizers(&state.service, slug).await?;
+            let mut mail = MailSummary::default();
+            for m in &view.messages {
+                match m.state() {
+                    "sent" => mail.sent += 1,
+                    "pending" => mail.pending += 1,
+                    "skipped" => mail.skipped += 1,
+                    _ => mail.failed.push((
+                        m.recipient.clone(),
+                        m.kind.replace('_', " "),
+                        m.last_error.clone().unwrap_or_default(),
+                    )),
+                }
+            }
+            let projects = view
+                .projects
+                .into_iter()
+                .map(|d| ProjectLine {
+                    slug: d.project.slug,
+                    name: d.project.name,
+                    location: d.project.location,
+                    joined: d.joined,
                 })
-                .await?
+                .collect();
+            (
+                projects,
+                view.event.status() == EventStatus::Cancelled,
+                mail,
+            )
         }
         None => (Vec::new(), false, MailSummary::default()),
     };
@@ -361,41 +359,13 @@ pub async fn create_event(
 ) -> Result<HttpResponse, PageError> {
     let form = form.0;
     check_csrf(&req, &state.links, &form.csrf)?;
-    let draft = form.input(true).and_then(|input| input.into_draft(None));
-    let draft = match draft {
-        Ok(d) => d,
-        Err(p) => {
-            return event_form(
-                &req,
-                &state,
-                None,
-                form,
-                p.into_list(),
-                None,
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await;
-        }
+    let outcome = match form.input(true).and_then(|input| input.into_draft(None)) {
+        Ok(draft) => service::events::create(&state.service, draft).await,
+        Err(problems) => Err(problems.into()),
     };
-    match service::events::create(&state.service, draft).await {
-        Ok(summary) => Ok(see_other(&format!(
-            "/admin/events/{}?done=created",
-            summary.event.slug
-        ))),
-        Err(AppError::Invalid(p)) => {
-            event_form(
-                &req,
-                &state,
-                None,
-                form,
-                p.into_list(),
-                None,
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await
-        }
-        Err(e) => Err(e.into()),
-    }
+    let again = |problems| event_form(&req, &state, None, form, problems, None, INVALID);
+    let done = |s: EventSummary| format!("/admin/events/{}?done=created", s.event.slug);
+    redirect_or_form_again(outcome, done, again).await
 }
 
 #[derive(Deserialize)]
@@ -411,11 +381,9 @@ pub async fn edit_event(
     query: web::Query<DoneQuery>,
 ) -> Result<HttpResponse, PageError> {
     let slug = slug.into_inner();
-    let lookup = slug.clone();
-    let event = state
-        .db
-        .read(move |conn| events::find_by_slug(conn, &lookup))
-        .await?;
+    let event = service::events::get(&state.service, slug.clone())
+        .await?
+        .event;
     let flash = match query.done.as_deref() {
         Some("created") => Some("The event is created. Add its projects below."),
         Some("saved") => {
@@ -448,43 +416,16 @@ pub async fn update_event(
     let form = form.0;
     check_csrf(&req, &state.links, &form.csrf)?;
     let slug = slug.into_inner();
-    let input = match form.input(false) {
-        Ok(i) => i,
-        Err(p) => {
-            return event_form(
-                &req,
-                &state,
-                Some(slug),
-                form,
-                p.into_list(),
-                None,
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await;
+    let outcome = match form.input(false) {
+        Ok(input) => {
+            let apply = move |current| input.into_draft(Some(current));
+            service::events::change(&state.service, slug.clone(), apply).await
         }
+        Err(problems) => Err(problems.into()),
     };
-    let change = service::events::change(&state.service, slug.clone(), move |current| {
-        input.into_draft(Some(current))
-    });
-    match change.await {
-        Ok(summary) => Ok(see_other(&format!(
-            "/admin/events/{}?done=saved",
-            summary.event.slug
-        ))),
-        Err(AppError::Invalid(p)) => {
-            event_form(
-                &req,
-                &state,
-                Some(slug),
-                form,
-                p.into_list(),
-                None,
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await
-        }
-        Err(e) => Err(e.into()),
-    }
+    let again = |problems| event_form(&req, &state, Some(slug), form, problems, None, INVALID);
+    let done = |s: EventSummary| format!("/admin/events/{}?done=saved", s.event.slug);
+    redirect_or_form_again(outcome, done, again).await
 }
 
 pub async fn cancel_event(
@@ -525,25 +466,20 @@ pub async fn send_message(
     check_csrf(&req, &state.links, &form.csrf)?;
     let slug = slug.into_inner();
     let sent = match Message::parse(&form.subject, &form.body, Some(&form.project)) {
-        Ok(message) => service::messages::send(&state.service, slug.clone(), message)
-            .await
-            .map(|_| ()),
-        Err(problems) => Err(AppError::Invalid(problems)),
+        Ok(message) => service::messages::send(&state.service, slug.clone(), message).await,
+        Err(problems) => Err(problems.into()),
     };
-    match sent {
-        Ok(()) => Ok(see_other(&format!("/admin/events/{slug}?done=message"))),
-        Err(AppError::Invalid(problems)) => {
-            let event = service::events::get(&state.service, slug.clone()).await?;
-            let message = MessageValues {
-                subject: form.subject,
-                body: form.body,
-                project: form.project,
-                problems: problems.into_list(),
-            };
-            let event_form = (Some(slug), EventForm::of(&event.event), Vec::new());
-            let status = StatusCode::UNPROCESSABLE_ENTITY;
-            event_page(&req, &state, event_form, None, status, message).await
-        }
-        Err(e) => Err(e.into()),
-    }
+    let done = |_| format!("/admin/events/{slug}?done=message");
+    let again = |problems| async {
+        let event = service::events::get(&state.service, slug.clone()).await?;
+        let message = MessageValues {
+            subject: form.subject,
+            body: form.body,
+            project: form.project,
+            problems,
+        };
+        let event_form = (Some(slug.clone()), EventForm::of(&event.event), Vec::new());
+        event_page(&req, &state, event_form, None, INVALID, message).await
+    };
+    redirect_or_form_again(sent, done, again).await
 }

@@ -7,15 +7,17 @@ use serde::Deserialize;
 
 use super::login::CsrfForm;
 use super::{Admin, FormField, field, form_capacity};
-use crate::db::{events, projects};
 use crate::domain::{FieldProblem, Problems};
-use crate::error::AppError;
 use crate::http::State;
 use crate::http::api::projects::{LeadInput, ProjectInput};
 use crate::http::pages::site::{
-    HtmlForm, PageError, check_csrf, csrf_token, render, see_other, with_cookie,
+    HtmlForm, PageError, check_csrf, csrf_token, redirect_or_form_again, render, see_other,
+    with_cookie,
 };
 use crate::service;
+
+/// A form sent back with its problems.
+const INVALID: StatusCode = StatusCode::UNPROCESSABLE_ENTITY;
 
 #[derive(Deserialize, Default, Clone)]
 pub struct ProjectForm {
@@ -158,11 +160,9 @@ async fn project_form(
     problems: Vec<FieldProblem>,
     status: StatusCode,
 ) -> Result<HttpResponse, PageError> {
-    let lookup = slug.clone();
-    let event = state
-        .db
-        .read(move |conn| events::find_by_slug(conn, &lookup))
-        .await?;
+    let event = service::events::get(&state.service, slug.clone())
+        .await?
+        .event;
     let (csrf, cookie) = csrf_token(req, &state.links);
     let page = ProjectFormPage {
         csrf,
@@ -205,38 +205,13 @@ pub async fn create_project(
     let form = form.0;
     check_csrf(&req, &state.links, &form.csrf)?;
     let slug = slug.into_inner();
-    let draft = match form.input(true).and_then(|i| i.into_draft(None)) {
-        Ok(d) => d,
-        Err(p) => {
-            return project_form(
-                &req,
-                &state,
-                slug,
-                None,
-                form,
-                p.into_list(),
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await;
-        }
+    let outcome = match form.input(true).and_then(|i| i.into_draft(None)) {
+        Ok(draft) => service::projects::create(&state.service, slug.clone(), draft).await,
+        Err(problems) => Err(problems.into()),
     };
-    let saved = service::projects::create(&state.service, slug.clone(), draft).await;
-    match saved {
-        Ok(_) => Ok(see_other(&format!("/admin/events/{slug}?done=project"))),
-        Err(AppError::Invalid(p)) => {
-            project_form(
-                &req,
-                &state,
-                slug,
-                None,
-                form,
-                p.into_list(),
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await
-        }
-        Err(e) => Err(e.into()),
-    }
+    let done = |_| format!("/admin/events/{slug}?done=project");
+    let again = |problems| project_form(&req, &state, slug.clone(), None, form, problems, INVALID);
+    redirect_or_form_again(outcome, done, again).await
 }
 
 pub async fn edit_project(
@@ -246,15 +221,7 @@ pub async fn edit_project(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, PageError> {
     let (slug, project) = path.into_inner();
-    let (s, p) = (slug.clone(), project.clone());
-    let detail = state
-        .db
-        .read(move |conn| {
-            let event = events::find_by_slug(conn, &s)?;
-            let row = projects::find_by_slug(conn, event.id, &p)?;
-            Ok(projects::details(conn, vec![row])?.remove(0))
-        })
-        .await?;
+    let detail = service::projects::get(&state.service, slug.clone(), project.clone()).await?;
     let p = &detail.project;
     let form = ProjectForm {
         csrf: String::new(),
@@ -297,44 +264,19 @@ pub async fn update_project(
     let form = form.0;
     check_csrf(&req, &state.links, &form.csrf)?;
     let (slug, project) = path.into_inner();
-    let input = match form.input(false) {
-        Ok(i) => i,
-        Err(p) => {
-            return project_form(
-                &req,
-                &state,
-                slug,
-                Some(project),
-                form,
-                p.into_list(),
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await;
+    let outcome = match form.input(false) {
+        Ok(input) => {
+            let apply = move |current| input.into_draft(Some(current));
+            service::projects::change(&state.service, slug.clone(), project.clone(), apply).await
         }
+        Err(problems) => Err(problems.into()),
     };
-    let saved = service::projects::change(
-        &state.service,
-        slug.clone(),
-        project.clone(),
-        move |current| input.into_draft(Some(current)),
-    )
-    .await;
-    match saved {
-        Ok(_) => Ok(see_other(&format!("/admin/events/{slug}?done=project"))),
-        Err(AppError::Invalid(p)) => {
-            project_form(
-                &req,
-                &state,
-                slug,
-                Some(project),
-                form,
-                p.into_list(),
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await
-        }
-        Err(e) => Err(e.into()),
-    }
+    let done = |_| format!("/admin/events/{slug}?done=project");
+    let again = |problems| {
+        let project = Some(project.clone());
+        project_form(&req, &state, slug.clone(), project, form, problems, INVALID)
+    };
+    redirect_or_form_again(outcome, done, again).await
 }
 
 pub async fn delete_project(
