@@ -9,27 +9,32 @@ pub mod board;
 pub mod events;
 pub mod export;
 pub mod feeds;
+mod gate;
 pub mod mail_budgets;
 pub mod organizers;
 pub mod outbox;
+mod pool;
 pub mod projects;
 pub mod registrations;
 pub mod schema;
 pub mod storage;
 
 use std::path::Path;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
-use diesel::r2d2::{self, ManageConnection, Pool, PooledConnection};
+use diesel::r2d2::Pool;
 use diesel::sqlite::SqliteConnection;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 use crate::error::AppError;
+use gate::{Connections, Turn, WriteGate};
+use pool::ConnectionManager;
+pub use pool::{Conn, PoolConn};
 
 pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 pub const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
@@ -90,126 +95,6 @@ impl DatabaseTarget {
         })
     }
 }
-
-/// Opens connections of the backend chosen up front and prepares each SQLite connection:
-/// foreign keys, WAL, a busy timeout and durable commits are per-connection settings.
-#[derive(Debug)]
-pub struct ConnectionManager {
-    target: DatabaseTarget,
-    /// How many times a connection of this pool was found cut by the server.
-    losses: Arc<AtomicU64>,
-    /// On SQLite: whether each commit waits for the disk (`synchronous = FULL`). The mail
-    /// worker's bookkeeping does not: its commits survive a crash of the process, and the next
-    /// durable commit of anyone flushes them to the disk with everything before; a power cut
-    /// in between can at worst make a message go out twice.
-    durable: bool,
-}
-
-/// A connection that answered within this long is handed out again without a check.
-const TRUSTED_FOR: Duration = Duration::from_secs(5);
-
-/// A pooled connection, with what the pool knows of its health. A connection that recently
-/// answered is handed out without a check query (on PostgreSQL that would be a round trip
-/// before every use); one that sat idle, whose last use ended in an error, or that was not
-/// checked since another connection of the pool was found cut (a server restart cuts them
-/// all), is checked with `SELECT 1` first and replaced if that fails.
-pub struct PoolConn {
-    conn: DbConn,
-    answered: Instant,
-    suspect: bool,
-    losses_seen: u64,
-    losses: Arc<AtomicU64>,
-}
-
-impl PoolConn {
-    /// Runs `f` and remembers whether the connection showed itself alive.
-    fn run<T>(
-        &mut self,
-        f: impl FnOnce(&mut DbConn) -> Result<T, AppError>,
-    ) -> Result<T, AppError> {
-        let result = f(&mut self.conn);
-        match &result {
-            // Errors that may come from a broken connection (a missing row or a refused input
-            // says the connection works).
-            Err(AppError::Unavailable(_)) => {
-                self.suspect = true;
-                self.losses.fetch_add(1, Ordering::AcqRel);
-            }
-            Err(AppError::Internal(_)) => self.suspect = true,
-            _ => self.answered = Instant::now(),
-        }
-        result
-    }
-}
-
-impl ManageConnection for ConnectionManager {
-    type Connection = PoolConn;
-    type Error = r2d2::Error;
-
-    fn connect(&self) -> Result<PoolConn, r2d2::Error> {
-        let losses_seen = self.losses.load(Ordering::Acquire);
-        self.open().map(|conn| PoolConn {
-            conn,
-            answered: Instant::now(),
-            suspect: false,
-            losses_seen,
-            losses: self.losses.clone(),
-        })
-    }
-
-    fn is_valid(&self, pooled: &mut PoolConn) -> Result<(), r2d2::Error> {
-        let losses = self.losses.load(Ordering::Acquire);
-        if !pooled.suspect
-            && pooled.losses_seen == losses
-            && pooled.answered.elapsed() < TRUSTED_FOR
-        {
-            return Ok(());
-        }
-        pooled
-            .conn
-            .batch_execute("SELECT 1")
-            .map_err(r2d2::Error::QueryError)?;
-        pooled.suspect = false;
-        pooled.losses_seen = losses;
-        pooled.answered = Instant::now();
-        Ok(())
-    }
-
-    fn has_broken(&self, _pooled: &mut PoolConn) -> bool {
-        false
-    }
-}
-
-impl ConnectionManager {
-    fn open(&self) -> Result<DbConn, r2d2::Error> {
-        match self.target.backend {
-            Backend::Postgres => PgConnection::establish(&self.target.address)
-                .map(DbConn::Postgres)
-                .map_err(r2d2::Error::ConnectionError),
-            Backend::Sqlite => {
-                let mut conn = SqliteConnection::establish(&self.target.address)
-                    .map_err(r2d2::Error::ConnectionError)?;
-                // The busy timeout comes first: switching to WAL takes a lock, and connections
-                // opened side by side must wait for it rather than fail.
-                conn.batch_execute(
-                    "PRAGMA busy_timeout = 10000;
-                     PRAGMA journal_mode = WAL;
-                     PRAGMA foreign_keys = ON;",
-                )
-                .map_err(r2d2::Error::QueryError)?;
-                conn.batch_execute(if self.durable {
-                    "PRAGMA synchronous = FULL"
-                } else {
-                    "PRAGMA synchronous = NORMAL"
-                })
-                .map_err(r2d2::Error::QueryError)?;
-                Ok(DbConn::Sqlite(conn))
-            }
-        }
-    }
-}
-
-pub type Conn = PooledConnection<ConnectionManager>;
 
 /// The database handle shared by requests and workers.
 #[derive(Clone)]
@@ -477,81 +362,6 @@ impl Db {
     }
 }
 
-/// Which pool a writer takes its connection from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Connections {
-    /// The pool that requests and readers share.
-    Shared,
-    /// The mail worker's two connections.
-    Bookkeeping,
-}
-
-/// Whether a writer waits in line or goes ahead of those waiting.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Turn {
-    InLine,
-    First,
-}
-
-/// The one writer's turn on SQLite. Writers that ask for [`Turn::First`] are let in before any
-/// waiting in line; among each kind the order is whatever the wake-up gives.
-#[derive(Default)]
-struct WriteGate {
-    state: Mutex<GateState>,
-    /// Writers of each kind wait on their own condition, so that a release wakes one writer,
-    /// of the kind that goes next, rather than every thread in line.
-    first_freed: Condvar,
-    in_line_freed: Condvar,
-}
-
-#[derive(Default)]
-struct GateState {
-    taken: bool,
-    first_waiting: usize,
-    in_line_waiting: usize,
-}
-
-/// Holding one is being the writer; dropping it lets the next in.
-struct WriterTurn<'a>(&'a WriteGate);
-
-impl WriteGate {
-    fn enter(&self, turn: Turn) -> WriterTurn<'_> {
-        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        fn waiting(state: &mut GateState, turn: Turn) -> &mut usize {
-            match turn {
-                Turn::First => &mut state.first_waiting,
-                Turn::InLine => &mut state.in_line_waiting,
-            }
-        }
-        let freed = match turn {
-            Turn::First => &self.first_freed,
-            Turn::InLine => &self.in_line_freed,
-        };
-        *waiting(&mut state, turn) += 1;
-        while state.taken || (turn == Turn::InLine && state.first_waiting > 0) {
-            state = freed.wait(state).unwrap_or_else(|p| p.into_inner());
-        }
-        *waiting(&mut state, turn) -= 1;
-        state.taken = true;
-        WriterTurn(self)
-    }
-}
-
-impl Drop for WriterTurn<'_> {
-    fn drop(&mut self) {
-        let gate = self.0;
-        let mut state = gate.state.lock().unwrap_or_else(|p| p.into_inner());
-        state.taken = false;
-        let next = if state.first_waiting > 0 {
-            &gate.first_freed
-        } else {
-            &gate.in_line_freed
-        };
-        drop(state);
-        next.notify_one();
-    }
-}
-
 /// `BEGIN IMMEDIATE` on SQLite takes the write lock up front, so a transaction that reads and
 /// then writes waits for its turn instead of failing with SQLITE_BUSY half-way.
 pub(crate) fn write_transaction<T, F>(conn: &mut DbConn, f: F) -> Result<T, AppError>
@@ -635,33 +445,6 @@ mod tests {
         assert_eq!(abs.address, "/var/lib/convene/convene.db");
         assert!(DatabaseTarget::parse("mysql://x").is_err());
         assert!(DatabaseTarget::parse("sqlite://").is_err());
-    }
-
-    #[test]
-    fn a_writer_asking_to_go_first_overtakes_those_in_line() {
-        let gate = Arc::new(WriteGate::default());
-        let order = Arc::new(Mutex::new(Vec::new()));
-        let held = gate.enter(Turn::InLine);
-        let spawn = |turn: Turn, name: &'static str| {
-            let (gate, order) = (gate.clone(), order.clone());
-            std::thread::spawn(move || {
-                let _turn = gate.enter(turn);
-                order.lock().unwrap().push(name);
-            })
-        };
-        let waiting_in_line = spawn(Turn::InLine, "in line");
-        // The in-line writer is waiting before the other asks.
-        while gate.state.lock().unwrap().in_line_waiting == 0 {
-            std::thread::yield_now();
-        }
-        let first = spawn(Turn::First, "first");
-        while gate.state.lock().unwrap().first_waiting == 0 {
-            std::thread::yield_now();
-        }
-        drop(held);
-        first.join().unwrap();
-        waiting_in_line.join().unwrap();
-        assert_eq!(*order.lock().unwrap(), ["first", "in line"]);
     }
 
     #[test]
