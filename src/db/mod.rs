@@ -6,6 +6,7 @@
 
 pub mod attendees;
 pub mod board;
+mod columns;
 pub mod events;
 pub mod export;
 pub mod feeds;

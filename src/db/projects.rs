@@ -6,7 +6,8 @@ use diesel::prelude::*;
 use super::schema::{project_leads, projects, registration_projects, registrations};
 use super::{DbConn, is_unique_violation};
 use crate::domain::{
-    Capacity, EmailAddress, Lead, LongText, Problems, ProjectDraft, SingleLine, Slug, WebUrl,
+    Capacity, EmailAddress, Lead, LongText, Problems, ProjectDraft, RegistrationStatus, SingleLine,
+    Slug, WebUrl,
 };
 use crate::error::AppError;
 
@@ -202,7 +203,7 @@ pub fn joined_counts(conn: &mut DbConn, project_ids: &[i64]) -> Result<Vec<(i64,
     Ok(registration_projects::table
         .inner_join(registrations::table)
         .filter(registration_projects::project_id.eq_any(project_ids))
-        .filter(registrations::status.ne("cancelled"))
+        .filter(registrations::status.ne(RegistrationStatus::Cancelled))
         .group_by(registration_projects::project_id)
         .select((registration_projects::project_id, diesel::dsl::count_star()))
         .load(conn)?)

@@ -24,7 +24,7 @@ pub struct RegistrationRow {
     pub name: String,
     pub email: String,
     pub email_normalized: String,
-    pub status: String,
+    pub status: RegistrationStatus,
     pub waitlist_seq: Option<i64>,
     pub manage_nonce: String,
     pub manage_token_hash: String,
@@ -36,7 +36,7 @@ pub struct RegistrationRow {
 
 impl RegistrationRow {
     pub fn status(&self) -> RegistrationStatus {
-        RegistrationStatus::parse(&self.status).unwrap_or(RegistrationStatus::Cancelled)
+        self.status
     }
 
     /// The token of this registration's one-click opt-out link.
@@ -122,7 +122,7 @@ pub fn waitlist_nonempty(conn: &mut DbConn, event_id: i64) -> Result<bool, AppEr
     Ok(diesel::select(diesel::dsl::exists(
         registrations::table
             .filter(registrations::event_id.eq(event_id))
-            .filter(registrations::status.eq(RegistrationStatus::Waitlisted.as_str())),
+            .filter(registrations::status.eq(RegistrationStatus::Waitlisted)),
     ))
     .get_result::<bool>(conn)?)
 }
@@ -131,7 +131,7 @@ pub fn waitlist_nonempty(conn: &mut DbConn, event_id: i64) -> Result<bool, AppEr
 pub fn waitlist_len(conn: &mut DbConn, event_id: i64) -> Result<u32, AppError> {
     let n: i64 = registrations::table
         .filter(registrations::event_id.eq(event_id))
-        .filter(registrations::status.eq(RegistrationStatus::Waitlisted.as_str()))
+        .filter(registrations::status.eq(RegistrationStatus::Waitlisted))
         .count()
         .get_result(conn)?;
     Ok(n.max(0) as u32)
@@ -154,7 +154,7 @@ pub fn insert_unless_known(
         registrations::name.eq(request.name.as_str()),
         registrations::email.eq(request.email.as_str()),
         registrations::email_normalized.eq(request.email.normalized()),
-        registrations::status.eq(status.as_str()),
+        registrations::status.eq(status),
         registrations::waitlist_seq.eq(waitlist_seq),
         registrations::manage_nonce.eq(nonce),
         registrations::manage_token_hash.eq(token_hash),
@@ -305,7 +305,7 @@ fn waitlist_position(
     Ok(Some(
         registrations::table
             .filter(registrations::event_id.eq(registration.event_id))
-            .filter(registrations::status.eq(RegistrationStatus::Waitlisted.as_str()))
+            .filter(registrations::status.eq(RegistrationStatus::Waitlisted))
             .filter(registrations::waitlist_seq.le(seq))
             .count()
             .get_result::<i64>(conn)?,
@@ -376,7 +376,7 @@ pub fn missing_reminder(
         .bind::<Text, _>(suffix.to_owned());
     Ok(registrations::table
         .filter(registrations::event_id.eq(event_id))
-        .filter(registrations::status.eq(RegistrationStatus::Going.as_str()))
+        .filter(registrations::status.eq(RegistrationStatus::Going))
         .filter(registrations::muted.eq(false))
         .filter(registrations::created_at.lt(moment))
         .filter(not(exists(
@@ -396,7 +396,7 @@ pub fn active(
 ) -> Result<Vec<RegistrationRow>, AppError> {
     let mut query = registrations::table
         .filter(registrations::event_id.eq(event_id))
-        .filter(registrations::status.ne(RegistrationStatus::Cancelled.as_str()))
+        .filter(registrations::status.ne(RegistrationStatus::Cancelled))
         .select(RegistrationRow::as_select())
         .into_boxed();
     if skip_muted {
@@ -445,7 +445,7 @@ pub fn rejoin(
         .set((
             registrations::name.eq(request.name.as_str()),
             registrations::email.eq(request.email.as_str()),
-            registrations::status.eq(status.as_str()),
+            registrations::status.eq(status),
             registrations::waitlist_seq.eq(waitlist_seq),
             registrations::updated_at.eq(now),
         ))
@@ -469,7 +469,7 @@ pub fn waitlist_heads(
 ) -> Result<Vec<RegistrationRow>, AppError> {
     Ok(registrations::table
         .filter(registrations::event_id.eq(event_id))
-        .filter(registrations::status.eq(RegistrationStatus::Waitlisted.as_str()))
+        .filter(registrations::status.eq(RegistrationStatus::Waitlisted))
         .order(registrations::waitlist_seq.asc())
         .limit(i64::from(n))
         .select(RegistrationRow::as_select())
@@ -480,7 +480,7 @@ pub fn waitlist_heads(
 pub fn seat(conn: &mut DbConn, registration_id: i64, now: NaiveDateTime) -> Result<(), AppError> {
     diesel::update(registrations::table.find(registration_id))
         .set((
-            registrations::status.eq(RegistrationStatus::Going.as_str()),
+            registrations::status.eq(RegistrationStatus::Going),
             registrations::waitlist_seq.eq(None::<i64>),
             registrations::updated_at.eq(now),
         ))
@@ -496,7 +496,7 @@ pub fn mark_cancelled(
 ) -> Result<(), AppError> {
     diesel::update(registrations::table.find(registration_id))
         .set((
-            registrations::status.eq(RegistrationStatus::Cancelled.as_str()),
+            registrations::status.eq(RegistrationStatus::Cancelled),
             registrations::waitlist_seq.eq(None::<i64>),
             registrations::updated_at.eq(now),
         ))
@@ -520,7 +520,7 @@ pub fn going_in_project(
     Ok(registrations::table
         .inner_join(registration_projects::table)
         .filter(registration_projects::project_id.eq(project_id))
-        .filter(registrations::status.eq(RegistrationStatus::Going.as_str()))
+        .filter(registrations::status.eq(RegistrationStatus::Going))
         .select(RegistrationRow::as_select())
         .load(conn)?)
 }

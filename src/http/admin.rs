@@ -256,11 +256,11 @@ pub async fn dashboard(
             when: e.window()?.human(),
             slug: e.slug,
             title: e.title,
-            kind: e.kind,
+            kind: e.kind.to_string(),
             going: e.going_count,
             capacity: e.capacity,
             waitlist: s.waitlist_count,
-            status: e.status,
+            status: e.status.to_string(),
         });
     }
     let (csrf, cookie) = csrf_token(&req, &state.links);
@@ -398,7 +398,7 @@ impl EventForm {
             csrf: String::new(),
             title: e.title.clone(),
             slug: e.slug.clone(),
-            kind: e.kind.clone(),
+            kind: e.kind.to_string(),
             summary: e.summary.clone(),
             description: e.description.clone(),
             timezone: e.timezone.clone(),
@@ -1172,7 +1172,7 @@ async fn attendee_lines(
             email: v.registration.email.clone(),
             status: match v.waitlist_position {
                 Some(n) => format!("waitlisted #{n}"),
-                None => v.registration.status.clone(),
+                None => v.registration.status.to_string(),
             },
             projects: v
                 .projects
