@@ -58,7 +58,7 @@ mod tests {
     use diesel_migrations::MigrationHarness;
 
     use crate::db::{DbConn, SQLITE_MIGRATIONS, events, registrations};
-    use crate::domain::{EventKind, EventStatus, RegistrationStatus};
+    use crate::domain::{EventId, EventKind, EventStatus, RegistrationId, RegistrationStatus};
     use crate::error::AppError;
 
     /// A migrated in-memory database holding one event and one registration, whose columns
@@ -103,19 +103,19 @@ mod tests {
     #[test]
     fn known_values_read_back_as_the_domain_words() {
         let mut conn = database_with("hack-in", "cancelled", "waitlisted");
-        let event = events::find(&mut conn, 1).unwrap();
+        let event = events::find(&mut conn, EventId::new(1)).unwrap();
         assert_eq!(
             (event.kind, event.status),
             (EventKind::HackIn, EventStatus::Cancelled)
         );
-        let registration = registrations::find(&mut conn, 1).unwrap();
+        let registration = registrations::find(&mut conn, RegistrationId::new(1)).unwrap();
         assert_eq!(registration.status, RegistrationStatus::Waitlisted);
     }
 
     #[test]
     fn an_unknown_registration_status_fails_the_read_by_name() {
         let mut conn = database_with("sprint", "scheduled", "maybe");
-        let error = message(registrations::find(&mut conn, 1));
+        let error = message(registrations::find(&mut conn, RegistrationId::new(1)));
         assert!(
             error.contains("registrations.status holds the unknown value `maybe`"),
             "{error}"
@@ -126,7 +126,7 @@ mod tests {
     #[test]
     fn an_unknown_event_status_or_kind_fails_the_read_by_name() {
         let mut conn = database_with("sprint", "postponed", "going");
-        let error = message(events::find(&mut conn, 1));
+        let error = message(events::find(&mut conn, EventId::new(1)));
         assert!(
             error.contains("events.status holds the unknown value `postponed`"),
             "{error}"
@@ -138,7 +138,8 @@ mod tests {
             "{error}"
         );
         // A registration read with its event fails too: nothing is read past the bad value.
-        let error = message(registrations::for_mail(&mut conn, &[1]).map(|m| m.len()));
+        let error =
+            message(registrations::for_mail(&mut conn, &[RegistrationId::new(1)]).map(|m| m.len()));
         assert!(error.contains("events.kind"), "{error}");
     }
 }

@@ -7,15 +7,15 @@ use super::schema::{events, registrations};
 use super::{DbConn, is_unique_violation};
 use crate::domain::seats::{Seat, seat_for_newcomer};
 use crate::domain::{
-    Capacity, EventDraft, EventKind, EventStatus, EventWindow, LongText, RegistrationStatus,
-    ReminderOffsets, SingleLine, Slug, WebUrl,
+    Capacity, EventDraft, EventId, EventKind, EventStatus, EventWindow, LongText,
+    RegistrationStatus, ReminderOffsets, SingleLine, Slug, WebUrl,
 };
 use crate::error::AppError;
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = events)]
 pub struct EventRow {
-    pub id: i64,
+    pub id: EventId,
     pub slug: String,
     pub kind: EventKind,
     pub title: String,
@@ -194,7 +194,7 @@ pub fn insert(
             events::uid.eq(uuid::Uuid::new_v4().simple().to_string()),
         ))
         .returning(events::id)
-        .get_result::<i64>(conn);
+        .get_result::<EventId>(conn);
     match result {
         Err(e) if is_unique_violation(&e) => Err(slug_taken(&draft.slug)),
         other => find(conn, other?),
@@ -225,7 +225,7 @@ pub fn update(
 /// Marks an event cancelled, raising its revision.
 pub fn mark_cancelled(
     conn: &mut DbConn,
-    event_id: i64,
+    event_id: EventId,
     now: NaiveDateTime,
 ) -> Result<(), AppError> {
     diesel::update(events::table.find(event_id))
@@ -238,7 +238,7 @@ pub fn mark_cancelled(
     Ok(())
 }
 
-pub fn find(conn: &mut DbConn, event_id: i64) -> Result<EventRow, AppError> {
+pub fn find(conn: &mut DbConn, event_id: EventId) -> Result<EventRow, AppError> {
     events::table
         .find(event_id)
         .select(EventRow::as_select())
@@ -299,7 +299,10 @@ pub fn list(
 }
 
 /// How many people wait for each of the given events.
-pub fn waitlist_counts(conn: &mut DbConn, event_ids: &[i64]) -> Result<Vec<(i64, i64)>, AppError> {
+pub fn waitlist_counts(
+    conn: &mut DbConn,
+    event_ids: &[EventId],
+) -> Result<Vec<(EventId, i64)>, AppError> {
     Ok(registrations::table
         .filter(registrations::event_id.eq_any(event_ids))
         .filter(registrations::status.eq(RegistrationStatus::Waitlisted))
@@ -319,7 +322,7 @@ pub fn with_waitlists(
     conn: &mut DbConn,
     rows: Vec<EventRow>,
 ) -> Result<Vec<EventSummary>, AppError> {
-    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let ids: Vec<EventId> = rows.iter().map(|r| r.id).collect();
     let counts = waitlist_counts(conn, &ids)?;
     Ok(rows
         .into_iter()
@@ -428,7 +431,7 @@ pub fn take_place(
 }
 
 /// Adds `n` (negative: takes) to the seats taken at an event.
-pub fn add_going(conn: &mut DbConn, event_id: i64, n: i32) -> Result<(), AppError> {
+pub fn add_going(conn: &mut DbConn, event_id: EventId, n: i32) -> Result<(), AppError> {
     diesel::update(events::table.find(event_id))
         .set(events::going_count.eq(events::going_count + n))
         .execute(conn)?;

@@ -120,7 +120,7 @@ pub async fn get_board(state: State, slug: web::Path<String>) -> Result<HttpResp
 async fn authorize_writer(
     req: &HttpRequest,
     state: &State,
-    project_id: i64,
+    project_id: crate::domain::ProjectId,
 ) -> Result<(), AppError> {
     let token = super::auth::bearer_token(req).ok_or(AppError::Unauthorized)?;
     if super::auth::organizer_by_token(state, token.clone())

@@ -17,7 +17,7 @@ use tokio::sync::{Notify, mpsc, oneshot, watch};
 use crate::clock::Clock;
 use crate::db::outbox::{self, OutboxRow};
 use crate::db::{Db, DbConn, board, events, projects, registrations};
-use crate::domain::{EventStatus, Notice, RegistrationStatus, ReminderOffsets};
+use crate::domain::{EventStatus, Notice, RegistrationId, RegistrationStatus, ReminderOffsets};
 use crate::error::AppError;
 use crate::ical::items::{email_attachment, slot_attachment};
 use crate::links::Links;
@@ -541,7 +541,7 @@ impl Running {
             self.from.email.to_string(),
         );
         let read_at = std::time::Instant::now();
-        let ids: Vec<i64> = rows.iter().filter_map(|r| r.registration_id).collect();
+        let ids: Vec<RegistrationId> = rows.iter().filter_map(|r| r.registration_id).collect();
         let claimed = rows.clone();
         let contexts = self
             .db
@@ -725,7 +725,7 @@ const STILL_FRESH: Duration = Duration::from_secs(1);
 fn context_for(
     conn: &mut DbConn,
     row: &OutboxRow,
-    subjects: &HashMap<i64, registrations::MailSubject>,
+    subjects: &HashMap<RegistrationId, registrations::MailSubject>,
     links: &Links,
     key: &SecretKey,
     now: chrono::NaiveDateTime,
