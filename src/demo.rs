@@ -12,7 +12,7 @@ use crate::db::organizers::{self, NewCredentials};
 use crate::domain::time::local_naive;
 use crate::domain::{
     Capacity, EmailAddress, EventDraft, EventKind, EventWindow, Lead, LongText, ProjectDraft,
-    SignupRequest, SingleLine, Slug, WebUrl,
+    RegistrationId, SignupRequest, SingleLine, Slug, WebUrl,
 };
 use crate::error::AppError;
 use crate::service::messages::Message;
@@ -359,7 +359,7 @@ pub async fn seed(service: &Service) -> Result<Option<Seeded>, AppError> {
             }
         }
     }
-    let of = |slug: &str| -> Vec<(i64, Vec<Slug>)> {
+    let of = |slug: &str| -> Vec<(RegistrationId, Vec<Slug>)> {
         signups
             .iter()
             .filter(|(s, ..)| *s == slug)
@@ -402,7 +402,10 @@ pub async fn seed(service: &Service) -> Result<Option<Seeded>, AppError> {
 
 /// The sprint's board in use: the leads' lines and sessions (one moved after people joined),
 /// and people checked in at their tables.
-async fn sprint_board(service: &Service, signups: &[(i64, Vec<Slug>)]) -> Result<(), AppError> {
+async fn sprint_board(
+    service: &Service,
+    signups: &[(RegistrationId, Vec<Slug>)],
+) -> Result<(), AppError> {
     let now = service.clock.now();
     for (project, now_line, next_line) in BOARD_LINES {
         let (_, project) = board::project(service, SPRINT.into(), (*project).into()).await?;

@@ -15,6 +15,7 @@ use tokio::sync::{broadcast, mpsc};
 
 use crate::clock::Clock;
 use crate::db::{Backend, Db};
+use crate::domain::EventId;
 
 use crate::db::board::CHANNEL;
 /// Board states kept per event for slow watchers; a watcher that falls behind skips to the
@@ -31,14 +32,14 @@ pub struct BoardHub {
 struct Inner {
     db: Db,
     clock: Clock,
-    channels: Mutex<HashMap<i64, broadcast::Sender<Arc<str>>>>,
-    refresh: mpsc::UnboundedSender<i64>,
+    channels: Mutex<HashMap<EventId, broadcast::Sender<Arc<str>>>>,
+    refresh: mpsc::UnboundedSender<EventId>,
 }
 
 impl BoardHub {
     /// Starts the hub's refresher (and, on PostgreSQL, its listener). Needs a Tokio runtime.
     pub fn start(db: Db, clock: Clock, database_url: Option<String>) -> Self {
-        let (refresh, mut requests) = mpsc::unbounded_channel::<i64>();
+        let (refresh, mut requests) = mpsc::unbounded_channel::<EventId>();
         let hub = BoardHub {
             inner: Arc::new(Inner {
                 db: db.clone(),
@@ -85,7 +86,7 @@ impl BoardHub {
     }
 
     /// A stream of the event's board states (JSON), from the next change on.
-    pub fn subscribe(&self, event_id: i64) -> broadcast::Receiver<Arc<str>> {
+    pub fn subscribe(&self, event_id: EventId) -> broadcast::Receiver<Arc<str>> {
         let mut channels = self
             .inner
             .channels
@@ -99,14 +100,14 @@ impl BoardHub {
     }
 
     /// After a write to the event's board has committed.
-    pub fn changed(&self, event_id: i64) {
+    pub fn changed(&self, event_id: EventId) {
         // On PostgreSQL the NOTIFY sent with the commit reaches every instance, this one too.
         if self.inner.db.backend() == Backend::Sqlite {
             let _ = self.inner.refresh.send(event_id);
         }
     }
 
-    fn watched(&self) -> Vec<i64> {
+    fn watched(&self) -> Vec<EventId> {
         let channels = self
             .inner
             .channels
@@ -120,7 +121,7 @@ impl BoardHub {
     }
 
     /// Reads the board once and sends it to every watcher of the event.
-    async fn publish(&self, event_id: i64) {
+    async fn publish(&self, event_id: EventId) {
         let sender = {
             let channels = self
                 .inner
@@ -145,7 +146,7 @@ impl BoardHub {
                 let _ = sender.send(Arc::from(json));
             }
             Err(e) => {
-                tracing::warn!(event = event_id, error = %e, "could not read a board to publish")
+                tracing::warn!(event = event_id.get(), error = %e, "could not read a board to publish")
             }
         }
     }
@@ -153,7 +154,7 @@ impl BoardHub {
 
 /// Holds a connection that `LISTEN`s, and passes on each event id it hears; reconnects after
 /// an error, waiting a little longer each time (at most 10 s).
-fn listen(url: &str, refresh: &mpsc::UnboundedSender<i64>) {
+fn listen(url: &str, refresh: &mpsc::UnboundedSender<EventId>) {
     let mut wait = Duration::from_millis(200);
     loop {
         if refresh.is_closed() {
@@ -169,7 +170,7 @@ fn listen(url: &str, refresh: &mpsc::UnboundedSender<i64>) {
                         for notification in conn.notifications_iter() {
                             match notification {
                                 Ok(n) => {
-                                    if let Ok(id) = n.payload.parse::<i64>()
+                                    if let Ok(id) = n.payload.parse::<EventId>()
                                         && refresh.send(id).is_err()
                                     {
                                         return;

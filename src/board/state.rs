@@ -10,6 +10,7 @@ use crate::db::DbConn;
 use crate::db::board::{self, SlotRow};
 use crate::db::events::{self, EventRow};
 use crate::db::projects::{self, ProjectRow};
+use crate::domain::EventId;
 use crate::domain::time::{instant_text, local_label, local_naive};
 use crate::error::AppError;
 
@@ -132,7 +133,7 @@ pub fn board_state(
 /// The board of an event by id, for the live hub.
 pub fn board_state_by_id(
     conn: &mut DbConn,
-    event_id: i64,
+    event_id: EventId,
     now: NaiveDateTime,
 ) -> Result<BoardState, AppError> {
     let event = events::find(conn, event_id)?;

@@ -9,7 +9,7 @@ use super::DbConn;
 use super::events::EventRow;
 use super::projects::ProjectRow;
 use super::schema::{checkins, lead_links, project_leads, projects, slots};
-use crate::domain::Problems;
+use crate::domain::{EventId, Problems, ProjectId, RegistrationId};
 use crate::error::AppError;
 use crate::tokens::{self, SecretKey};
 
@@ -24,7 +24,7 @@ pub const CHECKIN_HOURS: i64 = 4;
 #[diesel(table_name = lead_links)]
 pub struct LeadLinkRow {
     pub id: i64,
-    pub project_id: i64,
+    pub project_id: ProjectId,
     pub email: String,
     pub email_normalized: String,
     pub name: String,
@@ -43,8 +43,8 @@ impl LeadLinkRow {
 #[diesel(table_name = slots)]
 pub struct SlotRow {
     pub id: i64,
-    pub event_id: i64,
-    pub project_id: i64,
+    pub event_id: EventId,
+    pub project_id: ProjectId,
     pub uid: String,
     pub title: String,
     pub room: String,
@@ -58,7 +58,7 @@ pub struct SlotRow {
 /// The leads of a project with an address: (name, address, normalized address), in order.
 pub fn leads_with_address(
     conn: &mut DbConn,
-    project_id: i64,
+    project_id: ProjectId,
 ) -> Result<Vec<(String, String, String)>, AppError> {
     let leads: Vec<(String, Option<String>)> = project_leads::table
         .filter(project_leads::project_id.eq(project_id))
@@ -78,7 +78,10 @@ pub fn leads_with_address(
 }
 
 /// The lead links of a project.
-pub fn lead_links_of(conn: &mut DbConn, project_id: i64) -> Result<Vec<LeadLinkRow>, AppError> {
+pub fn lead_links_of(
+    conn: &mut DbConn,
+    project_id: ProjectId,
+) -> Result<Vec<LeadLinkRow>, AppError> {
     Ok(lead_links::table
         .filter(lead_links::project_id.eq(project_id))
         .select(LeadLinkRow::as_select())
@@ -94,7 +97,7 @@ pub fn delete_lead_links(conn: &mut DbConn, ids: &[i64]) -> Result<(), AppError>
 /// Makes a new secret lead link for one lead of a project; returns its id.
 pub fn insert_lead_link(
     conn: &mut DbConn,
-    project_id: i64,
+    project_id: ProjectId,
     lead: (&str, &str, &str),
     key: &SecretKey,
     now: NaiveDateTime,
@@ -146,7 +149,7 @@ pub fn lead_by_token(
 /// the board changes many times a day, its calendar feed should not.
 pub fn set_lines(
     conn: &mut DbConn,
-    project_id: i64,
+    project_id: ProjectId,
     now_line: &str,
     next_line: &str,
     now: NaiveDateTime,
@@ -206,7 +209,7 @@ pub fn check_slot(
 pub fn create_slot(
     conn: &mut DbConn,
     event: &EventRow,
-    project_id: i64,
+    project_id: ProjectId,
     draft: &SlotDraft,
     now: NaiveDateTime,
 ) -> Result<SlotRow, AppError> {
@@ -233,7 +236,11 @@ pub fn create_slot(
         })?)
 }
 
-pub fn find_slot(conn: &mut DbConn, project_id: i64, slot_id: i64) -> Result<SlotRow, AppError> {
+pub fn find_slot(
+    conn: &mut DbConn,
+    project_id: ProjectId,
+    slot_id: i64,
+) -> Result<SlotRow, AppError> {
     slots::table
         .filter(slots::id.eq(slot_id))
         .filter(slots::project_id.eq(project_id))
@@ -274,7 +281,7 @@ pub fn delete_slot(conn: &mut DbConn, slot_id: i64) -> Result<(), AppError> {
     Ok(())
 }
 
-pub fn slots_for_event(conn: &mut DbConn, event_id: i64) -> Result<Vec<SlotRow>, AppError> {
+pub fn slots_for_event(conn: &mut DbConn, event_id: EventId) -> Result<Vec<SlotRow>, AppError> {
     Ok(slots::table
         .filter(slots::event_id.eq(event_id))
         .order((slots::starts_at.asc(), slots::id.asc()))
@@ -282,7 +289,10 @@ pub fn slots_for_event(conn: &mut DbConn, event_id: i64) -> Result<Vec<SlotRow>,
         .load(conn)?)
 }
 
-pub fn slots_for_project(conn: &mut DbConn, project_id: i64) -> Result<Vec<SlotRow>, AppError> {
+pub fn slots_for_project(
+    conn: &mut DbConn,
+    project_id: ProjectId,
+) -> Result<Vec<SlotRow>, AppError> {
     Ok(slots::table
         .filter(slots::project_id.eq(project_id))
         .order((slots::starts_at.asc(), slots::id.asc()))
@@ -311,8 +321,8 @@ pub fn checkin_expiry(now: NaiveDateTime, timezone: &str) -> NaiveDateTime {
 /// Checks a registration in at one project's table (and out of any other).
 pub fn check_in(
     conn: &mut DbConn,
-    registration_id: i64,
-    project_id: i64,
+    registration_id: RegistrationId,
+    project_id: ProjectId,
     expires_at: NaiveDateTime,
     now: NaiveDateTime,
 ) -> Result<(), AppError> {
@@ -331,7 +341,7 @@ pub fn check_in(
 /// Ends the registration's current check-in, if any; returns whether there was one.
 pub fn check_out(
     conn: &mut DbConn,
-    registration_id: i64,
+    registration_id: RegistrationId,
     now: NaiveDateTime,
 ) -> Result<bool, AppError> {
     let n = diesel::update(
@@ -348,9 +358,9 @@ pub fn check_out(
 /// The project a registration is checked in at now, if any.
 pub fn current_checkin(
     conn: &mut DbConn,
-    registration_id: i64,
+    registration_id: RegistrationId,
     now: NaiveDateTime,
-) -> Result<Option<i64>, AppError> {
+) -> Result<Option<ProjectId>, AppError> {
     Ok(checkins::table
         .filter(checkins::registration_id.eq(registration_id))
         .filter(checkins::checked_out_at.is_null())
@@ -363,9 +373,9 @@ pub fn current_checkin(
 /// People checked in now, per project of the event.
 pub fn checked_in_counts(
     conn: &mut DbConn,
-    event_id: i64,
+    event_id: EventId,
     now: NaiveDateTime,
-) -> Result<Vec<(i64, i64)>, AppError> {
+) -> Result<Vec<(ProjectId, i64)>, AppError> {
     Ok(checkins::table
         .inner_join(projects::table)
         .filter(projects::event_id.eq(event_id))
@@ -378,7 +388,7 @@ pub fn checked_in_counts(
 
 /// Tells every instance that the event's board changed, when the transaction commits
 /// (PostgreSQL `NOTIFY`; on SQLite the one instance knows already).
-pub fn notify(conn: &mut DbConn, event_id: i64) -> Result<(), AppError> {
+pub fn notify(conn: &mut DbConn, event_id: EventId) -> Result<(), AppError> {
     if let DbConn::Postgres(pg) = conn {
         diesel::sql_query("SELECT pg_notify($1, $2)")
             .bind::<diesel::sql_types::Text, _>(CHANNEL)

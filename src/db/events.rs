@@ -7,17 +7,17 @@ use super::schema::{events, registrations};
 use super::{DbConn, is_unique_violation};
 use crate::domain::seats::{Seat, seat_for_newcomer};
 use crate::domain::{
-    Capacity, EventDraft, EventKind, EventStatus, EventWindow, LongText, ReminderOffsets,
-    SingleLine, Slug, WebUrl,
+    Capacity, EventDraft, EventId, EventKind, EventStatus, EventWindow, LongText,
+    RegistrationStatus, ReminderOffsets, SingleLine, Slug, WebUrl,
 };
 use crate::error::AppError;
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = events)]
 pub struct EventRow {
-    pub id: i64,
+    pub id: EventId,
     pub slug: String,
-    pub kind: String,
+    pub kind: EventKind,
     pub title: String,
     pub summary: String,
     pub description: String,
@@ -35,7 +35,7 @@ pub struct EventRow {
     pub waitlist_seq: i64,
     pub signup_opens_at: Option<NaiveDateTime>,
     pub signup_closes_at: Option<NaiveDateTime>,
-    pub status: String,
+    pub status: EventStatus,
     pub revision: i32,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
@@ -62,7 +62,7 @@ impl EventRow {
     }
 
     pub fn status(&self) -> EventStatus {
-        EventStatus::parse(&self.status).unwrap_or(EventStatus::Scheduled)
+        self.status
     }
 
     pub fn capacity(&self) -> Capacity {
@@ -79,7 +79,7 @@ impl EventRow {
         };
         Ok(EventDraft {
             slug: Slug::parse(&self.slug).map_err(|e| stored("slug", e))?,
-            kind: EventKind::parse(&self.kind).map_err(|e| stored("kind", e))?,
+            kind: self.kind,
             title: SingleLine::parse_optional(&self.title, usize::MAX)
                 .map_err(|e| stored("title", e))?,
             summary: SingleLine::parse_optional(&self.summary, usize::MAX)
@@ -129,7 +129,7 @@ impl EventRow {
 #[diesel(table_name = events, treat_none_as_null = true)]
 struct EventColumns<'a> {
     slug: &'a str,
-    kind: &'a str,
+    kind: EventKind,
     title: &'a str,
     summary: &'a str,
     description: &'a str,
@@ -153,7 +153,7 @@ impl<'a> EventColumns<'a> {
     fn of(draft: &'a EventDraft, now: NaiveDateTime) -> Self {
         Self {
             slug: draft.slug.as_str(),
-            kind: draft.kind.as_str(),
+            kind: draft.kind,
             title: draft.title.as_str(),
             summary: draft.summary.as_str(),
             description: draft.description.as_str(),
@@ -194,7 +194,7 @@ pub fn insert(
             events::uid.eq(uuid::Uuid::new_v4().simple().to_string()),
         ))
         .returning(events::id)
-        .get_result::<i64>(conn);
+        .get_result::<EventId>(conn);
     match result {
         Err(e) if is_unique_violation(&e) => Err(slug_taken(&draft.slug)),
         other => find(conn, other?),
@@ -225,12 +225,12 @@ pub fn update(
 /// Marks an event cancelled, raising its revision.
 pub fn mark_cancelled(
     conn: &mut DbConn,
-    event_id: i64,
+    event_id: EventId,
     now: NaiveDateTime,
 ) -> Result<(), AppError> {
     diesel::update(events::table.find(event_id))
         .set((
-            events::status.eq(EventStatus::Cancelled.as_str()),
+            events::status.eq(EventStatus::Cancelled),
             events::revision.eq(events::revision + 1),
             events::updated_at.eq(now),
         ))
@@ -238,7 +238,7 @@ pub fn mark_cancelled(
     Ok(())
 }
 
-pub fn find(conn: &mut DbConn, event_id: i64) -> Result<EventRow, AppError> {
+pub fn find(conn: &mut DbConn, event_id: EventId) -> Result<EventRow, AppError> {
     events::table
         .find(event_id)
         .select(EventRow::as_select())
@@ -284,7 +284,7 @@ pub fn list(
 ) -> Result<Vec<EventRow>, AppError> {
     let mut query = events::table.select(EventRow::as_select()).into_boxed();
     if let Some(kind) = kind {
-        query = query.filter(events::kind.eq(kind.as_str()));
+        query = query.filter(events::kind.eq(kind));
     }
     query = match period {
         Period::Upcoming => query
@@ -299,10 +299,13 @@ pub fn list(
 }
 
 /// How many people wait for each of the given events.
-pub fn waitlist_counts(conn: &mut DbConn, event_ids: &[i64]) -> Result<Vec<(i64, i64)>, AppError> {
+pub fn waitlist_counts(
+    conn: &mut DbConn,
+    event_ids: &[EventId],
+) -> Result<Vec<(EventId, i64)>, AppError> {
     Ok(registrations::table
         .filter(registrations::event_id.eq_any(event_ids))
-        .filter(registrations::status.eq("waitlisted"))
+        .filter(registrations::status.eq(RegistrationStatus::Waitlisted))
         .group_by(registrations::event_id)
         .select((registrations::event_id, diesel::dsl::count_star()))
         .load(conn)?)
@@ -319,7 +322,7 @@ pub fn with_waitlists(
     conn: &mut DbConn,
     rows: Vec<EventRow>,
 ) -> Result<Vec<EventSummary>, AppError> {
-    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let ids: Vec<EventId> = rows.iter().map(|r| r.id).collect();
     let counts = waitlist_counts(conn, &ids)?;
     Ok(rows
         .into_iter()
@@ -348,7 +351,7 @@ pub fn starting_between(
     to: NaiveDateTime,
 ) -> Result<Vec<EventRow>, AppError> {
     Ok(events::table
-        .filter(events::status.eq(EventStatus::Scheduled.as_str()))
+        .filter(events::status.eq(EventStatus::Scheduled))
         .filter(events::starts_at.gt(from))
         .filter(events::starts_at.le(to))
         .select(EventRow::as_select())
@@ -428,7 +431,7 @@ pub fn take_place(
 }
 
 /// Adds `n` (negative: takes) to the seats taken at an event.
-pub fn add_going(conn: &mut DbConn, event_id: i64, n: i32) -> Result<(), AppError> {
+pub fn add_going(conn: &mut DbConn, event_id: EventId, n: i32) -> Result<(), AppError> {
     diesel::update(events::table.find(event_id))
         .set(events::going_count.eq(events::going_count + n))
         .execute(conn)?;

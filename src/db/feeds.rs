@@ -41,7 +41,7 @@ pub fn public_events(
         .select(EventRow::as_select())
         .into_boxed();
     if let Some(kind) = kind {
-        query = query.filter(events::kind.eq(kind.as_str()));
+        query = query.filter(events::kind.eq(kind));
     }
     Ok(query.load(conn)?)
 }
@@ -56,7 +56,7 @@ pub fn public_fingerprint(
         .select((count_star(), max(events::updated_at)))
         .into_boxed();
     if let Some(kind) = kind {
-        query = query.filter(events::kind.eq(kind.as_str()));
+        query = query.filter(events::kind.eq(kind));
     }
     let (rows, last_modified) = query.get_result::<(i64, Option<NaiveDateTime>)>(conn)?;
     Ok(Fingerprint {
@@ -75,7 +75,7 @@ pub fn personal(
     Ok(registrations::table
         .inner_join(events::table)
         .filter(registrations::email_normalized.eq(email_normalized))
-        .filter(registrations::status.ne(RegistrationStatus::Cancelled.as_str()))
+        .filter(registrations::status.ne(RegistrationStatus::Cancelled))
         .filter(events::ends_at.gt(window_start(now)))
         .order((events::starts_at.asc(), events::id.asc()))
         .select((RegistrationRow::as_select(), EventRow::as_select()))
@@ -90,7 +90,7 @@ pub fn personal_fingerprint(
     let (rows, events_changed, registrations_changed) = registrations::table
         .inner_join(events::table)
         .filter(registrations::email_normalized.eq(email_normalized))
-        .filter(registrations::status.ne(RegistrationStatus::Cancelled.as_str()))
+        .filter(registrations::status.ne(RegistrationStatus::Cancelled))
         .filter(events::ends_at.gt(window_start(now)))
         .select((
             count_star(),

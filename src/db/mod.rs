@@ -6,6 +6,7 @@
 
 pub mod attendees;
 pub mod board;
+mod columns;
 pub mod events;
 pub mod export;
 pub mod feeds;
@@ -31,6 +32,7 @@ use diesel::r2d2::Pool;
 use diesel::sqlite::SqliteConnection;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
+use crate::domain::EventId;
 use crate::error::AppError;
 use gate::{Connections, Turn, WriteGate};
 use pool::ConnectionManager;
@@ -408,7 +410,7 @@ where
 /// Locks one event row for the rest of the transaction, so that every signup, cancellation
 /// and capacity change of that event happens one after another. On SQLite the transaction
 /// already holds the database's write lock.
-pub fn lock_event(conn: &mut DbConn, event_id: i64) -> Result<(), AppError> {
+pub fn lock_event(conn: &mut DbConn, event_id: EventId) -> Result<(), AppError> {
     use schema::events;
     if let DbConn::Postgres(pg) = conn {
         events::table

@@ -9,7 +9,7 @@ use diesel::sql_types::{Nullable, Text};
 
 use super::DbConn;
 use super::schema::outbox;
-use crate::domain::Notice;
+use crate::domain::{EventId, Notice, RegistrationId};
 use crate::error::AppError;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -18,8 +18,8 @@ pub struct OutboxRow {
     pub id: i64,
     pub message_id: String,
     pub kind: String,
-    pub event_id: Option<i64>,
-    pub registration_id: Option<i64>,
+    pub event_id: Option<EventId>,
+    pub registration_id: Option<RegistrationId>,
     pub recipient: String,
     pub payload: String,
     pub dedupe_key: Option<String>,
@@ -49,8 +49,8 @@ impl OutboxRow {
 /// A message to be sent about one registration.
 pub struct NewMessage<'a> {
     pub notice: Notice,
-    pub event_id: i64,
-    pub registration_id: i64,
+    pub event_id: EventId,
+    pub registration_id: RegistrationId,
     pub recipient: &'a str,
 }
 
@@ -79,7 +79,7 @@ pub fn enqueue(
 pub fn enqueue_without_registration(
     conn: &mut DbConn,
     notice: Notice,
-    event_id: i64,
+    event_id: EventId,
     recipient: &str,
     now: NaiveDateTime,
 ) -> Result<i64, AppError> {
@@ -131,7 +131,11 @@ pub fn enqueue_once(
 }
 
 /// One event's messages, newest first, for its organizers.
-pub fn for_event(conn: &mut DbConn, event_id: i64, limit: i64) -> Result<Vec<OutboxRow>, AppError> {
+pub fn for_event(
+    conn: &mut DbConn,
+    event_id: EventId,
+    limit: i64,
+) -> Result<Vec<OutboxRow>, AppError> {
     Ok(outbox::table
         .filter(outbox::event_id.eq(event_id))
         .order(outbox::id.desc())
@@ -380,7 +384,7 @@ pub fn stats(conn: &mut DbConn) -> Result<OutboxStats, AppError> {
 
 pub fn for_registration(
     conn: &mut DbConn,
-    registration_id: i64,
+    registration_id: RegistrationId,
 ) -> Result<Vec<OutboxRow>, AppError> {
     Ok(outbox::table
         .filter(outbox::registration_id.eq(registration_id))

@@ -6,15 +6,16 @@ use diesel::prelude::*;
 use super::schema::{project_leads, projects, registration_projects, registrations};
 use super::{DbConn, is_unique_violation};
 use crate::domain::{
-    Capacity, EmailAddress, Lead, LongText, Problems, ProjectDraft, SingleLine, Slug, WebUrl,
+    Capacity, EmailAddress, EventId, Lead, LongText, Problems, ProjectDraft, ProjectId,
+    RegistrationStatus, SingleLine, Slug, WebUrl,
 };
 use crate::error::AppError;
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = projects)]
 pub struct ProjectRow {
-    pub id: i64,
-    pub event_id: i64,
+    pub id: ProjectId,
+    pub event_id: EventId,
     pub slug: String,
     pub name: String,
     pub description: String,
@@ -44,7 +45,7 @@ impl ProjectRow {
 #[diesel(table_name = project_leads)]
 pub struct LeadRow {
     pub id: i64,
-    pub project_id: i64,
+    pub project_id: ProjectId,
     pub position: i32,
     pub name: String,
     pub email: Option<String>,
@@ -93,7 +94,11 @@ fn slug_taken(draft: &ProjectDraft) -> AppError {
     ))
 }
 
-fn replace_leads(conn: &mut DbConn, project_id: i64, draft: &ProjectDraft) -> Result<(), AppError> {
+fn replace_leads(
+    conn: &mut DbConn,
+    project_id: ProjectId,
+    draft: &ProjectDraft,
+) -> Result<(), AppError> {
     diesel::delete(project_leads::table.filter(project_leads::project_id.eq(project_id)))
         .execute(conn)?;
     for (position, lead) in draft.leads.iter().enumerate() {
@@ -111,7 +116,7 @@ fn replace_leads(conn: &mut DbConn, project_id: i64, draft: &ProjectDraft) -> Re
 
 pub fn insert(
     conn: &mut DbConn,
-    event_id: i64,
+    event_id: EventId,
     draft: &ProjectDraft,
     now: NaiveDateTime,
 ) -> Result<ProjectRow, AppError> {
@@ -123,7 +128,7 @@ pub fn insert(
             projects::uid.eq(uuid::Uuid::new_v4().simple().to_string()),
         ))
         .returning(projects::id)
-        .get_result::<i64>(conn)
+        .get_result::<ProjectId>(conn)
         .map_err(|e| {
             if is_unique_violation(&e) {
                 slug_taken(draft)
@@ -137,7 +142,7 @@ pub fn insert(
 
 pub fn update(
     conn: &mut DbConn,
-    project_id: i64,
+    project_id: ProjectId,
     draft: &ProjectDraft,
     now: NaiveDateTime,
 ) -> Result<ProjectRow, AppError> {
@@ -149,7 +154,7 @@ pub fn update(
             projects::revision.eq(current.revision + i32::from(moved)),
         ))
         .returning(projects::id)
-        .get_result::<i64>(conn)
+        .get_result::<ProjectId>(conn)
         .map_err(|e| {
             if is_unique_violation(&e) {
                 slug_taken(draft)
@@ -161,19 +166,23 @@ pub fn update(
     find(conn, row)
 }
 
-pub fn delete(conn: &mut DbConn, project_id: i64) -> Result<(), AppError> {
+pub fn delete(conn: &mut DbConn, project_id: ProjectId) -> Result<(), AppError> {
     diesel::delete(projects::table.find(project_id)).execute(conn)?;
     Ok(())
 }
 
-pub fn find(conn: &mut DbConn, project_id: i64) -> Result<ProjectRow, AppError> {
+pub fn find(conn: &mut DbConn, project_id: ProjectId) -> Result<ProjectRow, AppError> {
     Ok(projects::table
         .find(project_id)
         .select(ProjectRow::as_select())
         .get_result(conn)?)
 }
 
-pub fn find_by_slug(conn: &mut DbConn, event_id: i64, slug: &str) -> Result<ProjectRow, AppError> {
+pub fn find_by_slug(
+    conn: &mut DbConn,
+    event_id: EventId,
+    slug: &str,
+) -> Result<ProjectRow, AppError> {
     if crate::domain::Slug::parse(slug).is_err() {
         return Err(AppError::not_found(format!(
             "no project `{}` at this event",
@@ -189,7 +198,7 @@ pub fn find_by_slug(conn: &mut DbConn, event_id: i64, slug: &str) -> Result<Proj
         .ok_or_else(|| AppError::not_found(format!("no project `{slug}` at this event")))
 }
 
-pub fn for_event(conn: &mut DbConn, event_id: i64) -> Result<Vec<ProjectRow>, AppError> {
+pub fn for_event(conn: &mut DbConn, event_id: EventId) -> Result<Vec<ProjectRow>, AppError> {
     Ok(projects::table
         .filter(projects::event_id.eq(event_id))
         .order((projects::name.asc(), projects::id.asc()))
@@ -198,18 +207,21 @@ pub fn for_event(conn: &mut DbConn, event_id: i64) -> Result<Vec<ProjectRow>, Ap
 }
 
 /// How many active (going or waitlisted) registrations joined each of `project_ids`.
-pub fn joined_counts(conn: &mut DbConn, project_ids: &[i64]) -> Result<Vec<(i64, i64)>, AppError> {
+pub fn joined_counts(
+    conn: &mut DbConn,
+    project_ids: &[ProjectId],
+) -> Result<Vec<(ProjectId, i64)>, AppError> {
     Ok(registration_projects::table
         .inner_join(registrations::table)
         .filter(registration_projects::project_id.eq_any(project_ids))
-        .filter(registrations::status.ne("cancelled"))
+        .filter(registrations::status.ne(RegistrationStatus::Cancelled))
         .group_by(registration_projects::project_id)
         .select((registration_projects::project_id, diesel::dsl::count_star()))
         .load(conn)?)
 }
 
 pub fn details(conn: &mut DbConn, rows: Vec<ProjectRow>) -> Result<Vec<ProjectDetail>, AppError> {
-    let ids: Vec<i64> = rows.iter().map(|p| p.id).collect();
+    let ids: Vec<ProjectId> = rows.iter().map(|p| p.id).collect();
     let counts = joined_counts(conn, &ids)?;
     let leads: Vec<LeadRow> = project_leads::table
         .filter(project_leads::project_id.eq_any(&ids))
@@ -236,7 +248,10 @@ pub fn details(conn: &mut DbConn, rows: Vec<ProjectRow>) -> Result<Vec<ProjectDe
         .collect())
 }
 
-pub fn details_for_event(conn: &mut DbConn, event_id: i64) -> Result<Vec<ProjectDetail>, AppError> {
+pub fn details_for_event(
+    conn: &mut DbConn,
+    event_id: EventId,
+) -> Result<Vec<ProjectDetail>, AppError> {
     let rows = for_event(conn, event_id)?;
     details(conn, rows)
 }

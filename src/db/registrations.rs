@@ -12,19 +12,19 @@ use super::projects::ProjectRow;
 use super::schema::{
     events as events_table, projects as projects_table, registration_projects, registrations,
 };
-use crate::domain::{RegistrationStatus, SignupRequest};
+use crate::domain::{EventId, ProjectId, RegistrationId, RegistrationStatus, SignupRequest};
 use crate::error::AppError;
 use crate::tokens::{self, SecretKey};
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = registrations)]
 pub struct RegistrationRow {
-    pub id: i64,
-    pub event_id: i64,
+    pub id: RegistrationId,
+    pub event_id: EventId,
     pub name: String,
     pub email: String,
     pub email_normalized: String,
-    pub status: String,
+    pub status: RegistrationStatus,
     pub waitlist_seq: Option<i64>,
     pub manage_nonce: String,
     pub manage_token_hash: String,
@@ -36,12 +36,12 @@ pub struct RegistrationRow {
 
 impl RegistrationRow {
     pub fn status(&self) -> RegistrationStatus {
-        RegistrationStatus::parse(&self.status).unwrap_or(RegistrationStatus::Cancelled)
+        self.status
     }
 
     /// The token of this registration's one-click opt-out link.
     pub fn unsubscribe_token(&self, key: &SecretKey) -> String {
-        key.sign_row(UNSUBSCRIBE_PURPOSE, self.id, &self.manage_nonce)
+        key.sign_row(UNSUBSCRIBE_PURPOSE, self.id.get(), &self.manage_nonce)
     }
 
     /// The attendee's private manage token, rebuilt from the stored nonce.
@@ -67,7 +67,7 @@ pub fn find_by_unsubscribe_token(
         .get_result(conn)
         .optional()?
         .ok_or_else(not_found)?;
-    if key.verify_row(UNSUBSCRIBE_PURPOSE, token, row.id, &row.manage_nonce) {
+    if key.verify_row(UNSUBSCRIBE_PURPOSE, token, row.id.get(), &row.manage_nonce) {
         Ok(row)
     } else {
         Err(not_found())
@@ -75,7 +75,11 @@ pub fn find_by_unsubscribe_token(
 }
 
 /// Stops reminders and organizer messages for one registration.
-pub fn mute(conn: &mut DbConn, registration_id: i64, now: NaiveDateTime) -> Result<(), AppError> {
+pub fn mute(
+    conn: &mut DbConn,
+    registration_id: RegistrationId,
+    now: NaiveDateTime,
+) -> Result<(), AppError> {
     diesel::update(registrations::table.find(registration_id))
         .set((
             registrations::muted.eq(true),
@@ -97,7 +101,7 @@ pub struct RegistrationView {
 /// Replaces the projects a registration joined.
 pub fn set_projects(
     conn: &mut DbConn,
-    registration_id: i64,
+    registration_id: RegistrationId,
     chosen: &[ProjectRow],
 ) -> Result<(), AppError> {
     diesel::delete(
@@ -117,21 +121,21 @@ pub fn set_projects(
 }
 
 /// Whether anyone waits for a seat (one indexed row, not a count).
-pub fn waitlist_nonempty(conn: &mut DbConn, event_id: i64) -> Result<bool, AppError> {
+pub fn waitlist_nonempty(conn: &mut DbConn, event_id: EventId) -> Result<bool, AppError> {
     // EXISTS rather than LIMIT: SQLite re-prepares any statement with a bound LIMIT.
     Ok(diesel::select(diesel::dsl::exists(
         registrations::table
             .filter(registrations::event_id.eq(event_id))
-            .filter(registrations::status.eq(RegistrationStatus::Waitlisted.as_str())),
+            .filter(registrations::status.eq(RegistrationStatus::Waitlisted)),
     ))
     .get_result::<bool>(conn)?)
 }
 
 /// How many people wait for a seat.
-pub fn waitlist_len(conn: &mut DbConn, event_id: i64) -> Result<u32, AppError> {
+pub fn waitlist_len(conn: &mut DbConn, event_id: EventId) -> Result<u32, AppError> {
     let n: i64 = registrations::table
         .filter(registrations::event_id.eq(event_id))
-        .filter(registrations::status.eq(RegistrationStatus::Waitlisted.as_str()))
+        .filter(registrations::status.eq(RegistrationStatus::Waitlisted))
         .count()
         .get_result(conn)?;
     Ok(n.max(0) as u32)
@@ -141,12 +145,12 @@ pub fn waitlist_len(conn: &mut DbConn, event_id: i64) -> Result<u32, AppError> {
 /// unique key of event and address): a known address takes the same statement as a new one.
 pub fn insert_unless_known(
     conn: &mut DbConn,
-    event_id: i64,
+    event_id: EventId,
     request: &SignupRequest,
     place: (RegistrationStatus, Option<i64>),
     manage: (&str, &str),
     now: NaiveDateTime,
-) -> Result<Option<i64>, AppError> {
+) -> Result<Option<RegistrationId>, AppError> {
     let (status, waitlist_seq) = place;
     let (nonce, token_hash) = manage;
     let row = (
@@ -154,7 +158,7 @@ pub fn insert_unless_known(
         registrations::name.eq(request.name.as_str()),
         registrations::email.eq(request.email.as_str()),
         registrations::email_normalized.eq(request.email.normalized()),
-        registrations::status.eq(status.as_str()),
+        registrations::status.eq(status),
         registrations::waitlist_seq.eq(waitlist_seq),
         registrations::manage_nonce.eq(nonce),
         registrations::manage_token_hash.eq(token_hash),
@@ -195,7 +199,10 @@ pub fn find_by_token(conn: &mut DbConn, token: &str) -> Result<RegistrationRow, 
         .ok_or_else(not_found)
 }
 
-pub fn find(conn: &mut DbConn, registration_id: i64) -> Result<RegistrationRow, AppError> {
+pub fn find(
+    conn: &mut DbConn,
+    registration_id: RegistrationId,
+) -> Result<RegistrationRow, AppError> {
     Ok(registrations::table
         .find(registration_id)
         .select(RegistrationRow::as_select())
@@ -216,8 +223,8 @@ pub struct MailSubject {
 /// the answer.
 pub fn for_mail(
     conn: &mut DbConn,
-    registration_ids: &[i64],
-) -> Result<std::collections::HashMap<i64, MailSubject>, AppError> {
+    registration_ids: &[RegistrationId],
+) -> Result<std::collections::HashMap<RegistrationId, MailSubject>, AppError> {
     if registration_ids.is_empty() {
         return Ok(Default::default());
     }
@@ -226,8 +233,8 @@ pub fn for_mail(
 
 fn read_for_mail(
     conn: &mut DbConn,
-    registration_ids: &[i64],
-) -> Result<std::collections::HashMap<i64, MailSubject>, AppError> {
+    registration_ids: &[RegistrationId],
+) -> Result<std::collections::HashMap<RegistrationId, MailSubject>, AppError> {
     use super::schema::attendees;
     let rows: Vec<(RegistrationRow, EventRow, Option<AttendeeRow>)> = registrations::table
         .filter(registrations::id.eq_any(registration_ids))
@@ -242,7 +249,7 @@ fn read_for_mail(
         ))
         .load(conn)?;
     // Ordered by name in the database, as the pages list them.
-    let memberships: Vec<(i64, ProjectRow)> = registration_projects::table
+    let memberships: Vec<(RegistrationId, ProjectRow)> = registration_projects::table
         .inner_join(projects_table::table)
         .filter(registration_projects::registration_id.eq_any(registration_ids))
         .order(projects_table::name.asc())
@@ -305,7 +312,7 @@ fn waitlist_position(
     Ok(Some(
         registrations::table
             .filter(registrations::event_id.eq(registration.event_id))
-            .filter(registrations::status.eq(RegistrationStatus::Waitlisted.as_str()))
+            .filter(registrations::status.eq(RegistrationStatus::Waitlisted))
             .filter(registrations::waitlist_seq.le(seq))
             .count()
             .get_result::<i64>(conn)?,
@@ -314,14 +321,17 @@ fn waitlist_position(
 
 /// Every registration of an event for its organizers: going in signup order, then the
 /// waitlist in order, then the cancelled.
-pub fn list_for_event(conn: &mut DbConn, event_id: i64) -> Result<Vec<RegistrationView>, AppError> {
+pub fn list_for_event(
+    conn: &mut DbConn,
+    event_id: EventId,
+) -> Result<Vec<RegistrationView>, AppError> {
     let rows: Vec<RegistrationRow> = registrations::table
         .filter(registrations::event_id.eq(event_id))
         .order(registrations::id.asc())
         .select(RegistrationRow::as_select())
         .load(conn)?;
-    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-    let memberships: Vec<(i64, ProjectRow)> = registration_projects::table
+    let ids: Vec<RegistrationId> = rows.iter().map(|r| r.id).collect();
+    let memberships: Vec<(RegistrationId, ProjectRow)> = registration_projects::table
         .inner_join(projects_table::table)
         .filter(registration_projects::registration_id.eq_any(&ids))
         .select((
@@ -361,7 +371,7 @@ pub fn list_for_event(conn: &mut DbConn, event_id: i64) -> Result<Vec<Registrati
 /// the database compares the keys, so a scan that finds nothing to add reads no rows.
 pub fn missing_reminder(
     conn: &mut DbConn,
-    event_id: i64,
+    event_id: EventId,
     moment: NaiveDateTime,
     key: (&str, &str),
 ) -> Result<Vec<RegistrationRow>, AppError> {
@@ -376,7 +386,7 @@ pub fn missing_reminder(
         .bind::<Text, _>(suffix.to_owned());
     Ok(registrations::table
         .filter(registrations::event_id.eq(event_id))
-        .filter(registrations::status.eq(RegistrationStatus::Going.as_str()))
+        .filter(registrations::status.eq(RegistrationStatus::Going))
         .filter(registrations::muted.eq(false))
         .filter(registrations::created_at.lt(moment))
         .filter(not(exists(
@@ -390,13 +400,13 @@ pub fn missing_reminder(
 /// one project, optionally leaving out those who opted out of bulk mail.
 pub fn active(
     conn: &mut DbConn,
-    event_id: i64,
-    project_id: Option<i64>,
+    event_id: EventId,
+    project_id: Option<ProjectId>,
     skip_muted: bool,
 ) -> Result<Vec<RegistrationRow>, AppError> {
     let mut query = registrations::table
         .filter(registrations::event_id.eq(event_id))
-        .filter(registrations::status.ne(RegistrationStatus::Cancelled.as_str()))
+        .filter(registrations::status.ne(RegistrationStatus::Cancelled))
         .select(RegistrationRow::as_select())
         .into_boxed();
     if skip_muted {
@@ -414,7 +424,7 @@ pub fn active(
 /// The registration of `email_normalized` at an event, in any status.
 pub fn by_address(
     conn: &mut DbConn,
-    event_id: i64,
+    event_id: EventId,
     email_normalized: &str,
 ) -> Result<Option<RegistrationRow>, AppError> {
     Ok(registrations::table
@@ -435,17 +445,17 @@ pub fn new_manage_secret(key: &SecretKey) -> (String, String) {
 /// Someone who cancelled signs up again: the same row (and link) with a new place.
 pub fn rejoin(
     conn: &mut DbConn,
-    registration_id: i64,
+    registration_id: RegistrationId,
     request: &SignupRequest,
     place: (RegistrationStatus, Option<i64>),
     now: NaiveDateTime,
-) -> Result<i64, AppError> {
+) -> Result<RegistrationId, AppError> {
     let (status, waitlist_seq) = place;
     Ok(diesel::update(registrations::table.find(registration_id))
         .set((
             registrations::name.eq(request.name.as_str()),
             registrations::email.eq(request.email.as_str()),
-            registrations::status.eq(status.as_str()),
+            registrations::status.eq(status),
             registrations::waitlist_seq.eq(waitlist_seq),
             registrations::updated_at.eq(now),
         ))
@@ -454,7 +464,10 @@ pub fn rejoin(
 }
 
 /// The projects a registration joined, by id.
-pub fn project_ids(conn: &mut DbConn, registration_id: i64) -> Result<Vec<i64>, AppError> {
+pub fn project_ids(
+    conn: &mut DbConn,
+    registration_id: RegistrationId,
+) -> Result<Vec<ProjectId>, AppError> {
     Ok(registration_projects::table
         .filter(registration_projects::registration_id.eq(registration_id))
         .select(registration_projects::project_id)
@@ -464,12 +477,12 @@ pub fn project_ids(conn: &mut DbConn, registration_id: i64) -> Result<Vec<i64>, 
 /// The first `n` people of the waitlist, in order.
 pub fn waitlist_heads(
     conn: &mut DbConn,
-    event_id: i64,
+    event_id: EventId,
     n: u32,
 ) -> Result<Vec<RegistrationRow>, AppError> {
     Ok(registrations::table
         .filter(registrations::event_id.eq(event_id))
-        .filter(registrations::status.eq(RegistrationStatus::Waitlisted.as_str()))
+        .filter(registrations::status.eq(RegistrationStatus::Waitlisted))
         .order(registrations::waitlist_seq.asc())
         .limit(i64::from(n))
         .select(RegistrationRow::as_select())
@@ -477,10 +490,14 @@ pub fn waitlist_heads(
 }
 
 /// Gives a waiting registration its seat (the event's count is the caller's).
-pub fn seat(conn: &mut DbConn, registration_id: i64, now: NaiveDateTime) -> Result<(), AppError> {
+pub fn seat(
+    conn: &mut DbConn,
+    registration_id: RegistrationId,
+    now: NaiveDateTime,
+) -> Result<(), AppError> {
     diesel::update(registrations::table.find(registration_id))
         .set((
-            registrations::status.eq(RegistrationStatus::Going.as_str()),
+            registrations::status.eq(RegistrationStatus::Going),
             registrations::waitlist_seq.eq(None::<i64>),
             registrations::updated_at.eq(now),
         ))
@@ -491,12 +508,12 @@ pub fn seat(conn: &mut DbConn, registration_id: i64, now: NaiveDateTime) -> Resu
 /// Marks a registration cancelled (the event's count is the caller's).
 pub fn mark_cancelled(
     conn: &mut DbConn,
-    registration_id: i64,
+    registration_id: RegistrationId,
     now: NaiveDateTime,
 ) -> Result<(), AppError> {
     diesel::update(registrations::table.find(registration_id))
         .set((
-            registrations::status.eq(RegistrationStatus::Cancelled.as_str()),
+            registrations::status.eq(RegistrationStatus::Cancelled),
             registrations::waitlist_seq.eq(None::<i64>),
             registrations::updated_at.eq(now),
         ))
@@ -505,7 +522,11 @@ pub fn mark_cancelled(
 }
 
 /// Notes that a registration changed.
-pub fn touch(conn: &mut DbConn, registration_id: i64, now: NaiveDateTime) -> Result<(), AppError> {
+pub fn touch(
+    conn: &mut DbConn,
+    registration_id: RegistrationId,
+    now: NaiveDateTime,
+) -> Result<(), AppError> {
     diesel::update(registrations::table.find(registration_id))
         .set(registrations::updated_at.eq(now))
         .execute(conn)?;
@@ -515,12 +536,12 @@ pub fn touch(conn: &mut DbConn, registration_id: i64, now: NaiveDateTime) -> Res
 /// The people going who joined a project.
 pub fn going_in_project(
     conn: &mut DbConn,
-    project_id: i64,
+    project_id: ProjectId,
 ) -> Result<Vec<RegistrationRow>, AppError> {
     Ok(registrations::table
         .inner_join(registration_projects::table)
         .filter(registration_projects::project_id.eq(project_id))
-        .filter(registrations::status.eq(RegistrationStatus::Going.as_str()))
+        .filter(registrations::status.eq(RegistrationStatus::Going))
         .select(RegistrationRow::as_select())
         .load(conn)?)
 }

@@ -9,7 +9,10 @@ pub const MAX_CAPACITY: u32 = 100_000;
 macro_rules! string_enum {
     ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        ///
+        /// Stored as its text; `db::columns` reads it back, refusing any other value.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, diesel::expression::AsExpression, diesel::deserialize::FromSqlRow)]
+        #[diesel(sql_type = diesel::sql_types::Text)]
         pub enum $name { $($variant),+ }
 
         impl $name {
@@ -62,6 +65,7 @@ string_enum!(
 );
 
 string_enum!(
+    /// Whether an event still takes place.
     EventStatus {
         Scheduled => "scheduled",
         Cancelled => "cancelled",
@@ -69,6 +73,7 @@ string_enum!(
 );
 
 string_enum!(
+    /// Where a registration stands: a seat, a place on the waitlist, or cancelled.
     RegistrationStatus {
         Going => "going",
         Waitlisted => "waitlisted",

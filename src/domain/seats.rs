@@ -1,6 +1,8 @@
 //! The signup rules: who gets a seat, who waits, and who moves up. Pure functions over counts;
 //! the database layer calls them while it holds the event's write lock.
 
+use super::ids::RegistrationId;
+
 /// Where a new registration lands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Seat {
@@ -38,8 +40,13 @@ pub fn project_has_room(capacity: Option<u32>, joined: u32) -> bool {
 /// What a signup did. The HTTP answer is the same for both; only the email differs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SignupOutcome {
-    Registered { registration_id: i64, seat: Seat },
-    AlreadyRegistered { registration_id: i64 },
+    Registered {
+        registration_id: RegistrationId,
+        seat: Seat,
+    },
+    AlreadyRegistered {
+        registration_id: RegistrationId,
+    },
 }
 
 #[cfg(test)]

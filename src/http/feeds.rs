@@ -322,7 +322,7 @@ pub async fn event(
         .read(move |conn| events::find_by_slug(conn, &slug))
         .await?;
     let fingerprint = Fingerprint {
-        rows: event.id,
+        rows: event.id.get(),
         last_modified: Some(event.updated_at),
         other: None,
     };

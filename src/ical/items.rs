@@ -71,7 +71,7 @@ pub fn event_item(event: &EventRow, links: &Links) -> CalEvent {
         } else {
             Status::Confirmed
         },
-        categories: vec![event.kind.clone()],
+        categories: vec![event.kind.to_string()],
         organizer: None,
         when: when_of(event),
     }
@@ -141,7 +141,7 @@ pub fn slot_item(
         } else {
             Status::Confirmed
         },
-        categories: vec![event.kind.clone()],
+        categories: vec![event.kind.to_string()],
         organizer: None,
         when: When::Timed {
             tzid: event.timezone.clone(),

@@ -13,7 +13,7 @@ use crate::db::projects::{self, ProjectRow};
 use crate::db::registrations;
 use crate::domain::notice::Change;
 use crate::domain::time::{local_label, parse_in_zone};
-use crate::domain::{Notice, Problems, RegistrationStatus, SingleLine};
+use crate::domain::{Notice, Problems, ProjectId, RegistrationStatus, SingleLine};
 use crate::error::AppError;
 
 /// The board of the event named `slug`, as it is now.
@@ -243,7 +243,7 @@ pub async fn lead_target(
 pub async fn lead_may_write(
     service: &Service,
     token: String,
-    project_id: i64,
+    project_id: ProjectId,
 ) -> Result<(), AppError> {
     service
         .read(move |conn| match board::lead_by_token(conn, &token) {

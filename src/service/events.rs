@@ -8,7 +8,7 @@ use super::{Effects, Service};
 use crate::db::events::{self, EventRow, EventSummary, Period};
 use crate::db::{DbConn, lock_event, registrations};
 use crate::domain::notice::Change;
-use crate::domain::{EventDraft, EventKind, EventStatus, Notice, Problems};
+use crate::domain::{EventDraft, EventId, EventKind, EventStatus, Notice, Problems};
 use crate::error::AppError;
 
 /// Creates an event; a taken slug is a field error.
@@ -86,7 +86,7 @@ pub async fn cancel(service: &Service, slug: String) -> Result<EventSummary, App
 pub fn cancel_in(
     conn: &mut DbConn,
     fx: &mut Effects,
-    event_id: i64,
+    event_id: EventId,
     now: NaiveDateTime,
 ) -> Result<EventRow, AppError> {
     lock_event(conn, event_id)?;

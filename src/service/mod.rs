@@ -21,6 +21,7 @@ use tokio::sync::Notify;
 use crate::board::BoardHub;
 use crate::clock::Clock;
 use crate::db::{Db, DbConn};
+use crate::domain::EventId;
 use crate::error::AppError;
 use crate::links::Links;
 use crate::metrics::Metrics;
@@ -46,7 +47,7 @@ pub struct Effects {
     /// Messages written to the outbox.
     pub mail_queued: usize,
     /// Events whose board changed.
-    pub boards_changed: Vec<i64>,
+    pub boards_changed: Vec<EventId>,
 }
 
 impl Effects {
@@ -56,7 +57,7 @@ impl Effects {
     }
 
     /// The event's board changed: every instance hears of it when the transaction commits.
-    pub fn board(&mut self, conn: &mut DbConn, event_id: i64) -> Result<(), AppError> {
+    pub fn board(&mut self, conn: &mut DbConn, event_id: EventId) -> Result<(), AppError> {
         if !self.boards_changed.contains(&event_id) {
             crate::db::board::notify(conn, event_id)?;
             self.boards_changed.push(event_id);

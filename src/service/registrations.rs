@@ -12,7 +12,10 @@ use crate::db::registrations::{self, RegistrationRow, RegistrationView};
 use crate::db::{DbConn, attendees, events, lock_event, mail_budgets};
 use crate::domain::mail_budget::held_back_reason;
 use crate::domain::seats::{Seat, project_has_room, promotions_due};
-use crate::domain::{EventStatus, Notice, Problems, RegistrationStatus, SignupRequest, Slug};
+use crate::domain::{
+    EventId, EventStatus, Notice, Problems, ProjectId, RegistrationId, RegistrationStatus,
+    SignupRequest, Slug,
+};
 use crate::error::AppError;
 
 pub use crate::domain::seats::SignupOutcome;
@@ -163,7 +166,11 @@ pub fn sign_up_in(
 
 /// The outbox key of the "already registered" note to `registration_id` in the hour of
 /// `now`: the note goes out once an hour at most (see `sign_up_in`).
-fn already_registered_key(registration_id: i64, now: NaiveDateTime, hours_back: i64) -> String {
+fn already_registered_key(
+    registration_id: RegistrationId,
+    now: NaiveDateTime,
+    hours_back: i64,
+) -> String {
     let hour = now.and_utc().timestamp().div_euclid(3600) - hours_back;
     format!("already-registered:{registration_id}:{hour}")
 }
@@ -171,9 +178,9 @@ fn already_registered_key(registration_id: i64, now: NaiveDateTime, hours_back: 
 /// Resolves project slugs of one event, naming each unknown or full one.
 fn projects_to_join(
     conn: &mut DbConn,
-    event_id: i64,
+    event_id: EventId,
     slugs: &[Slug],
-    except_registration: Option<i64>,
+    except_registration: Option<RegistrationId>,
 ) -> Result<Vec<ProjectRow>, AppError> {
     if slugs.is_empty() {
         return Ok(Vec::new());
@@ -192,7 +199,7 @@ fn projects_to_join(
         }
     }
     problems.finish()?;
-    let ids: Vec<i64> = chosen.iter().map(|p| p.id).collect();
+    let ids: Vec<ProjectId> = chosen.iter().map(|p| p.id).collect();
     let mut counts = projects::joined_counts(conn, &ids)?;
     if let Some(own) = except_registration {
         // Someone changing their projects keeps the places they already hold.
@@ -226,7 +233,7 @@ fn projects_to_join(
 pub fn fill_free_seats(
     conn: &mut DbConn,
     fx: &mut Effects,
-    event_id: i64,
+    event_id: EventId,
     now: NaiveDateTime,
 ) -> Result<u32, AppError> {
     let event = events::find(conn, event_id)?;
@@ -303,7 +310,10 @@ pub async fn by_token(
 
 /// The token of a registration's private manage link, for a caller acting for its owner
 /// (`--demo` checks its sample people in with it); people get theirs by mail only.
-pub async fn manage_token(service: &Service, registration_id: i64) -> Result<String, AppError> {
+pub async fn manage_token(
+    service: &Service,
+    registration_id: RegistrationId,
+) -> Result<String, AppError> {
     let key = service.key.clone();
     service
         .read(move |conn| Ok(registrations::find(conn, registration_id)?.manage_token(&key)))
@@ -327,7 +337,7 @@ pub async fn cancel(service: &Service, token: String) -> Result<RegistrationView
 pub fn cancel_in(
     conn: &mut DbConn,
     fx: &mut Effects,
-    registration_id: i64,
+    registration_id: RegistrationId,
     now: NaiveDateTime,
 ) -> Result<RegistrationRow, AppError> {
     let event_id = registrations::find(conn, registration_id)?.event_id;

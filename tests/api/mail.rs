@@ -487,7 +487,7 @@ async fn a_hanging_smtp_server_times_out_and_the_message_goes_later(app: TestApp
 /// SMTP server holds the first at MAIL FROM, and the second, claimed and read with it, waits.
 struct HeldReminders {
     app: TestApp,
-    event_id: i64,
+    event_id: convene::domain::EventId,
     /// Each person's manage token, by address.
     manage: std::collections::HashMap<String, String>,
     /// The reminder waiting behind the held one.
@@ -565,7 +565,10 @@ impl HeldReminders {
 }
 
 /// An event's reminder rows, oldest first.
-async fn reminder_rows(app: &TestApp, event_id: i64) -> Vec<convene::db::outbox::OutboxRow> {
+async fn reminder_rows(
+    app: &TestApp,
+    event_id: convene::domain::EventId,
+) -> Vec<convene::db::outbox::OutboxRow> {
     let mut rows = app
         .state
         .db
@@ -669,10 +672,11 @@ async fn a_message_taken_over_from_a_dead_worker_says_it_may_have_been_sent(app:
         .db
         .read(|c| {
             let event = convene::db::events::find_by_slug(c, "taken")?;
-            let registration: i64 = convene::db::schema::registrations::table
-                .filter(convene::db::schema::registrations::event_id.eq(event.id))
-                .select(convene::db::schema::registrations::id)
-                .first(c)?;
+            let registration: convene::domain::RegistrationId =
+                convene::db::schema::registrations::table
+                    .filter(convene::db::schema::registrations::event_id.eq(event.id))
+                    .select(convene::db::schema::registrations::id)
+                    .first(c)?;
             Ok((event.id, registration))
         })
         .await
@@ -746,7 +750,7 @@ async fn a_message_whose_payload_cannot_be_read_fails_with_the_reason(app: TestA
         .db
         .write(move |c| {
             let event = convene::db::events::find_by_slug(c, "broken")?;
-            let registration_id: i64 = convene::db::schema::registrations::table
+            let registration_id: convene::domain::RegistrationId = convene::db::schema::registrations::table
                 .filter(convene::db::schema::registrations::event_id.eq(event.id))
                 .select(convene::db::schema::registrations::id)
                 .first(c)?;

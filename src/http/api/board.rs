@@ -9,7 +9,7 @@ use crate::board::{BoardCard, BoardState, SlotBody, slot_body};
 use crate::db::board::SlotDraft;
 use crate::db::events::EventRow;
 use crate::db::projects::ProjectRow;
-use crate::domain::Problems;
+use crate::domain::{Problems, ProjectId};
 use crate::error::AppError;
 use crate::http::State;
 use crate::service;
@@ -26,7 +26,7 @@ pub async fn get_board(state: State, slug: web::Path<String>) -> Result<HttpResp
 async fn authorize_writer(
     req: &HttpRequest,
     state: &State,
-    project_id: i64,
+    project_id: ProjectId,
 ) -> Result<(), AppError> {
     let token = crate::http::auth::bearer_token(req).ok_or(AppError::Unauthorized)?;
     if crate::http::auth::organizer_by_token(state, token.clone())

@@ -68,7 +68,7 @@ impl EventBody {
         let window = e.window()?;
         Ok(Self {
             slug: e.slug.clone(),
-            kind: e.kind.clone(),
+            kind: e.kind.to_string(),
             title: e.title.clone(),
             summary: e.summary.clone(),
             description: e.description.clone(),
@@ -80,7 +80,7 @@ impl EventBody {
             address: e.address.clone(),
             online_url: e.online_url.clone(),
             capacity: e.capacity,
-            status: e.status.clone(),
+            status: e.status.to_string(),
             going_count: e.going_count,
             waitlist_count: summary.waitlist_count,
             signup_opens_at: e.signup_opens_at.map(instant_text),

@@ -130,7 +130,7 @@ impl From<&RegistrationView> for RegistrationBody {
         Self {
             name: v.registration.name.clone(),
             email: v.registration.email.clone(),
-            status: v.registration.status.clone(),
+            status: v.registration.status.to_string(),
             waitlist_position: v.waitlist_position,
             projects: v.projects.iter().map(|p| p.slug.clone()).collect(),
             registered_at: instant_text(v.registration.created_at),
@@ -160,7 +160,7 @@ async fn own_body(state: &State, token: String) -> Result<OwnRegistrationBody, A
         event_title: own.event.title,
         name: v.name.clone(),
         email: v.email.clone(),
-        status: v.status.clone(),
+        status: v.status.to_string(),
         waitlist_position: own.view.waitlist_position,
         projects: own.view.projects.iter().map(|p| p.slug.clone()).collect(),
         feed_url: own.feed_url,

@@ -148,7 +148,7 @@ pub async fn home(state: State, query: web::Query<HomeQuery>) -> Result<HttpResp
         let line = EventLine {
             slug: e.slug.clone(),
             title: e.title.clone(),
-            kind: e.kind.clone(),
+            kind: e.kind.to_string(),
             summary: e.summary.clone(),
             when: e.window()?.human(),
             place: place_of(e),

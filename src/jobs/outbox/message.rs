@@ -16,7 +16,7 @@ use crate::db::{DbConn, events};
 use crate::domain::notice::{Attendance, Facts, Obsolete, Standing};
 use crate::domain::text::comma_joined;
 use crate::domain::time::{local_label, local_naive};
-use crate::domain::{Notice, RegistrationStatus, ReminderOffsets};
+use crate::domain::{Notice, RegistrationId, RegistrationStatus, ReminderOffsets};
 use crate::error::AppError;
 use crate::ical::items::{email_attachment, slot_attachment};
 use crate::links::Links;
@@ -67,7 +67,7 @@ impl Running {
             ),
         };
         let read_at = Instant::now();
-        let ids: Vec<i64> = rows.iter().filter_map(|r| r.registration_id).collect();
+        let ids: Vec<RegistrationId> = rows.iter().filter_map(|r| r.registration_id).collect();
         let claimed = rows.clone();
         let messages = self
             .db
@@ -110,7 +110,7 @@ impl Composer {
         &self,
         conn: &mut DbConn,
         row: &OutboxRow,
-        subjects: &HashMap<i64, MailSubject>,
+        subjects: &HashMap<RegistrationId, MailSubject>,
     ) -> Result<Result<Composed, Delivery>, AppError> {
         let notice = match Notice::from_stored(&row.kind, &row.payload) {
             Ok(notice) => notice,

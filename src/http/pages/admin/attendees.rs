@@ -47,7 +47,7 @@ async fn attendee_lines(
             email: v.registration.email.clone(),
             status: match v.waitlist_position {
                 Some(n) => format!("waitlisted #{n}"),
-                None => v.registration.status.clone(),
+                None => v.registration.status.to_string(),
             },
             projects: v
                 .projects

@@ -100,7 +100,7 @@ impl EventForm {
             csrf: String::new(),
             title: e.title.clone(),
             slug: e.slug.clone(),
-            kind: e.kind.clone(),
+            kind: e.kind.to_string(),
             summary: e.summary.clone(),
             description: e.description.clone(),
             timezone: e.timezone.clone(),

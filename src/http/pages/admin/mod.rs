@@ -84,11 +84,11 @@ pub async fn dashboard(
             when: e.window()?.human(),
             slug: e.slug,
             title: e.title,
-            kind: e.kind,
+            kind: e.kind.to_string(),
             going: e.going_count,
             capacity: e.capacity,
             waitlist: s.waitlist_count,
-            status: e.status,
+            status: e.status.to_string(),
         });
     }
     let (csrf, cookie) = csrf_token(&req, &state.links);
