@@ -10,4 +10,11 @@ pub mod transport;
 pub use compose::compose;
 pub use notices::NoticeMail;
 pub use smtp::SmtpServer;
-pub use transport::{DeliveryError, Transport};
+pub use transport::Transport;
+
+/// Why a delivery failed, and whether trying again may help.
+#[derive(Debug)]
+pub struct DeliveryError {
+    pub permanent: bool,
+    pub reason: String,
+}

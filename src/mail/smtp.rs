@@ -16,7 +16,7 @@ use lettre::transport::smtp::client::{AsyncSmtpConnection, AsyncTokioStream, Tls
 use lettre::transport::smtp::extension::ClientId;
 use tokio::net::TcpStream;
 
-use super::transport::DeliveryError;
+use super::DeliveryError;
 
 /// How the connection is secured, from the URL: `smtp://` plain (or `?tls=opportunistic`),
 /// `smtp://…?tls=required` STARTTLS, `smtps://` TLS from the first byte.

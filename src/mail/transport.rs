@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use lettre::Message;
 
+use super::DeliveryError;
 use super::smtp::{SmtpClient, SmtpServer};
 use crate::error::AppError;
 
@@ -18,13 +19,6 @@ pub enum Transport {
     /// replaces the file instead of adding a second one.
     File(PathBuf),
     Memory(Arc<Mutex<Vec<Message>>>),
-}
-
-/// Why a delivery failed, and whether trying again may help.
-#[derive(Debug)]
-pub struct DeliveryError {
-    pub permanent: bool,
-    pub reason: String,
 }
 
 impl Transport {

@@ -750,10 +750,11 @@ async fn a_message_whose_payload_cannot_be_read_fails_with_the_reason(app: TestA
         .db
         .write(move |c| {
             let event = convene::db::events::find_by_slug(c, "broken")?;
-            let registration_id: convene::domain::RegistrationId = convene::db::schema::registrations::table
-                .filter(convene::db::schema::registrations::event_id.eq(event.id))
-                .select(convene::db::schema::registrations::id)
-                .first(c)?;
+            let registration_id: convene::domain::RegistrationId =
+                convene::db::schema::registrations::table
+                    .filter(convene::db::schema::registrations::event_id.eq(event.id))
+                    .select(convene::db::schema::registrations::id)
+                    .first(c)?;
             let message = |notice| convene::db::outbox::NewMessage {
                 notice,
                 event_id: event.id,
