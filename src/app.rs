@@ -62,10 +62,7 @@ impl Services {
                 settings.smtp_connections(),
             )?,
         };
-        let key = match settings.secret_key() {
-            Some(key) => key.clone(),
-            None => SecretKey::load(settings.data_dir())?,
-        };
+        let key = server_key(settings)?;
         Ok(Self {
             db,
             links,
@@ -110,6 +107,32 @@ impl Services {
             lease: self.outbox_lease,
             concurrency: self.mail_concurrency,
         }
+    }
+}
+
+/// The use cases for a one-off command of the command line (`convene organizer ...`), over
+/// the database of `settings`, migrated first, with two connections, and the server's key.
+/// Such a command sends no mail and watches no board; its links are
+/// [`Config::command_links`].
+pub fn command_service(settings: &Config) -> Result<crate::service::Service, AppError> {
+    let db = Db::connect(&settings.database_url(), 2)?;
+    db.migrate()?;
+    Ok(crate::service::Service {
+        db,
+        clock: Clock::system(),
+        key: server_key(settings)?,
+        links: settings.command_links()?,
+        metrics: Arc::new(Metrics::new()),
+        outbox_wake: Arc::new(Notify::new()),
+        board: None,
+    })
+}
+
+/// `CONVENE_SECRET_KEY`, or the key of the data folder (made there the first time).
+fn server_key(settings: &Config) -> Result<SecretKey, AppError> {
+    match settings.secret_key() {
+        Some(key) => Ok(key.clone()),
+        None => SecretKey::load(settings.data_dir()),
     }
 }
 

@@ -261,14 +261,27 @@ impl Config {
             }
             port => port,
         };
-        let links = Links::parse(&self.bind.url(port, "localhost", "localhost"))
-            .map_err(AppError::config)?;
+        let links = self.bind_links(port)?;
         tracing::warn!(
             base_url = links.base(),
             "CONVENE_BASE_URL is not set: links in mail and feeds start with {}, made from CONVENE_BIND; set CONVENE_BASE_URL to the address people open",
             links.base()
         );
         Ok(links)
+    }
+
+    /// The links of a one-off command (`convene organizer ...`), which sends no mail and
+    /// serves no feed: `CONVENE_BASE_URL`, or else `CONVENE_BIND` as it is, with nothing to warn
+    /// of or refuse.
+    pub fn command_links(&self) -> Result<Links, AppError> {
+        match &self.base_url {
+            Some(links) => Ok(links.clone()),
+            None => self.bind_links(self.bind.port),
+        }
+    }
+
+    fn bind_links(&self, port: u16) -> Result<Links, AppError> {
+        Links::parse(&self.bind.url(port, "localhost", "localhost")).map_err(AppError::config)
     }
 
     pub fn data_dir(&self) -> &Path {

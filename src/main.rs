@@ -7,6 +7,7 @@ use convene::app::{Application, Options, Services};
 use convene::config::{Bind, Config};
 use convene::domain::{EmailAddress, SingleLine};
 use convene::error::AppError;
+use convene::service::organizers;
 use tokio::sync::watch;
 
 #[derive(Parser)]
@@ -229,11 +230,8 @@ async fn run(command: Command, settings: Config) -> Result<(), AppError> {
                 .map_err(|m| AppError::config(format!("--email {m}")))?;
             let name = SingleLine::parse(&name, 120)
                 .map_err(|m| AppError::config(format!("--name {m}")))?;
-            let db = convene::db::Db::connect(&settings.database_url(), 2)?;
-            db.migrate()?;
-            let now = convene::clock::Clock::system().now();
-            let created = db
-                .write_blocking(|conn| convene::db::organizers::create(conn, &email, &name, now))?;
+            let service = convene::app::command_service(&settings)?;
+            let created = organizers::add(&service, email, name).await?;
             println!(
                 "Organizer {} <{}> created.",
                 created.organizer.name, created.organizer.email
@@ -245,7 +243,7 @@ async fn run(command: Command, settings: Config) -> Result<(), AppError> {
         }
         Command::Organizer {
             command: OrganizerCommand::Token { command },
-        } => run_token_command(command, &settings),
+        } => run_token_command(command, &settings).await,
         Command::SendTestEmail { to } => {
             let to = EmailAddress::parse(&to).map_err(|m| AppError::config(format!("--to {m}")))?;
             let transport = convene::mail::Transport::from_settings(
@@ -352,19 +350,17 @@ fn print_demo(seeded: &convene::demo::Seeded, base_url: &str, mail_dir: Option<&
 }
 
 /// `convene organizer token ...`: the same rules as the admin page's token list.
-fn run_token_command(command: TokenCommand, settings: &Config) -> Result<(), AppError> {
-    use convene::db::organizers;
+async fn run_token_command(command: TokenCommand, settings: &Config) -> Result<(), AppError> {
     let email = match &command {
         TokenCommand::List { email }
         | TokenCommand::Create { email, .. }
         | TokenCommand::Revoke { email, .. } => email,
     };
     let email = EmailAddress::parse(email).map_err(|m| AppError::config(format!("--email {m}")))?;
-    let db = convene::db::Db::connect(&settings.database_url(), 2)?;
-    db.migrate()?;
-    let now = convene::clock::Clock::system().now();
-    let organizer = db
-        .read_blocking(|conn| organizers::by_email(conn, &email))?
+    let service = convene::app::command_service(settings)?;
+    let now = service.clock.now();
+    let organizer = organizers::by_email(&service, email.clone())
+        .await?
         .ok_or_else(|| {
             AppError::config(format!("no organizer has the address {}", email.as_str()))
         })?;
@@ -374,8 +370,7 @@ fn run_token_command(command: TokenCommand, settings: &Config) -> Result<(), App
     );
     match command {
         TokenCommand::List { .. } => {
-            let tokens =
-                db.read_blocking(|conn| organizers::list_api_tokens(conn, organizer.id))?;
+            let tokens = organizers::tokens(&service, organizer.id).await?;
             println!(
                 "{:>6}  {:<20}  {:<20}  {:<28}  label",
                 "id", "created", "last used", "expires"
@@ -412,16 +407,14 @@ fn run_token_command(command: TokenCommand, settings: &Config) -> Result<(), App
                     .collect();
                 AppError::config(parts.join("; "))
             })?;
-            let (row, secret) = db.write_blocking(|conn| {
-                organizers::create_api_token(conn, organizer.id, &request, now)
-            })?;
+            let (row, secret) = organizers::create_token(&service, organizer.id, request).await?;
             println!("API token {} created for {}.", row.id, organizer.email);
             println!("Expires:   {}", expiry(row.expires_at, now));
             println!("API token: {secret}");
             println!("It is shown only now; only its hash is stored.");
         }
         TokenCommand::Revoke { id, .. } => {
-            db.write_blocking(|conn| organizers::revoke_api_token(conn, organizer.id, id))?;
+            organizers::revoke_token(&service, organizer.id, id).await?;
             println!("API token {id} revoked.");
         }
     }

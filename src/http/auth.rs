@@ -7,8 +7,9 @@ use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest, web};
 
 use super::AppState;
-use crate::db::organizers::{self, OrganizerRow};
+use crate::db::organizers::OrganizerRow;
 use crate::error::AppError;
+use crate::service;
 
 /// The token of `Authorization: Bearer TOKEN`, if the request carries a plausible one.
 pub fn bearer_token(req: &HttpRequest) -> Option<String> {
@@ -38,39 +39,10 @@ impl FromRequest for Organizer {
             let (Some(token), Some(state)) = (token, state) else {
                 return Err(AppError::Unauthorized);
             };
-            organizer_by_token(&state, token)
+            service::organizers::by_api_token(&state.service, token)
                 .await?
                 .map(Organizer)
                 .ok_or(AppError::Unauthorized)
         })
     }
-}
-
-/// The organizer whose API token this is, if it is valid now (neither wrong, nor revoked, nor
-/// expired: all three look the same to the caller). Notes the token's use, to the hour.
-pub async fn organizer_by_token(
-    state: &AppState,
-    token: String,
-) -> Result<Option<OrganizerRow>, AppError> {
-    let now = state.clock.now();
-    let Some(found) = state
-        .db
-        .read(move |conn| organizers::by_api_token(conn, &token, now))
-        .await?
-    else {
-        return Ok(None);
-    };
-    if found.note_use {
-        let id = found.token_id;
-        // Pages and feeds never show it, so their kept reads stay valid; a failure here
-        // costs only the "last used" figure, not the request.
-        if let Err(e) = state
-            .db
-            .write_outbox(move |conn| organizers::note_api_token_use(conn, id, now))
-            .await
-        {
-            tracing::warn!(error = %e, "could not note an API token's use");
-        }
-    }
-    Ok(Some(found.organizer))
 }

@@ -11,6 +11,7 @@
 pub mod board;
 pub mod events;
 pub mod messages;
+pub mod organizers;
 pub mod projects;
 pub mod registrations;
 

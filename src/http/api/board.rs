@@ -29,7 +29,7 @@ async fn authorize_writer(
     project_id: ProjectId,
 ) -> Result<(), AppError> {
     let token = crate::http::auth::bearer_token(req).ok_or(AppError::Unauthorized)?;
-    if crate::http::auth::organizer_by_token(state, token.clone())
+    if service::organizers::by_api_token(&state.service, token.clone())
         .await?
         .is_some()
     {

@@ -7,12 +7,13 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::SESSION_COOKIE;
-use crate::db::organizers;
+use crate::db::organizers::SESSION_DAYS;
 use crate::error::AppError;
 use crate::http::State;
 use crate::http::pages::site::{
     HtmlForm, PageError, check_csrf, csrf_token, render, see_other, with_cookie,
 };
+use crate::service;
 
 #[derive(Template)]
 #[template(path = "login.html")]
@@ -95,23 +96,18 @@ pub async fn login(
         );
         return Ok(with_cookie(response, cookie));
     }
-    let (email, password, now) = (form.email.clone(), form.password.clone(), state.clock.now());
-    // The slow password check runs outside any write transaction; a new session id on
-    // every login.
-    let organizer = state
-        .db
-        .read(move |conn| organizers::authenticate(conn, &email, &password))
-        .await?;
+    // A new session id on every login.
+    let organizer = service::organizers::authenticate(
+        &state.service,
+        form.email.clone(),
+        form.password.clone(),
+    )
+    .await?;
     state
         .login_limit
         .record(client, &form.email, organizer.is_some(), known_device);
     let session = match organizer {
-        Some(o) => Some(
-            state
-                .db
-                .write(move |conn| organizers::start_session(conn, o.id, now))
-                .await?,
-        ),
+        Some(o) => Some(service::organizers::start_session(&state.service, o.id).await?),
         None => None,
     };
     match session {
@@ -121,9 +117,7 @@ pub async fn login(
                 .http_only(true)
                 .secure(state.links.is_https())
                 .same_site(SameSite::Lax)
-                .max_age(actix_web::cookie::time::Duration::days(
-                    organizers::SESSION_DAYS,
-                ))
+                .max_age(actix_web::cookie::time::Duration::days(SESSION_DAYS))
                 .finish();
             let mut response = with_cookie(see_other("/admin"), Some(cookie));
             let known = Cookie::build(DEVICE_COOKIE, device)
@@ -169,10 +163,7 @@ pub async fn logout(
 ) -> Result<HttpResponse, PageError> {
     check_csrf(&req, &state.links, &form.0.csrf)?;
     if let Some(token) = req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned()) {
-        state
-            .db
-            .write(move |conn| organizers::end_session(conn, &token))
-            .await?;
+        service::organizers::end_session(&state.service, token).await?;
     }
     let mut gone = Cookie::build(SESSION_COOKIE, "").path("/").finish();
     gone.make_removal();

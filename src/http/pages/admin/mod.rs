@@ -16,7 +16,6 @@ use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use askama::Template;
 
 use crate::db::events::Period;
-use crate::db::organizers;
 use crate::db::organizers::OrganizerRow;
 use crate::domain::{FieldProblem, Problems};
 use crate::error::AppError;
@@ -40,11 +39,7 @@ impl FromRequest for Admin {
             let (Some(token), Some(state)) = (token, state) else {
                 return Err(PageError(AppError::Unauthorized));
             };
-            let now = state.clock.now();
-            let organizer = state
-                .db
-                .read(move |conn| organizers::by_session(conn, &token, now))
-                .await?;
+            let organizer = service::organizers::by_session(&state.service, token).await?;
             organizer
                 .map(Admin)
                 .ok_or(PageError(AppError::Unauthorized))

@@ -1,6 +1,6 @@
 //! The signed-in organizer's API tokens as a page: the list (never the secrets), a form that
 //! creates one and shows its secret once, and a revoke button per token. The rules are those
-//! of `convene organizer token` (`domain::api_token`, `db::organizers`).
+//! of `convene organizer token` (`domain::api_token`, `service::organizers`).
 
 use actix_web::http::StatusCode;
 use askama::Template;
@@ -12,11 +12,12 @@ use crate::http::State;
 use crate::http::pages::admin::Admin;
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use crate::db::organizers::{self, ApiTokenRow, MAX_API_TOKENS};
+use crate::db::organizers::{ApiTokenRow, MAX_API_TOKENS};
 use crate::domain::api_token::{LABEL_MAX, expiry_text, time_text};
 use crate::http::pages::site::{
     HtmlForm, PageError, check_csrf, csrf_token, problem_for, render, see_other,
 };
+use crate::service;
 
 /// The lifetimes offered in the form, as `--expires-in` takes them.
 const LIFETIMES: &[(&str, &str)] = &[
@@ -76,10 +77,7 @@ async fn page(
     form: FormView,
 ) -> Result<HttpResponse, PageError> {
     let now = state.clock.now();
-    let rows: Vec<ApiTokenRow> = state
-        .db
-        .read(move |conn| organizers::list_api_tokens(conn, organizer_id))
-        .await?;
+    let rows: Vec<ApiTokenRow> = service::organizers::tokens(&state.service, organizer_id).await?;
     let tokens = rows
         .into_iter()
         .map(|t| TokenLine {
@@ -179,10 +177,7 @@ pub async fn create(
             .await;
         }
     };
-    let created = state
-        .db
-        .write(move |conn| organizers::create_api_token(conn, organizer_id, &request, now))
-        .await;
+    let created = service::organizers::create_token(&state.service, organizer_id, request).await;
     match created {
         Ok((row, secret)) => {
             let created = CreatedToken {
@@ -233,9 +228,6 @@ pub async fn revoke(
 ) -> Result<HttpResponse, PageError> {
     check_csrf(&req, &state.links, &form.0.csrf)?;
     let (organizer_id, id) = (admin.0.id, id.into_inner());
-    state
-        .db
-        .write(move |conn| organizers::revoke_api_token(conn, organizer_id, id))
-        .await?;
+    service::organizers::revoke_token(&state.service, organizer_id, id).await?;
     Ok(see_other("/admin/tokens"))
 }
