@@ -19,15 +19,15 @@ use chrono::NaiveDateTime;
 use sha2::{Digest, Sha256};
 
 use super::State;
-use crate::db::events::{self, EventRow};
-use crate::db::feeds::{self, Fingerprint};
-use crate::db::projects;
-use crate::db::{attendees, registrations};
+use crate::db::events::EventRow;
+use crate::db::feeds::Fingerprint;
+use crate::db::registrations::RegistrationRow;
 use crate::domain::{EventKind, RegistrationStatus};
 use crate::error::AppError;
 use crate::ical::items::{event_item, project_item, slot_item};
 use crate::ical::{self, CalEvent, Calendar, Status};
 use crate::links::Links;
+use crate::service;
 
 /// How often clients are asked to refresh, in minutes.
 const REFRESH_MINUTES: u32 = 60;
@@ -256,10 +256,7 @@ async fn public_feed(
         return Ok(response);
     }
     let now = seen.now;
-    let fingerprint = state
-        .db
-        .read(move |conn| feeds::public_fingerprint(conn, kind, now))
-        .await?;
+    let fingerprint = service::feeds::public_fingerprint(&state.service, kind, now).await?;
     let key = format!("public:{}", kind.map_or("all", EventKind::as_str));
     let filename = format!("convene-{}.ics", kind.map_or("events", EventKind::as_str));
     let feed = Feed {
@@ -271,10 +268,7 @@ async fn public_feed(
     let render_state = state.clone();
     feed.respond(&req, &state, seen, move || {
         Box::pin(async move {
-            let rows = render_state
-                .db
-                .read(move |conn| feeds::public_events(conn, kind, now))
-                .await?;
+            let rows = service::feeds::public_events(&render_state.service, kind, now).await?;
             let items = rows
                 .iter()
                 .map(|e| event_item(e, &render_state.links))
@@ -317,10 +311,7 @@ pub async fn event(
     if let Some(response) = seen.answer(&req, &state) {
         return Ok(response);
     }
-    let event = state
-        .db
-        .read(move |conn| events::find_by_slug(conn, &slug))
-        .await?;
+    let event = service::events::find(&state.service, slug).await?;
     let fingerprint = Fingerprint {
         rows: event.id.get(),
         last_modified: Some(event.updated_at),
@@ -355,15 +346,11 @@ pub async fn project(
     if let Some(response) = seen.answer(&req, &state) {
         return Ok(response);
     }
-    let (event, project, slots) = state
-        .db
-        .read(move |conn| {
-            let event = events::find_by_slug(conn, &slug)?;
-            let project = projects::find_by_slug(conn, event.id, &project_slug)?;
-            let slots = crate::db::board::slots_for_project(conn, project.id)?;
-            Ok((event, project, slots))
-        })
-        .await?;
+    let service::feeds::ProjectFeed {
+        event,
+        project,
+        slots,
+    } = service::feeds::project(&state.service, slug, project_slug).await?;
     // Slots are part of the feed: their count and latest change move the validators.
     let slots_changed = slots.iter().map(|s| s.updated_at).max();
     let fingerprint = Fingerprint {
@@ -415,14 +402,8 @@ pub async fn personal(
         return Ok(response);
     }
     let now = seen.now;
-    let (attendee, fingerprint) = state
-        .db
-        .read(move |conn| {
-            let attendee = attendees::find_by_feed_token(conn, &token)?;
-            let fingerprint = feeds::personal_fingerprint(conn, &attendee.email_normalized, now)?;
-            Ok((attendee, fingerprint))
-        })
-        .await?;
+    let (attendee, fingerprint) =
+        service::feeds::personal_fingerprint(&state.service, token, now).await?;
     let feed = Feed {
         key: format!("personal:{}", attendee.id),
         audience: Audience::Private,
@@ -433,10 +414,7 @@ pub async fn personal(
     feed.respond(&req, &state, seen, move || {
         Box::pin(async move {
             let email = attendee.email_normalized.clone();
-            let rows = render_state
-                .db
-                .read(move |conn| feeds::personal(conn, &email, now))
-                .await?;
+            let rows = service::feeds::personal_events(&render_state.service, email, now).await?;
             let items = rows
                 .iter()
                 .map(|(registration, event)| personal_item(registration, event, &render_state))
@@ -451,11 +429,7 @@ pub async fn personal(
     .await
 }
 
-fn personal_item(
-    registration: &registrations::RegistrationRow,
-    event: &EventRow,
-    state: &State,
-) -> CalEvent {
+fn personal_item(registration: &RegistrationRow, event: &EventRow, state: &State) -> CalEvent {
     let mut item = event_item(event, &state.links);
     // A move from the waitlist changes the item: clients see it as a new version.
     item.modified = item.modified.max(registration.updated_at);

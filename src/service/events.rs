@@ -108,6 +108,13 @@ pub async fn get(service: &Service, slug: String) -> Result<EventSummary, AppErr
         .await
 }
 
+/// The event named `slug`, without its waitlist (its feed, the thanks page after a signup).
+pub async fn find(service: &Service, slug: String) -> Result<EventRow, AppError> {
+    service
+        .read(move |conn| events::find_by_slug(conn, &slug))
+        .await
+}
+
 /// Events of a period (and kind), with their waitlists, at most `limit`.
 pub async fn list(
     service: &Service,

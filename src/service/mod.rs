@@ -10,6 +10,7 @@
 
 pub mod board;
 pub mod events;
+pub mod feeds;
 pub mod messages;
 pub mod organizers;
 pub mod projects;
