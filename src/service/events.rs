@@ -5,7 +5,9 @@ use chrono::NaiveDateTime;
 
 use super::registrations::{fill_free_seats, notify_all};
 use super::{Effects, Service};
+use crate::db::board::{self, SlotRow};
 use crate::db::events::{self, EventRow, EventSummary, Period};
+use crate::db::projects::{self, ProjectDetail};
 use crate::db::{DbConn, lock_event, registrations};
 use crate::domain::notice::Change;
 use crate::domain::{EventDraft, EventId, EventKind, EventStatus, Notice, Problems};
@@ -112,6 +114,39 @@ pub async fn get(service: &Service, slug: String) -> Result<EventSummary, AppErr
 pub async fn find(service: &Service, slug: String) -> Result<EventRow, AppError> {
     service
         .read(move |conn| events::find_by_slug(conn, &slug))
+        .await
+}
+
+/// An event as its public page shows it: with its projects, its booked sessions, and its
+/// description made HTML.
+pub struct ForPublic {
+    pub summary: EventSummary,
+    pub projects: Vec<ProjectDetail>,
+    pub slots: Vec<SlotRow>,
+    pub description_html: String,
+}
+
+/// The event named `slug` as everyone sees it on its page. `describe` makes the description
+/// (Markdown) HTML; it runs with the read, off the request's thread, being the costliest
+/// part of the page.
+pub async fn for_public(
+    service: &Service,
+    slug: String,
+    describe: fn(&str) -> String,
+) -> Result<ForPublic, AppError> {
+    service
+        .read(move |conn| {
+            let summary = events::summary_by_slug(conn, &slug)?;
+            let projects = projects::details_for_event(conn, summary.event.id)?;
+            let slots = board::slots_for_event(conn, summary.event.id)?;
+            let description_html = describe(&summary.event.description);
+            Ok(ForPublic {
+                summary,
+                projects,
+                slots,
+                description_html,
+            })
+        })
         .await
 }
 

@@ -9,7 +9,7 @@ use super::{Effects, Service};
 use crate::db::outbox::{self, NewMessage};
 use crate::db::projects::{self, ProjectRow};
 use crate::db::registrations::{self, RegistrationRow, RegistrationView};
-use crate::db::{DbConn, attendees, events, lock_event, mail_budgets};
+use crate::db::{DbConn, attendees, board, events, lock_event, mail_budgets};
 use crate::domain::mail_budget::held_back_reason;
 use crate::domain::seats::{Seat, project_has_room, promotions_due};
 use crate::domain::{
@@ -17,6 +17,8 @@ use crate::domain::{
     SignupRequest, Slug,
 };
 use crate::error::AppError;
+use crate::links::Links;
+use crate::tokens::SecretKey;
 
 pub use crate::domain::seats::SignupOutcome;
 
@@ -432,19 +434,55 @@ pub struct OwnRegistration {
 pub async fn own(service: &Service, token: String) -> Result<OwnRegistration, AppError> {
     let (links, key) = (service.links.clone(), service.key.clone());
     service
+        .read(move |conn| own_in(conn, &token, &links, &key))
+        .await
+}
+
+/// A registration as its owner's page shows it: also the projects of the event to choose
+/// from, and the one whose table they are checked in at now.
+pub struct OwnPage {
+    pub own: OwnRegistration,
+    pub projects: Vec<ProjectRow>,
+    pub checked_in: Option<ProjectId>,
+}
+
+/// The registration a private manage link names, as its owner's page shows it.
+pub async fn own_page(service: &Service, token: String) -> Result<OwnPage, AppError> {
+    let (links, key, now) = (
+        service.links.clone(),
+        service.key.clone(),
+        service.clock.now(),
+    );
+    service
         .read(move |conn| {
-            let row = registrations::find_by_token(conn, &token)?;
-            let event = events::find(conn, row.event_id)?;
-            let view = registrations::view(conn, row)?;
-            let feed_url = attendees::find(conn, &view.registration.email_normalized)?
-                .map(|a| links.personal_feed(&a.feed_token(&key)));
-            Ok(OwnRegistration {
-                view,
-                event,
-                feed_url,
+            let own = own_in(conn, &token, &links, &key)?;
+            let checked_in = board::current_checkin(conn, own.view.registration.id, now)?;
+            let projects = projects::for_event(conn, own.event.id)?;
+            Ok(OwnPage {
+                own,
+                projects,
+                checked_in,
             })
         })
         .await
+}
+
+fn own_in(
+    conn: &mut DbConn,
+    token: &str,
+    links: &Links,
+    key: &SecretKey,
+) -> Result<OwnRegistration, AppError> {
+    let row = registrations::find_by_token(conn, token)?;
+    let event = events::find(conn, row.event_id)?;
+    let view = registrations::view(conn, row)?;
+    let feed_url = attendees::find(conn, &view.registration.email_normalized)?
+        .map(|a| links.personal_feed(&a.feed_token(key)));
+    Ok(OwnRegistration {
+        view,
+        event,
+        feed_url,
+    })
 }
 
 /// Gives the owner of a manage link a new personal feed address; the old one stops working.
@@ -462,10 +500,19 @@ pub async fn rotate_feed(service: &Service, token: String) -> Result<(), AppErro
 
 /// Every registration of the event named `slug`, for its organizers.
 pub async fn list(service: &Service, slug: String) -> Result<Vec<RegistrationView>, AppError> {
+    Ok(of_event(service, slug).await?.1)
+}
+
+/// The event named `slug` with every registration, for its organizers' attendee list.
+pub async fn of_event(
+    service: &Service,
+    slug: String,
+) -> Result<(events::EventRow, Vec<RegistrationView>), AppError> {
     service
         .read(move |conn| {
             let event = events::find_by_slug(conn, &slug)?;
-            registrations::list_for_event(conn, event.id)
+            let registrations = registrations::list_for_event(conn, event.id)?;
+            Ok((event, registrations))
         })
         .await
 }

@@ -6,7 +6,6 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use crate::db::{attendees, events, projects, registrations};
 use crate::domain::{Problems, RegistrationStatus};
 use crate::error::AppError;
 use crate::http::State;
@@ -57,21 +56,16 @@ async fn manage_page(
     projects_problem: Option<String>,
     status: StatusCode,
 ) -> Result<HttpResponse, PageError> {
-    let (links, key, lookup) = (state.links.clone(), state.key.clone(), token.clone());
-    let now = state.clock.now();
-    let (event, view, all_projects, feed_url, checked_in) = state
-        .db
-        .read(move |conn| {
-            let row = registrations::find_by_token(conn, &lookup)?;
-            let checked_in = crate::db::board::current_checkin(conn, row.id, now)?;
-            let event = events::find(conn, row.event_id)?;
-            let view = registrations::view(conn, row)?;
-            let all = projects::for_event(conn, event.id)?;
-            let feed = attendees::find(conn, &view.registration.email_normalized)?
-                .map(|a| links.personal_feed(&a.feed_token(&key)));
-            Ok((event, view, all, feed, checked_in))
-        })
-        .await?;
+    let service::registrations::OwnPage {
+        own:
+            service::registrations::OwnRegistration {
+                view,
+                event,
+                feed_url,
+            },
+        projects: all_projects,
+        checked_in,
+    } = service::registrations::own_page(&state.service, token.clone()).await?;
     let status_text = match view.registration.status() {
         RegistrationStatus::Going => "You are going.".to_owned(),
         RegistrationStatus::Waitlisted => format!(

@@ -11,7 +11,6 @@ use serde::Deserialize;
 
 use crate::db::events::{EventRow, EventSummary, Period};
 use crate::db::projects::ProjectDetail;
-use crate::db::{events, projects};
 use crate::domain::seats::project_has_room;
 use crate::domain::{EventKind, EventStatus, FieldProblem, Problems, Slug};
 use crate::error::AppError;
@@ -21,6 +20,7 @@ use crate::http::pages::site::{
     with_cookie,
 };
 use crate::links::Links;
+use crate::service;
 
 /// "12 seats left", "waitlist: 3", "open".
 fn seats_text(event: &EventRow, waitlist: i64) -> (String, &'static str) {
@@ -122,13 +122,7 @@ pub async fn home(state: State, query: web::Query<HomeQuery>) -> Result<HttpResp
     let summaries = match state.recent_pages.get(&key, generation, now) {
         Some(PageRead::Home(summaries)) => summaries,
         _ => {
-            let summaries = state
-                .db
-                .read(move |conn| {
-                    let rows = events::list(conn, period, kind, now, 500)?;
-                    events::with_waitlists(conn, rows)
-                })
-                .await?;
+            let summaries = service::events::list(&state.service, period, kind, 500).await?;
             let summaries = Arc::new(summaries);
             let read = PageRead::Home(summaries.clone());
             state.recent_pages.put(&key, generation, now, read);
@@ -249,17 +243,13 @@ async fn event_page(
     let read = match state.recent_pages.get(&key, generation, now) {
         Some(PageRead::Event(read)) => read,
         _ => {
-            let read = state
-                .db
-                .read(move |conn| {
-                    let summary = events::summary_by_slug(conn, &slug)?;
-                    let details = projects::details_for_event(conn, summary.event.id)?;
-                    let slots = crate::db::board::slots_for_event(conn, summary.event.id)?;
-                    let description = markdown(&summary.event.description);
-                    Ok((summary, details, slots, description))
-                })
-                .await?;
-            let read = Arc::new(read);
+            let page = service::events::for_public(&state.service, slug, markdown).await?;
+            let read = Arc::new((
+                page.summary,
+                page.projects,
+                page.slots,
+                page.description_html,
+            ));
             let kept = PageRead::Event(read.clone());
             state.recent_pages.put(&key, generation, now, kept);
             read
@@ -463,10 +453,7 @@ struct ThanksPage {
 
 pub async fn thanks(state: State, slug: web::Path<String>) -> Result<HttpResponse, PageError> {
     let slug = slug.into_inner();
-    let event = state
-        .db
-        .read(move |conn| events::find_by_slug(conn, &slug))
-        .await?;
+    let event = service::events::find(&state.service, slug).await?;
     render(
         StatusCode::OK,
         &ThanksPage {

@@ -5,9 +5,10 @@ use actix_web::{HttpResponse, web};
 use askama::Template;
 
 use super::Admin;
-use crate::db::{events, registrations};
+use crate::db::events::EventRow;
 use crate::http::State;
 use crate::http::pages::site::{PageError, render};
+use crate::service;
 
 struct AttendeeLine {
     name: String,
@@ -31,15 +32,8 @@ struct AttendeesPage {
 async fn attendee_lines(
     state: &State,
     slug: String,
-) -> Result<(events::EventRow, Vec<AttendeeLine>), PageError> {
-    let (event, views) = state
-        .db
-        .read(move |conn| {
-            let event = events::find_by_slug(conn, &slug)?;
-            let views = registrations::list_for_event(conn, event.id)?;
-            Ok((event, views))
-        })
-        .await?;
+) -> Result<(EventRow, Vec<AttendeeLine>), PageError> {
+    let (event, views) = service::registrations::of_event(&state.service, slug).await?;
     let lines = views
         .iter()
         .map(|v| AttendeeLine {
