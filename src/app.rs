@@ -106,6 +106,7 @@ impl Services {
             metrics: self.metrics.clone(),
             lease: self.outbox_lease,
             concurrency: self.mail_concurrency,
+            service: self.service(None),
         }
     }
 }

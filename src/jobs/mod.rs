@@ -1,6 +1,6 @@
-//! Background work: the outbox worker that delivers email, and the reminder scheduler it runs.
+//! Background work: the outbox worker that delivers email, and now and then queues the
+//! reminders that are due (`service::reminders`).
 
 pub mod outbox;
-pub mod reminders;
 
 pub use outbox::OutboxWorker;

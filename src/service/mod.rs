@@ -15,6 +15,7 @@ pub mod messages;
 pub mod organizers;
 pub mod projects;
 pub mod registrations;
+pub mod reminders;
 
 use std::sync::Arc;
 

@@ -244,17 +244,11 @@ async fn reminders_go_to_people_going_once_each_and_follow_a_moved_event(app: Te
     );
     // The scan's SQL builds the same keys as the inserts: a scan with every reminder in place
     // reads no registration (if they differed it would find Ann and Bob every time).
-    let now = app.clock.now();
-    let scan = app
-        .state
-        .db
-        .write(move |c| {
-            let offsets = convene::domain::ReminderOffsets::parse("24h,1h").unwrap();
-            convene::jobs::reminders::schedule_due(c, &offsets, now)
-        })
+    let offsets = convene::domain::ReminderOffsets::parse("24h,1h").unwrap();
+    let scan = convene::service::reminders::queue_due(&app.state.service, offsets)
         .await
         .unwrap();
-    assert_eq!(scan, convene::jobs::reminders::Scheduled::default());
+    assert_eq!(scan, convene::service::reminders::Scheduled::default());
 
     // Bob opts out with one click; the GET alone changes nothing.
     let bob_reminder = app

@@ -27,6 +27,7 @@ use crate::error::AppError;
 use crate::links::Links;
 use crate::mail::Transport;
 use crate::metrics::Metrics;
+use crate::service::{Service, reminders};
 use crate::tokens::SecretKey;
 
 /// About 24 hours of retries: 30 s, 1, 2, 4 ... minutes, then hourly.
@@ -51,6 +52,8 @@ pub struct OutboxWorker {
     /// Messages in flight at once (`CONVENE_SMTP_CONNECTIONS`); the SMTP pool keeps as many
     /// connections open.
     pub concurrency: usize,
+    /// The use cases the worker calls (without live boards).
+    pub service: Service,
 }
 
 /// How long deliveries in flight may go on once the worker is told to stop; then they are
@@ -187,12 +190,9 @@ impl Running {
 }
 
 impl OutboxWorker {
-    /// Inserts the reminders that are due now (once each, however many workers run).
-    pub async fn schedule_reminders(&self) -> Result<super::reminders::Scheduled, AppError> {
-        let (now, defaults) = (self.clock.now(), self.reminder_offsets.clone());
-        self.db
-            .write_outbox(move |conn| super::reminders::schedule_due(conn, &defaults, now))
-            .await
+    /// Queues the reminders that are due now (once each, however many workers run).
+    pub async fn schedule_reminders(&self) -> Result<reminders::Scheduled, AppError> {
+        reminders::queue_due(&self.service, self.reminder_offsets.clone()).await
     }
 }
 

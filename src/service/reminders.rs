@@ -1,10 +1,12 @@
-//! Reminder scheduling: when a reminder's moment has come, one outbox row per (registration,
-//! offset, event start) is inserted under a unique key, so any number of instances scheduling
-//! at once produce one message. A moved event has a new start, hence new keys: reminders for
-//! the new time go out, and the worker drops any unsent one for the old time.
+//! Reminders: when a reminder's moment has come, one outbox row per (registration, offset,
+//! event start) is inserted under a unique key, so any number of instances scheduling at once
+//! produce one message. A moved event has a new start, hence new keys: reminders for the new
+//! time go out, and the worker drops any unsent one for the old time. The mail worker looks
+//! for due reminders now and then (`jobs::outbox`).
 
 use chrono::{Duration, NaiveDateTime};
 
+use super::Service;
 use crate::db::outbox::{self, NewMessage};
 use crate::db::{DbConn, events, registrations};
 use crate::domain::reminders::MAX_OFFSET_DAYS;
@@ -23,10 +25,25 @@ pub struct Scheduled {
     pub added: usize,
 }
 
-/// Inserts the reminders due at `now`. Someone who signed up after a reminder's moment does
-/// not get that one (a late signup 2 hours before gets the 1-hour reminder only). A scan that
-/// finds every reminder already in place reads no registration.
-pub fn schedule_due(
+/// Queues the reminders that are due now (once each, however many workers run), `defaults`
+/// for events without offsets of their own. Someone who signed up after a reminder's moment
+/// does not get that one (a late signup 2 hours before gets the 1-hour reminder only). A scan
+/// that finds every reminder already in place reads no registration.
+pub async fn queue_due(
+    service: &Service,
+    defaults: ReminderOffsets,
+) -> Result<Scheduled, AppError> {
+    let now = service.clock.now();
+    // Pages and feeds never show reminders: their kept reads stay valid, and the worker that
+    // asks is the one to send them, so nobody is woken.
+    service
+        .db
+        .write_outbox(move |conn| queue_due_in(conn, &defaults, now))
+        .await
+}
+
+/// Queues the reminders due at `now` inside a transaction.
+fn queue_due_in(
     conn: &mut DbConn,
     defaults: &ReminderOffsets,
     now: NaiveDateTime,
