@@ -6,11 +6,12 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use crate::domain::{Problems, RegistrationStatus};
+use crate::domain::{FieldProblem, Problems, RegistrationStatus};
 use crate::error::AppError;
 use crate::http::State;
 use crate::http::pages::site::{
-    HtmlForm, PageError, check_csrf, csrf_token, render, see_other, with_cookie,
+    HtmlForm, PageError, check_csrf, csrf_token, redirect_or_form_again, render, see_other,
+    with_cookie,
 };
 use crate::links::Links;
 use crate::service;
@@ -174,27 +175,29 @@ pub async fn manage_projects(
     let token = token.into_inner();
     let mut problems = Problems::new();
     let slugs = crate::http::api::registrations::project_slugs(&mut problems, &form.projects);
-    let saved = match problems.finish() {
-        Ok(()) => service::registrations::change_projects(&state.service, token.clone(), slugs)
-            .await
-            .map(|_| ()),
-        Err(problems) => Err(AppError::Invalid(problems)),
-    };
-    match saved {
-        Ok(()) => Ok(see_other(&format!("/manage/{token}?done=projects"))),
-        Err(AppError::Invalid(problems)) => {
-            manage_page(
-                &req,
-                &state,
-                token,
-                None,
-                Some(problems.to_string()),
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await
+    let outcome = match problems.finish() {
+        Ok(()) => {
+            service::registrations::change_projects(&state.service, token.clone(), slugs).await
         }
-        Err(e) => Err(e.into()),
-    }
+        Err(problems) => Err(problems.into()),
+    };
+    let done = |_| format!("/manage/{token}?done=projects");
+    let again = |list: Vec<FieldProblem>| {
+        let mut problems = Problems::new();
+        for f in list {
+            problems.add(f.field, f.message);
+        }
+        let invalid = StatusCode::UNPROCESSABLE_ENTITY;
+        manage_page(
+            &req,
+            &state,
+            token.clone(),
+            None,
+            Some(problems.to_string()),
+            invalid,
+        )
+    };
+    redirect_or_form_again(outcome, done, again).await
 }
 
 pub async fn manage_feed(

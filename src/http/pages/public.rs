@@ -12,12 +12,12 @@ use serde::Deserialize;
 use crate::db::events::{EventRow, EventSummary, Period};
 use crate::db::projects::ProjectDetail;
 use crate::domain::seats::project_has_room;
-use crate::domain::{EventKind, EventStatus, FieldProblem, Problems, Slug};
+use crate::domain::{EventKind, EventStatus, FieldProblem, Slug};
 use crate::error::AppError;
 use crate::http::State;
 use crate::http::pages::site::{
-    HtmlForm, PageError, check_csrf, csrf_token, markdown, problem_for, render, see_other,
-    with_cookie,
+    HtmlForm, PageError, check_csrf, csrf_token, markdown, problem_for, redirect_or_form_again,
+    render, see_other, with_cookie,
 };
 use crate::links::Links;
 use crate::service;
@@ -391,41 +391,29 @@ pub async fn sign_up(
         email: form.email.clone(),
         projects: form.projects.clone(),
     };
-    let request = match input.parse() {
-        Ok(request) => request,
-        Err(problems) => {
-            return event_page(
-                &req,
-                &state,
-                slug,
-                entered(form_problems(problems)),
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await;
+    let outcome = match input.parse() {
+        Ok(request) => {
+            let signup = crate::http::api::registrations::perform_signup;
+            signup(&state, &req, slug.clone(), request).await
         }
+        Err(problems) => Err(problems.into()),
     };
-    match crate::http::api::registrations::perform_signup(&state, &req, slug.clone(), request).await
-    {
-        Ok(_) => Ok(see_other(&thanks)),
-        Err(AppError::Invalid(problems)) => {
-            let list = form_problems(problems);
-            event_page(
-                &req,
-                &state,
-                slug,
-                entered(list),
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await
-        }
-        Err(e) => Err(e.into()),
-    }
+    let again = |problems| {
+        let invalid = StatusCode::UNPROCESSABLE_ENTITY;
+        event_page(
+            &req,
+            &state,
+            slug.clone(),
+            entered(form_problems(problems)),
+            invalid,
+        )
+    };
+    redirect_or_form_again(outcome, |_| thanks.clone(), again).await
 }
 
 /// The problems of a signup as the form shows them: `projects[2]` is the `projects` field.
-fn form_problems(problems: Problems) -> Vec<FieldProblem> {
+fn form_problems(problems: Vec<FieldProblem>) -> Vec<FieldProblem> {
     problems
-        .into_list()
         .into_iter()
         .map(|f| FieldProblem {
             field: f
