@@ -489,31 +489,17 @@ pub fn waitlist_heads(
         .load(conn)?)
 }
 
-/// Gives a waiting registration its seat (the event's count is the caller's).
-pub fn seat(
+/// Gives a registration a status that holds no waitlist place: `Going` for someone seated
+/// from the waitlist, `Cancelled` for a cancellation (the event's seat count is the caller's).
+pub fn set_status_off_waitlist(
     conn: &mut DbConn,
     registration_id: RegistrationId,
+    status: RegistrationStatus,
     now: NaiveDateTime,
 ) -> Result<(), AppError> {
     diesel::update(registrations::table.find(registration_id))
         .set((
-            registrations::status.eq(RegistrationStatus::Going),
-            registrations::waitlist_seq.eq(None::<i64>),
-            registrations::updated_at.eq(now),
-        ))
-        .execute(conn)?;
-    Ok(())
-}
-
-/// Marks a registration cancelled (the event's count is the caller's).
-pub fn mark_cancelled(
-    conn: &mut DbConn,
-    registration_id: RegistrationId,
-    now: NaiveDateTime,
-) -> Result<(), AppError> {
-    diesel::update(registrations::table.find(registration_id))
-        .set((
-            registrations::status.eq(RegistrationStatus::Cancelled),
+            registrations::status.eq(status),
             registrations::waitlist_seq.eq(None::<i64>),
             registrations::updated_at.eq(now),
         ))

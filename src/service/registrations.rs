@@ -254,7 +254,7 @@ pub fn fill_free_seats(
     }
     let heads = registrations::waitlist_heads(conn, event_id, due)?;
     for head in &heads {
-        registrations::seat(conn, head.id, now)?;
+        registrations::set_status_off_waitlist(conn, head.id, RegistrationStatus::Going, now)?;
         outbox::enqueue(
             conn,
             NewMessage {
@@ -324,13 +324,12 @@ pub async fn manage_token(
 
 /// Cancels the registration a manage link names. A second cancellation changes nothing and
 /// sends nothing.
-pub async fn cancel(service: &Service, token: String) -> Result<RegistrationView, AppError> {
+pub async fn cancel(service: &Service, token: String) -> Result<(), AppError> {
     let now = service.clock.now();
     service
         .write(move |conn, fx| {
             let row = registrations::find_by_token(conn, &token)?;
-            let row = cancel_in(conn, fx, row.id, now)?;
-            registrations::view(conn, row)
+            cancel_in(conn, fx, row.id, now).map(|_| ())
         })
         .await
 }
@@ -349,7 +348,7 @@ pub fn cancel_in(
         return Ok(current);
     }
     let was_going = current.status() == RegistrationStatus::Going;
-    registrations::mark_cancelled(conn, current.id, now)?;
+    registrations::set_status_off_waitlist(conn, current.id, RegistrationStatus::Cancelled, now)?;
     if was_going {
         events::add_going(conn, event_id, -1)?;
     }
@@ -374,7 +373,7 @@ pub async fn change_projects(
     service: &Service,
     token: String,
     slugs: Vec<Slug>,
-) -> Result<RegistrationView, AppError> {
+) -> Result<(), AppError> {
     let now = service.clock.now();
     service
         .write(move |conn, _fx| {
@@ -388,9 +387,7 @@ pub async fn change_projects(
             }
             let chosen = projects_to_join(conn, current.event_id, &slugs, Some(current.id))?;
             registrations::set_projects(conn, current.id, &chosen)?;
-            registrations::touch(conn, current.id, now)?;
-            let row = registrations::find(conn, current.id)?;
-            registrations::view(conn, row)
+            registrations::touch(conn, current.id, now)
         })
         .await
 }
