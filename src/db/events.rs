@@ -50,8 +50,8 @@ impl EventRow {
         EventWindow::from_stored(
             &self.timezone,
             self.all_day,
-            self.starts_local,
-            self.ends_local,
+            (self.starts_local, self.ends_local),
+            (self.starts_at, self.ends_at),
         )
         .map_err(|e| {
             AppError::Internal(anyhow::anyhow!(

@@ -2,14 +2,19 @@
 //! changes whenever the feed's content would, so an unchanged feed is answered with 304
 //! without loading or rendering it.
 
+use std::collections::HashMap;
+
 use chrono::{Duration, NaiveDateTime};
 use diesel::dsl::{count_star, max};
 use diesel::prelude::*;
 
 use super::DbConn;
+use super::board::SlotRow;
 use super::events::EventRow;
+use super::projects::ProjectRow;
 use super::registrations::RegistrationRow;
-use super::schema::{events, registrations};
+use super::schema::{events, projects, registration_projects, registrations, slots};
+use crate::domain::ids::ProjectId;
 use crate::domain::{EventKind, RegistrationStatus};
 use crate::error::AppError;
 
@@ -27,6 +32,8 @@ pub struct Fingerprint {
     pub rows: i64,
     pub last_modified: Option<NaiveDateTime>,
     pub other: Option<NaiveDateTime>,
+    /// Sessions in the feed: how many, and the latest change among them.
+    pub sessions: (i64, Option<NaiveDateTime>),
 }
 
 /// Events of the site feed (or one kind's): upcoming, and those ended within the window.
@@ -63,6 +70,7 @@ pub fn public_fingerprint(
         rows,
         last_modified,
         other: None,
+        sessions: (0, None),
     })
 }
 
@@ -98,9 +106,57 @@ pub fn personal_fingerprint(
             max(registrations::updated_at),
         ))
         .get_result::<(i64, Option<NaiveDateTime>, Option<NaiveDateTime>)>(conn)?;
+    let joined = joined_projects(conn, email_normalized)?;
+    let sessions = slots::table
+        .filter(slots::project_id.eq_any(joined))
+        .filter(slots::ends_at.gt(window_start(now)))
+        .select((count_star(), max(slots::updated_at)))
+        .get_result::<(i64, Option<NaiveDateTime>)>(conn)?;
     Ok(Fingerprint {
         rows,
-        last_modified: events_changed.max(registrations_changed),
+        last_modified: events_changed.max(registrations_changed).max(sessions.1),
         other: registrations_changed,
+        sessions,
     })
+}
+
+/// The projects someone going to an event joined there.
+fn joined_projects(conn: &mut DbConn, email_normalized: &str) -> Result<Vec<ProjectId>, AppError> {
+    Ok(registration_projects::table
+        .inner_join(registrations::table)
+        .filter(registrations::email_normalized.eq(email_normalized))
+        .filter(registrations::status.eq(RegistrationStatus::Going))
+        .select(registration_projects::project_id)
+        .load(conn)?)
+}
+
+/// The sessions (booked slots) of one attendee's personal feed: those of the projects they
+/// joined at events they are going to, each with its project and event.
+pub fn personal_sessions(
+    conn: &mut DbConn,
+    email_normalized: &str,
+    now: NaiveDateTime,
+) -> Result<Vec<(SlotRow, ProjectRow, EventRow)>, AppError> {
+    let joined = joined_projects(conn, email_normalized)?;
+    let sessions: Vec<SlotRow> = slots::table
+        .filter(slots::project_id.eq_any(&joined))
+        .filter(slots::ends_at.gt(window_start(now)))
+        .order((slots::starts_at.asc(), slots::id.asc()))
+        .select(SlotRow::as_select())
+        .load(conn)?;
+    let places: HashMap<ProjectId, (ProjectRow, EventRow)> = projects::table
+        .inner_join(events::table)
+        .filter(projects::id.eq_any(&joined))
+        .select((ProjectRow::as_select(), EventRow::as_select()))
+        .load::<(ProjectRow, EventRow)>(conn)?
+        .into_iter()
+        .map(|(p, e)| (p.id, (p, e)))
+        .collect();
+    Ok(sessions
+        .into_iter()
+        .filter_map(|slot| {
+            let (project, event) = places.get(&slot.project_id)?.clone();
+            Some((slot, project, event))
+        })
+        .collect())
 }

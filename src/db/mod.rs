@@ -142,14 +142,23 @@ impl Db {
                 .unwrap_or(Path::new("."))
                 .to_path_buf()
         });
+        let manager = ConnectionManager {
+            target: target.clone(),
+            losses: losses.clone(),
+            durable: true,
+        };
+        if backend == Backend::Sqlite {
+            // One connection first: it turns a new file to WAL, which is kept in the file.
+            // Connections that the pool then opens side by side find WAL set and take no lock
+            // for it (switching takes one that SQLite does not wait for: "database is locked").
+            drop(manager.open().map_err(|e| {
+                AppError::config(format!("cannot open the {} database: {e}", backend.name()))
+            })?);
+        }
         let pool = Pool::builder()
             .max_size(pool_size.max(2))
             .connection_timeout(Duration::from_secs(10))
-            .build(ConnectionManager {
-                target: target.clone(),
-                losses: losses.clone(),
-                durable: true,
-            })
+            .build(manager)
             .map_err(cannot_open)?;
         // Opened when the worker first needs them: commands without a worker open none.
         let bookkeeping = Pool::builder()

@@ -69,10 +69,12 @@ pub struct EventWindow {
 }
 
 impl EventWindow {
-    /// Parses API input. Timed events take RFC 3339 date-times (converted into the event's zone)
-    /// or local date-times without an offset (read in the event's zone); all-day events take
-    /// dates, the end being the last day. Problems are recorded under `timezone`, `starts_at`
-    /// and `ends_at`.
+    /// Parses API input. Timed events take RFC 3339 date-times (the instant given is kept, shown
+    /// in the event's zone) or local date-times without an offset (read in the event's zone);
+    /// all-day events take dates, the end being the last day. A local time that the zone skips
+    /// that day (a spring-forward gap) is refused with a message that says so; one that happens
+    /// twice (a fall-back fold) is the first of the two, as RFC 5545 reads it, and an offset
+    /// chooses the second. Problems are recorded under `timezone`, `starts_at` and `ends_at`.
     pub fn parse(
         timezone: &str,
         all_day: bool,
@@ -87,71 +89,88 @@ impl EventWindow {
         };
         let (start, end) = if all_day {
             (
-                problems.check("starts_at", parse_date(starts)),
-                problems.check("ends_at", parse_date(ends)),
+                problems.check("starts_at", parse_date(starts).map(Given::Wall)),
+                problems.check("ends_at", parse_date(ends).map(Given::Wall)),
             )
         } else {
+            let read = |raw: &str| parse_given(raw).and_then(|g| exact(&tz, g).map(|_| g));
             (
-                problems.check("starts_at", parse_local(starts, &tz)),
-                problems.check("ends_at", parse_local(ends, &tz)),
+                problems.check("starts_at", read(starts)),
+                problems.check("ends_at", read(ends)),
             )
         };
         problems.finish()?;
         let (Some(start), Some(end)) = (start, end) else {
             unreachable_problem()?
         };
-        Self::from_local(tz, all_day, start, end)
+        Self::build(tz, all_day, start, end, None)
             .map_err(|message| Problems::single("ends_at", message))
     }
 
-    /// Rebuilds a window from stored columns. Fails only if the time zone vanished from the
-    /// database the binary carries.
+    /// Rebuilds a window from stored columns. The stored instants settle a wall-clock time
+    /// that happens twice; should the zone's rules have changed since, the wall-clock time the
+    /// organizer chose wins. Fails only if the time zone vanished from the database the
+    /// binary carries.
     pub fn from_stored(
         timezone: &str,
         all_day: bool,
-        starts_local: NaiveDateTime,
-        ends_local: NaiveDateTime,
+        (starts_local, ends_local): (NaiveDateTime, NaiveDateTime),
+        (starts_at, ends_at): (NaiveDateTime, NaiveDateTime),
     ) -> Result<Self, String> {
         let tz = TimeZoneName::parse(timezone)?;
-        Self::from_local(tz, all_day, to_civil(starts_local), to_civil(ends_local))
+        let (start, end) = (
+            Given::Wall(to_civil(starts_local)),
+            Given::Wall(to_civil(ends_local)),
+        );
+        Self::build(tz, all_day, start, end, Some((starts_at, ends_at)))
     }
 
-    fn from_local(
+    fn build(
         tz: TimeZoneName,
         all_day: bool,
-        start: civil::DateTime,
-        end: civil::DateTime,
+        start: Given,
+        end: Given,
+        stored: Option<(NaiveDateTime, NaiveDateTime)>,
     ) -> Result<Self, String> {
+        let (first, last) = (start, end);
+        let exclusive_end = match (all_day, end) {
+            (true, Given::Wall(last)) => Given::Wall(
+                last.date()
+                    .tomorrow()
+                    .map_err(|e| e.to_string())?
+                    .to_datetime(civil::Time::midnight()),
+            ),
+            (_, end) => end,
+        };
+        let start = settle(&tz, start, stored.map(|s| s.0))?;
+        let end = settle(&tz, exclusive_end, stored.map(|s| s.1))?;
         let in_range = |dt: &civil::DateTime| (2000..=2199).contains(&dt.year());
-        if !in_range(&start) || !in_range(&end) {
+        if !in_range(&start.local) || !in_range(&end.local) {
             return Err("dates must lie between the years 2000 and 2199".into());
         }
-        let exclusive_end = if all_day {
-            end.date()
-                .tomorrow()
-                .map_err(|e| e.to_string())?
-                .to_datetime(civil::Time::midnight())
-        } else {
-            end
-        };
-        let starts_at = instant(&tz, start)?;
-        let ends_at = instant(&tz, exclusive_end)?;
-        if all_day && end.date() < start.date() {
+        if let (true, Given::Wall(first), Given::Wall(last)) = (all_day, first, last)
+            && last.date() < first.date()
+        {
             return Err("the last day must not be before the first day".into());
         }
-        if ends_at <= starts_at {
+        if end.utc <= start.utc {
             return Err("must be after the start".into());
         }
-        if (ends_at - starts_at).num_days() > MAX_EVENT_DAYS {
+        if (end.utc - start.utc).num_days() > MAX_EVENT_DAYS {
             return Err(format!("an event may last at most {MAX_EVENT_DAYS} days"));
         }
+        let (starts_local, ends_local) = match (all_day, first, last) {
+            // Whole days keep their dates, even where midnight is skipped.
+            (true, Given::Wall(first), Given::Wall(last)) => (from_civil(first), from_civil(last)),
+            _ => (from_civil(start.local), from_civil(end.local)),
+        };
         Ok(Self {
             timezone: tz,
             all_day,
-            starts_local: from_civil(start),
-            ends_local: from_civil(end),
-            starts_at,
-            ends_at,
+            starts_local,
+            ends_local,
+            starts_at: start.utc,
+            ends_at: end.utc,
         })
     }
 
@@ -213,46 +232,170 @@ impl EventWindow {
                 e.format("%a %-d %b %Y")
             );
         }
+        let (s_clock, e_clock) = (self.clock(self.starts_at), self.clock(self.ends_at));
         if s.date() == e.date() {
-            format!(
-                "{}, {}–{} ({tz})",
-                s.format("%a %-d %b %Y"),
-                s.format("%H:%M"),
-                e.format("%H:%M")
-            )
+            format!("{}, {s_clock}–{e_clock} ({tz})", s.format("%a %-d %b %Y"))
         } else {
             format!(
-                "{} – {} ({tz})",
-                s.format("%a %-d %b %Y %H:%M"),
-                e.format("%a %-d %b %Y %H:%M")
+                "{} {s_clock} – {} {e_clock} ({tz})",
+                s.format("%a %-d %b %Y"),
+                e.format("%a %-d %b %Y")
             )
         }
     }
+
+    /// "09:00", or "01:30 EST" for a time that happens twice that day.
+    fn clock(&self, utc: NaiveDateTime) -> String {
+        clock_in(&self.timezone.zone, utc)
+    }
+}
+
+/// The wall-clock time of `utc` in `zone` ("09:00"), with the zone's abbreviation or offset
+/// where that time happens twice that day ("01:30 EST").
+fn clock_in(zone: &TimeZone, utc: NaiveDateTime) -> String {
+    let Ok(ts) = jiff::Timestamp::from_second(utc.and_utc().timestamp()) else {
+        return utc.format("%H:%M UTC").to_string();
+    };
+    let zoned = ts.to_zoned_datetime(zone.clone());
+    if in_fold(zone, ts) {
+        let name = zoned.strftime("%Z").to_string();
+        if name.starts_with(['+', '-']) || name.is_empty() {
+            return format!("{} {}", zoned.strftime("%H:%M"), zoned.strftime("%:z"));
+        }
+        return format!("{} {name}", zoned.strftime("%H:%M"));
+    }
+    zoned.strftime("%H:%M").to_string()
 }
 
 fn unreachable_problem<T>() -> Result<T, Problems> {
     Err(Problems::single("starts_at", "could not be read"))
 }
 
-/// Parses an RFC 3339 instant (`Z` or an offset) into the event's zone, or a local date-time
-/// without an offset as wall-clock time in that zone.
-pub fn parse_local(raw: &str, tz: &TimeZoneName) -> Result<civil::DateTime, String> {
+/// A time as it was given: an instant (with `Z` or an offset), or wall-clock time in the zone of
+/// the event.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Given {
+    Instant(jiff::Timestamp),
+    Wall(civil::DateTime),
+}
+
+/// A moment both as wall-clock time in the event's zone and as the UTC instant.
+#[derive(Debug, Clone, Copy)]
+struct Endpoint {
+    local: civil::DateTime,
+    utc: NaiveDateTime,
+}
+
+/// Reads an RFC 3339 instant, or a local date-time without an offset, to the second.
+fn parse_given(raw: &str) -> Result<Given, String> {
     let raw = raw.trim();
     if raw.is_empty() {
         return Err("must not be empty".into());
     }
     if let Ok(ts) = raw.parse::<jiff::Timestamp>() {
         return ts
-            .to_zoned_datetime(tz.zone.clone())
-            .datetime()
             .round(jiff::Unit::Second)
+            .map(Given::Instant)
             .map_err(|e| e.to_string());
     }
     raw.parse::<civil::DateTime>()
-        .map(|dt| dt.round(jiff::Unit::Second).unwrap_or(dt))
+        .map(|dt| Given::Wall(dt.round(jiff::Unit::Second).unwrap_or(dt)))
         .map_err(|_| {
             "must be a date-time such as 2027-03-06T09:30 or 2027-03-06T09:30:00+01:00".into()
         })
+}
+
+/// What was given, as the organizer entered it: a wall-clock time the zone skips that day is
+/// refused, naming the hours that do not exist.
+fn exact(tz: &TimeZoneName, given: Given) -> Result<Endpoint, String> {
+    if let Given::Wall(local) = given
+        && let jiff::tz::AmbiguousOffset::Gap { before, after } =
+            tz.zone.to_ambiguous_timestamp(local).offset()
+    {
+        let skipped =
+            jiff::SignedDuration::from_secs(i64::from(after.seconds() - before.seconds()));
+        // The change happens at the instant the local time reached with the old offset.
+        let change = before
+            .to_timestamp(local)
+            .ok()
+            .and_then(|ts| tz.zone.preceding(ts).next())
+            .map(|t| before.to_datetime(t.timestamp()));
+        let (from, to) = match change {
+            Some(from) => (from, from.checked_add(skipped).unwrap_or(from)),
+            None => (local, local),
+        };
+        return Err(format!(
+            "{} does not exist in {}: that day the clocks go forward from {} to {}. Choose a \
+             time before {} or from {} on (or give the offset, such as {})",
+            local.strftime("%H:%M on %-d %B %Y"),
+            tz.as_str(),
+            from.strftime("%H:%M"),
+            to.strftime("%H:%M"),
+            from.strftime("%H:%M"),
+            to.strftime("%H:%M"),
+            local
+                .checked_add(skipped)
+                .unwrap_or(local)
+                .strftime("%Y-%m-%dT%H:%M")
+                .to_string()
+                + &offset_colon_text(after),
+        ));
+    }
+    settle(tz, given, None)
+}
+
+/// The moment a given time stands for. An instant is kept; a wall-clock time that happens
+/// twice is `prefer` if that is one of the two, else the first; one the zone skips (only where
+/// the zone's rules changed after it was stored) is moved forward by the length of the gap,
+/// as RFC 5545 reads it.
+fn settle(
+    tz: &TimeZoneName,
+    given: Given,
+    prefer: Option<NaiveDateTime>,
+) -> Result<Endpoint, String> {
+    let zoned = match given {
+        Given::Instant(ts) => ts.to_zoned_datetime(tz.zone.clone()),
+        Given::Wall(local) => {
+            let ambiguous = tz.zone.to_ambiguous_zoned_datetime(local);
+            let preferred = prefer.and_then(|utc| {
+                let (earlier, later) = (
+                    ambiguous.clone().earlier().ok()?,
+                    ambiguous.clone().later().ok()?,
+                );
+                [earlier, later]
+                    .into_iter()
+                    .find(|z| z.timestamp().as_second() == utc.and_utc().timestamp())
+            });
+            match preferred {
+                Some(z) => z,
+                None => ambiguous.compatible().map_err(|e| e.to_string())?,
+            }
+        }
+    };
+    let utc = chrono::DateTime::from_timestamp(zoned.timestamp().as_second(), 0)
+        .map(|d| d.naive_utc())
+        .ok_or_else(|| "is out of range".to_owned())?;
+    Ok(Endpoint {
+        local: zoned.datetime(),
+        utc,
+    })
+}
+
+/// An offset as RFC 3339 writes it: `+02:00`.
+fn offset_colon_text(offset: jiff::tz::Offset) -> String {
+    let total = offset.seconds();
+    let sign = if total < 0 { '-' } else { '+' };
+    let abs = total.unsigned_abs();
+    format!("{sign}{:02}:{:02}", abs / 3600, abs % 3600 / 60)
+}
+
+/// True when the wall-clock time of `utc` in `zone` happens twice that day (a fall-back fold).
+pub fn in_fold(zone: &TimeZone, utc: jiff::Timestamp) -> bool {
+    let local = zone.to_datetime(utc);
+    matches!(
+        zone.to_ambiguous_timestamp(local).offset(),
+        jiff::tz::AmbiguousOffset::Fold { .. }
+    )
 }
 
 /// Parses a calendar date `YYYY-MM-DD` as midnight of that day.
@@ -296,11 +439,12 @@ pub fn local_naive(utc: NaiveDateTime, tz: &str) -> Option<NaiveDateTime> {
     )
 }
 
-/// "Sat 5 Dec 14:00" in the zone named `tz`.
+/// "Sat 5 Dec 14:00" in the zone named `tz` ("Sun 7 Nov 01:30 EST" where that time happens
+/// twice that day).
 pub fn local_label(utc: NaiveDateTime, tz: &str) -> String {
-    match to_local(utc, tz) {
-        Some(z) => z.strftime("%a %-d %b %H:%M").to_string(),
-        None => utc.format("%a %-d %b %H:%M UTC").to_string(),
+    match (to_local(utc, tz), TimeZone::get(tz)) {
+        (Some(z), Ok(zone)) => format!("{} {}", z.strftime("%a %-d %b"), clock_in(&zone, utc)),
+        _ => utc.format("%a %-d %b %H:%M UTC").to_string(),
     }
 }
 
@@ -316,29 +460,15 @@ pub fn next_local_midnight(utc: NaiveDateTime, tz: &str) -> Option<NaiveDateTime
 }
 
 /// A date-time as entered for something at an event (a slot): RFC 3339, or wall-clock time in
-/// the event's zone; returned as a UTC instant.
+/// the event's zone (refused where the zone skips it); returned as a UTC instant.
 pub fn parse_in_zone(raw: &str, tz: &str) -> Result<NaiveDateTime, String> {
     let zone = TimeZoneName::parse(tz)?;
-    let local = parse_local(raw, &zone)?;
-    instant(&zone, local)
+    exact(&zone, parse_given(raw)?).map(|e| e.utc)
 }
 
 /// Formats a stored UTC instant as RFC 3339.
 pub fn instant_text(utc: NaiveDateTime) -> String {
     utc.and_utc().format("%Y-%m-%dT%H:%M:%SZ").to_string()
-}
-
-fn instant(tz: &TimeZoneName, local: civil::DateTime) -> Result<NaiveDateTime, String> {
-    // A wall-clock time skipped by a DST change is moved forward, one that occurs twice takes
-    // the earlier occurrence (RFC 5545 reads such times the same way).
-    let zoned = tz
-        .zone
-        .to_ambiguous_zoned_datetime(local)
-        .compatible()
-        .map_err(|e| e.to_string())?;
-    chrono::DateTime::from_timestamp(zoned.timestamp().as_second(), 0)
-        .map(|d| d.naive_utc())
-        .ok_or_else(|| "is out of range".into())
 }
 
 fn to_civil(dt: NaiveDateTime) -> civil::DateTime {
@@ -483,13 +613,126 @@ mod tests {
             "2027-01-12T18:00",
         )
         .unwrap();
-        let back =
-            EventWindow::from_stored("Asia/Kolkata", false, w.starts_local(), w.ends_local())
-                .unwrap();
+        let back = EventWindow::from_stored(
+            "Asia/Kolkata",
+            false,
+            (w.starts_local(), w.ends_local()),
+            (w.starts_at(), w.ends_at()),
+        )
+        .unwrap();
         assert_eq!(back, w);
         assert_eq!(
             w.human(),
             "Sun 10 Jan 2027 09:00 – Tue 12 Jan 2027 18:00 (Asia/Kolkata)"
         );
+    }
+
+    #[test]
+    fn a_wall_time_the_zone_skips_is_refused_with_what_to_choose() {
+        let problems = EventWindow::parse(
+            "Europe/Berlin",
+            false,
+            "2027-03-28T02:30",
+            "2027-03-28T04:00",
+        )
+        .unwrap_err();
+        let first = &problems.list()[0];
+        assert_eq!(first.field, "starts_at");
+        assert_eq!(
+            first.message,
+            "02:30 on 28 March 2027 does not exist in Europe/Berlin: that day the clocks go \
+             forward from 02:00 to 03:00. Choose a time before 02:00 or from 03:00 on (or give \
+             the offset, such as 2027-03-28T03:30+02:00)"
+        );
+        // Lord Howe Island moves its clocks by half an hour.
+        let lord_howe = EventWindow::parse(
+            "Australia/Lord_Howe",
+            false,
+            "2027-10-03T10:00",
+            "2027-10-03T02:15",
+        )
+        .unwrap_err();
+        assert!(
+            lord_howe.list()[0].message.contains("from 02:00 to 02:30"),
+            "{lord_howe:?}"
+        );
+        // The same instant given with an offset is kept, and shown as the zone has it.
+        let w = EventWindow::parse(
+            "Europe/Berlin",
+            false,
+            "2027-03-28T02:30:00+01:00",
+            "2027-03-28T05:00",
+        )
+        .unwrap();
+        assert_eq!(w.start_text(), "2027-03-28T03:30:00+02:00");
+        assert_eq!(w.starts_at().to_string(), "2027-03-28 01:30:00");
+        assert_eq!(w.human(), "Sun 28 Mar 2027, 03:30–05:00 (Europe/Berlin)");
+        assert!(parse_in_zone("2027-03-28T02:10", "Europe/Berlin").is_err());
+    }
+
+    #[test]
+    fn a_wall_time_that_happens_twice_keeps_the_instant_given() {
+        // Without an offset: the first of the two, as RFC 5545 reads it.
+        let first = EventWindow::parse(
+            "America/New_York",
+            false,
+            "2027-11-07T01:30",
+            "2027-11-07T03:00",
+        )
+        .unwrap();
+        assert_eq!(first.start_text(), "2027-11-07T01:30:00-04:00");
+        // With an offset or in UTC: the one given.
+        for given in ["2027-11-07T06:30:00Z", "2027-11-07T01:30:00-05:00"] {
+            let second =
+                EventWindow::parse("America/New_York", false, given, "2027-11-07T03:00").unwrap();
+            assert_eq!(second.start_text(), "2027-11-07T01:30:00-05:00", "{given}");
+            assert_eq!(second.starts_at().to_string(), "2027-11-07 06:30:00");
+            assert_eq!(
+                second.human(),
+                "Sun 7 Nov 2027, 01:30 EST–03:00 (America/New_York)"
+            );
+            let stored = EventWindow::from_stored(
+                "America/New_York",
+                false,
+                (second.starts_local(), second.ends_local()),
+                (second.starts_at(), second.ends_at()),
+            )
+            .unwrap();
+            assert_eq!(stored, second);
+        }
+        assert_eq!(
+            parse_in_zone("2027-11-07T01:15:00-05:00", "America/New_York")
+                .unwrap()
+                .to_string(),
+            "2027-11-07 06:15:00"
+        );
+        assert_eq!(
+            local_label(
+                parse_in_zone("2027-11-07T01:15:00-05:00", "America/New_York").unwrap(),
+                "America/New_York"
+            ),
+            "Sun 7 Nov 01:15 EST"
+        );
+    }
+
+    #[test]
+    fn a_stored_wall_time_the_zone_now_skips_moves_forward() {
+        // Rows written before gaps were refused: the instant and the page agree again.
+        let local = NaiveDateTime::parse_from_str("2027-03-28 02:30", "%Y-%m-%d %H:%M").unwrap();
+        let end = NaiveDateTime::parse_from_str("2027-03-28 05:00", "%Y-%m-%d %H:%M").unwrap();
+        let utc = NaiveDateTime::parse_from_str("2027-03-28 01:30", "%Y-%m-%d %H:%M").unwrap();
+        let utc_end = NaiveDateTime::parse_from_str("2027-03-28 03:00", "%Y-%m-%d %H:%M").unwrap();
+        let w =
+            EventWindow::from_stored("Europe/Berlin", false, (local, end), (utc, utc_end)).unwrap();
+        assert_eq!(w.start_text(), "2027-03-28T03:30:00+02:00");
+        assert_eq!(w.starts_local().to_string(), "2027-03-28 03:30:00");
+    }
+
+    #[test]
+    fn all_day_events_keep_their_dates_where_midnight_is_skipped() {
+        // Chile moved its clocks at midnight: 2027-09-05 00:00 did not exist in Santiago.
+        let w = EventWindow::parse("America/Santiago", true, "2027-09-05", "2027-09-05").unwrap();
+        assert_eq!(w.start_text(), "2027-09-05");
+        assert_eq!(w.end_text(), "2027-09-05");
     }
 }

@@ -6,7 +6,8 @@
 //! is answered without any query at all.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::io::Write;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use actix_web::http::header::{self, HttpDate};
@@ -16,6 +17,8 @@ use askama::Template;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::NaiveDateTime;
+use flate2::Compression;
+use flate2::write::GzEncoder;
 use sha2::{Digest, Sha256};
 
 use super::State;
@@ -24,7 +27,7 @@ use crate::db::feeds::Fingerprint;
 use crate::db::registrations::RegistrationRow;
 use crate::domain::{EventKind, RegistrationStatus};
 use crate::error::AppError;
-use crate::ical::items::{event_item, project_item, slot_item};
+use crate::ical::items::{event_item, slot_item};
 use crate::ical::{self, CalEvent, Calendar, Status};
 use crate::links::Links;
 use crate::service;
@@ -34,25 +37,81 @@ const REFRESH_MINUTES: u32 = 60;
 /// Public feeds kept rendered; beyond this the cache starts afresh.
 const CACHE_ENTRIES: usize = 256;
 
+/// A rendered feed, and its gzip form once a client asked for it.
+pub struct Rendered {
+    plain: Bytes,
+    gzip: OnceLock<Bytes>,
+}
+
+impl Rendered {
+    fn new(plain: Bytes) -> Self {
+        Self {
+            plain,
+            gzip: OnceLock::new(),
+        }
+    }
+
+    /// The gzip bytes, compressed on first use and kept.
+    fn gzip(&self) -> Bytes {
+        self.gzip
+            .get_or_init(|| {
+                let mut encoder = GzEncoder::new(
+                    Vec::with_capacity(self.plain.len() / 4),
+                    Compression::default(),
+                );
+                // Writing to a Vec cannot fail.
+                let _ = encoder.write_all(&self.plain);
+                Bytes::from(encoder.finish().unwrap_or_default())
+            })
+            .clone()
+    }
+}
+
+/// Whether the client takes gzip (`Accept-Encoding`, RFC 9110 §12.5.3: a zero weight refuses).
+fn wants_gzip(req: &HttpRequest) -> bool {
+    let Some(accepted) = req
+        .headers()
+        .get(header::ACCEPT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    accepted.split(',').any(|choice| {
+        let mut parts = choice.split(';');
+        let coding = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+        let refused = parts.any(|p| {
+            let p = p.trim().to_ascii_lowercase();
+            p.strip_prefix("q=")
+                .is_some_and(|q| q.trim().parse::<f32>().is_ok_and(|q| q <= 0.0))
+        });
+        !refused && matches!(coding.as_str(), "gzip" | "x-gzip")
+    })
+}
+
 /// Rendered public feeds by key, each with the ETag it was rendered for.
 #[derive(Default)]
-pub struct FeedCache(Mutex<HashMap<String, (String, Bytes)>>);
+pub struct FeedCache(Mutex<HashMap<String, (String, Arc<Rendered>)>>);
 
 impl FeedCache {
-    fn get(&self, key: &str, etag: &str) -> Option<Bytes> {
+    fn get(&self, key: &str, etag: &str) -> Option<Arc<Rendered>> {
         let map = self.0.lock().unwrap_or_else(|p| p.into_inner());
         map.get(key)
             .filter(|(tag, _)| tag == etag)
             .map(|(_, body)| body.clone())
     }
 
-    fn put(&self, key: &str, etag: &str, body: Bytes) {
+    fn put(&self, key: &str, etag: &str, body: Arc<Rendered>) {
         let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
         if map.len() >= CACHE_ENTRIES && !map.contains_key(key) {
             map.clear();
         }
         map.insert(key.to_owned(), (etag.to_owned(), body));
     }
+}
+
+/// The ETag of the gzip form: a strong tag names one representation (RFC 9110 §8.8.1).
+fn gzip_tag(tag: &str) -> String {
+    format!("{}-gz\"", tag.trim_end_matches('"'))
 }
 
 /// A strong ETag: the feed's identity and fingerprint, and this build's version (a new
@@ -77,11 +136,13 @@ fn not_modified(req: &HttpRequest, tag: &str, last_modified: Option<NaiveDateTim
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
     {
-        // Weak comparison (RFC 9110 §13.1.2): a proxy may have marked our tag weak.
+        // Weak comparison (RFC 9110 §13.1.2): a proxy may have marked our tag weak, and
+        // the gzip form's tag names the same content.
+        let gzip = gzip_tag(tag);
         return values
             .split(',')
             .map(|c| c.trim().trim_start_matches("W/"))
-            .any(|candidate| candidate == tag || candidate == "*");
+            .any(|candidate| candidate == tag || candidate == gzip || candidate == "*");
     }
     let since = req
         .headers()
@@ -130,13 +191,13 @@ impl Seen {
             .get(&self.url_key, self.generation, self.now)?;
         let tag = feed.etag();
         if not_modified(req, &tag, feed.fingerprint.last_modified) {
-            return Some(feed.not_modified(&tag));
+            return Some(feed.not_modified(req, &tag));
         }
         match feed.audience {
             Audience::Public => state
                 .feed_cache
                 .get(&feed.key, &tag)
-                .map(|body| feed.ok(&tag, body)),
+                .map(|body| feed.ok(req, &tag, &body)),
             Audience::Private => None,
         }
     }
@@ -162,28 +223,45 @@ impl Feed {
         };
         response
             .insert_header((header::ETAG, tag.to_owned()))
-            .insert_header((header::CACHE_CONTROL, cache));
+            .insert_header((header::CACHE_CONTROL, cache))
+            .insert_header((header::VARY, "Accept-Encoding"));
         if let Some(modified) = self.fingerprint.last_modified {
             response.insert_header((header::LAST_MODIFIED, HttpDate::from(system_time(modified))));
         }
     }
 
-    fn not_modified(&self, tag: &str) -> HttpResponse {
+    fn not_modified(&self, req: &HttpRequest, tag: &str) -> HttpResponse {
         let mut response = HttpResponse::NotModified();
-        self.headers(&mut response, tag);
+        let tag = if wants_gzip(req) {
+            gzip_tag(tag)
+        } else {
+            tag.to_owned()
+        };
+        self.headers(&mut response, &tag);
         response.finish()
     }
 
-    fn ok(&self, tag: &str, body: Bytes) -> HttpResponse {
+    /// The feed, gzip-compressed when the client takes it.
+    fn ok(&self, req: &HttpRequest, tag: &str, body: &Rendered) -> HttpResponse {
         let mut response = HttpResponse::Ok();
-        self.headers(&mut response, tag);
+        let gzip = wants_gzip(req);
+        self.headers(
+            &mut response,
+            &if gzip { gzip_tag(tag) } else { tag.to_owned() },
+        );
         response
             .content_type("text/calendar; charset=utf-8")
             .insert_header((
                 header::CONTENT_DISPOSITION,
                 format!("inline; filename=\"{}\"", self.filename),
             ));
-        response.body(body)
+        if gzip {
+            response
+                .insert_header((header::CONTENT_ENCODING, "gzip"))
+                .body(body.gzip())
+        } else {
+            response.body(body.plain.clone())
+        }
     }
 
     /// Answers 304 when the client is current; otherwise renders (or reuses) the body.
@@ -203,7 +281,7 @@ impl Feed {
             .recent_feeds
             .put(&seen.url_key, seen.generation, seen.now, feed.clone());
         if not_modified(req, &tag, feed.fingerprint.last_modified) {
-            return Ok(feed.not_modified(&tag));
+            return Ok(feed.not_modified(req, &tag));
         }
         let cached = match feed.audience {
             Audience::Public => state.feed_cache.get(&feed.key, &tag),
@@ -212,14 +290,14 @@ impl Feed {
         let body = match cached {
             Some(body) => body,
             None => {
-                let body = Bytes::from(render().await?);
+                let body = Arc::new(Rendered::new(Bytes::from(render().await?)));
                 if let Audience::Public = feed.audience {
                     state.feed_cache.put(&feed.key, &tag, body.clone());
                 }
                 body
             }
         };
-        Ok(feed.ok(&tag, body))
+        Ok(feed.ok(req, &tag, &body))
     }
 }
 
@@ -316,6 +394,7 @@ pub async fn event(
         rows: event.id.get(),
         last_modified: Some(event.updated_at),
         other: None,
+        sessions: (0, None),
     };
     let feed = Feed {
         key: format!("event:{}", event.id),
@@ -351,22 +430,12 @@ pub async fn project(
         project,
         slots,
     } = service::feeds::project(&state.service, slug, project_slug).await?;
-    // Slots are part of the feed: their count and latest change move the validators.
-    let slots_changed = slots.iter().map(|s| s.updated_at).max();
+    // Sessions are the feed: their count and latest change move the validators.
     let fingerprint = Fingerprint {
-        // The key already names the project; the count catches a removed slot.
-        rows: slots.len() as i64,
-        last_modified: Some(
-            event
-                .updated_at
-                .max(project.updated_at)
-                .max(slots_changed.unwrap_or(event.updated_at)),
-        ),
-        other: Some(
-            event
-                .updated_at
-                .max(slots_changed.unwrap_or(event.updated_at)),
-        ),
+        rows: project.id.get(),
+        last_modified: Some(event.updated_at.max(project.updated_at)),
+        other: None,
+        sessions: (slots.len() as i64, slots.iter().map(|s| s.updated_at).max()),
     };
     let feed = Feed {
         key: format!("project:{}", project.id),
@@ -378,8 +447,16 @@ pub async fn project(
     feed.respond(&req, &state, seen, move || {
         Box::pin(async move {
             let name = format!("{} at {}", project.name, event.title);
-            let mut items = vec![project_item(&event, &project, &links)];
-            items.extend(slots.iter().map(|s| slot_item(&event, &project, s, &links)));
+            // The project's sessions; until it has some, the event itself, under the event's
+            // own UID, so a calendar that also subscribed to the event sees one event.
+            let items = if slots.is_empty() {
+                vec![event_item(&event, &links)]
+            } else {
+                slots
+                    .iter()
+                    .map(|s| slot_item(&event, &project, s, &links))
+                    .collect()
+            };
             Ok(ical::render(&calendar(
                 name,
                 project.description.clone(),
@@ -414,11 +491,18 @@ pub async fn personal(
     feed.respond(&req, &state, seen, move || {
         Box::pin(async move {
             let email = attendee.email_normalized.clone();
-            let rows = service::feeds::personal_events(&render_state.service, email, now).await?;
-            let items = rows
+            let feed = service::feeds::personal(&render_state.service, email, now).await?;
+            let links = &render_state.links;
+            let mut items: Vec<CalEvent> = feed
+                .events
                 .iter()
-                .map(|(registration, event)| personal_item(registration, event, &render_state))
+                .map(|(registration, event)| personal_item(registration, event, links))
                 .collect();
+            items.extend(
+                feed.sessions
+                    .iter()
+                    .map(|(slot, project, event)| slot_item(event, project, slot, links)),
+            );
             Ok(ical::render(&calendar(
                 "My events on Convene".into(),
                 "The events you signed up for".into(),
@@ -429,8 +513,8 @@ pub async fn personal(
     .await
 }
 
-fn personal_item(registration: &RegistrationRow, event: &EventRow, state: &State) -> CalEvent {
-    let mut item = event_item(event, &state.links);
+fn personal_item(registration: &RegistrationRow, event: &EventRow, links: &Links) -> CalEvent {
+    let mut item = event_item(event, links);
     // A move from the waitlist changes the item: clients see it as a new version.
     item.modified = item.modified.max(registration.updated_at);
     let standing = match registration.status() {

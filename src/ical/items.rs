@@ -6,8 +6,8 @@ use chrono::Duration as Days;
 use super::{CalEvent, Status, When};
 use crate::db::events::EventRow;
 use crate::db::projects::ProjectRow;
-use crate::domain::EventStatus;
 use crate::domain::text::comma_joined;
+use crate::domain::{EventKind, EventStatus};
 use crate::links::Links;
 
 pub fn location_of(event: &EventRow) -> String {
@@ -30,11 +30,20 @@ fn when_of(event: &EventRow) -> When {
     } else {
         When::Timed {
             tzid: event.timezone.clone(),
-            start_local: event.starts_local,
-            end_local: event.ends_local,
             start_utc: event.starts_at,
             end_utc: event.ends_at,
         }
+    }
+}
+
+/// The colour each kind of event has in calendars that show RFC 7986 COLOR (CSS names).
+pub fn color_of(kind: EventKind) -> &'static str {
+    match kind {
+        EventKind::Sprint => "darkorange",
+        EventKind::HackIn => "seagreen",
+        EventKind::Summit => "royalblue",
+        EventKind::Meetup => "mediumvioletred",
+        EventKind::Other => "slategray",
     }
 }
 
@@ -66,6 +75,9 @@ pub fn event_item(event: &EventRow, links: &Links) -> CalEvent {
         description,
         location: location_of(event),
         url: Some(links.event(&event.slug)),
+        conference: event.online_url.clone(),
+        geo: None,
+        color: Some(color_of(event.kind)),
         status: if cancelled {
             Status::Cancelled
         } else {
@@ -73,42 +85,11 @@ pub fn event_item(event: &EventRow, links: &Links) -> CalEvent {
         },
         categories: vec![event.kind.to_string()],
         organizer: None,
+        alarm_minutes: None,
         when: when_of(event),
     }
 }
 
-/// The event as one project sees it: the project's room or table first, its links in the text.
-pub fn project_item(event: &EventRow, project: &ProjectRow, links: &Links) -> CalEvent {
-    let mut item = event_item(event, links);
-    item.uid = format!("{}-{}@convene", event.uid, project.uid);
-    item.sequence = event.revision + project.revision;
-    item.modified = item.modified.max(project.updated_at);
-    if event.status() != EventStatus::Cancelled {
-        item.summary = format!("{}: {}", project.name, event.title);
-    }
-    let mut text = String::new();
-    if !project.description.is_empty() {
-        text.push_str(&project.description);
-        text.push_str("\n\n");
-    }
-    if !project.location.is_empty() {
-        text.push_str(&format!("Room or table: {}\n", project.location));
-    }
-    if let Some(url) = &project.notes_url {
-        text.push_str(&format!("Notes: {url}\n"));
-    }
-    if let Some(url) = &project.repository_url {
-        text.push_str(&format!("Repository: {url}\n"));
-    }
-    item.description = format!("{text}\n{}", item.description);
-    if !project.location.is_empty() {
-        item.location = comma_joined(&[&project.location, &item.location]);
-    }
-    item
-}
-
-/// The event as a calendar file attached to email (`METHOD:PUBLISH`), tentative for someone
-/// on the waitlist.
 /// A slot a project booked: its own event in the project's calendar, with its own stable UID.
 pub fn slot_item(
     event: &EventRow,
@@ -116,7 +97,6 @@ pub fn slot_item(
     slot: &crate::db::board::SlotRow,
     links: &Links,
 ) -> CalEvent {
-    use crate::domain::time::local_naive;
     let cancelled = event.status() == EventStatus::Cancelled;
     let mut description = format!("{} at {}", project.name, event.title);
     if let Some(url) = &project.notes_url {
@@ -136,6 +116,9 @@ pub fn slot_item(
         description,
         location: comma_joined(&[&slot.room, &event.venue]),
         url: Some(links.board(&event.slug)),
+        conference: event.online_url.clone(),
+        geo: None,
+        color: Some(color_of(event.kind)),
         status: if cancelled {
             Status::Cancelled
         } else {
@@ -143,10 +126,9 @@ pub fn slot_item(
         },
         categories: vec![event.kind.to_string()],
         organizer: None,
+        alarm_minutes: None,
         when: When::Timed {
             tzid: event.timezone.clone(),
-            start_local: local_naive(slot.starts_at, &event.timezone).unwrap_or(slot.starts_at),
-            end_local: local_naive(slot.ends_at, &event.timezone).unwrap_or(slot.ends_at),
             start_utc: slot.starts_at,
             end_utc: slot.ends_at,
         },
@@ -172,6 +154,8 @@ pub fn slot_attachment(
     })
 }
 
+/// The event as a calendar file attached to email (`METHOD:PUBLISH`), tentative for someone
+/// on the waitlist.
 pub fn email_attachment(
     event: &EventRow,
     links: &Links,
@@ -188,6 +172,32 @@ pub fn email_attachment(
         description: String::new(),
         refresh_minutes: 60,
         method: Some("PUBLISH"),
+        events: vec![item],
+    })
+}
+
+/// What removes the event from the calendar of someone who cancelled their registration:
+/// `METHOD:CANCEL` for the UID their confirmation carried, with a higher SEQUENCE, the event
+/// marked cancelled for that person.
+pub fn cancellation_attachment(
+    event: &EventRow,
+    links: &Links,
+    organizer: (String, String),
+) -> String {
+    let mut item = event_item(event, links);
+    item.organizer = Some(organizer);
+    item.sequence = event.revision + 1;
+    item.status = Status::Cancelled;
+    item.summary = format!("Cancelled: {}", event.title);
+    item.description = format!(
+        "You cancelled your registration.\n\nDetails and signup: {}",
+        links.event(&event.slug)
+    );
+    super::render(&super::Calendar {
+        name: event.title.clone(),
+        description: String::new(),
+        refresh_minutes: 60,
+        method: Some("CANCEL"),
         events: vec![item],
     })
 }

@@ -1,6 +1,8 @@
 //! iCalendar (RFC 5545) output: a pure function from calendar events to text. Times of timed
-//! events are written in their own zone with a generated VTIMEZONE for every zone used; all-day
-//! events are dates with an exclusive end. Nothing here reads the database or the clock.
+//! events are written in their own zone with a generated VTIMEZONE for every zone used, except
+//! a wall-clock time that happens twice (a fall-back fold), which is written in UTC: that is
+//! the one form every calendar library reads the same. All-day events are dates with an
+//! exclusive end. Nothing here reads the database or the clock.
 
 pub mod items;
 pub mod vtimezone;
@@ -10,6 +12,7 @@ use std::collections::BTreeMap;
 
 use chrono::{NaiveDate, NaiveDateTime};
 use jiff::Timestamp;
+use jiff::tz::TimeZone;
 
 use writer::ContentWriter;
 
@@ -34,11 +37,9 @@ impl Status {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum When {
-    /// Wall-clock times in the IANA zone `tzid`, and the UTC instants they stand for.
+    /// The UTC instants of start and end, shown in the IANA zone `tzid`.
     Timed {
         tzid: String,
-        start_local: NaiveDateTime,
-        end_local: NaiveDateTime,
         start_utc: NaiveDateTime,
         end_utc: NaiveDateTime,
     },
@@ -57,10 +58,18 @@ pub struct CalEvent {
     pub description: String,
     pub location: String,
     pub url: Option<String>,
+    /// Where to join online (RFC 7986 CONFERENCE).
+    pub conference: Option<String>,
+    /// Latitude and longitude of the place.
+    pub geo: Option<(f64, f64)>,
+    /// A CSS colour name (RFC 7986 COLOR).
+    pub color: Option<&'static str>,
     pub status: Status,
     pub categories: Vec<String>,
     /// `(name, address)`: required when the calendar is sent with `METHOD:PUBLISH`.
     pub organizer: Option<(String, String)>,
+    /// A display alarm this many minutes before the start.
+    pub alarm_minutes: Option<u32>,
     pub when: When,
 }
 
@@ -71,7 +80,7 @@ pub struct Calendar {
     pub description: String,
     /// How often clients should refresh, in minutes.
     pub refresh_minutes: u32,
-    /// `PUBLISH` for a calendar attached to email; None for feeds.
+    /// `PUBLISH` or `CANCEL` for a calendar attached to email; None for feeds.
     pub method: Option<&'static str>,
     pub events: Vec<CalEvent>,
 }
@@ -82,6 +91,24 @@ fn utc_text(t: NaiveDateTime) -> String {
 
 fn to_timestamp(t: NaiveDateTime) -> Timestamp {
     Timestamp::from_second(t.and_utc().timestamp()).unwrap_or(Timestamp::UNIX_EPOCH)
+}
+
+/// How one DTSTART or DTEND is written: wall-clock time in a zone, or UTC.
+enum Written {
+    Local(String),
+    Utc(String),
+}
+
+/// A timed start or end: local time with TZID unless the zone is unknown or that wall-clock
+/// time happens twice in it.
+fn written(zone: Option<&TimeZone>, utc: NaiveDateTime) -> Written {
+    let ts = to_timestamp(utc);
+    match zone {
+        Some(zone) if !crate::domain::time::in_fold(zone, ts) => {
+            Written::Local(zone.to_datetime(ts).strftime("%Y%m%dT%H%M%S").to_string())
+        }
+        _ => Written::Utc(utc_text(utc)),
+    }
 }
 
 /// Renders a whole calendar object.
@@ -103,34 +130,52 @@ pub fn render(calendar: &Calendar) -> String {
     w.raw("REFRESH-INTERVAL", &[("VALUE", "DURATION")], &refresh);
     w.raw("X-PUBLISHED-TTL", &[], &refresh);
 
-    // Each zone used, with the span it must cover.
-    let mut zones: BTreeMap<&str, (NaiveDateTime, NaiveDateTime)> = BTreeMap::new();
+    // Each zone written as TZID, with the span of the times written in it.
+    let mut known: BTreeMap<&str, Option<TimeZone>> = BTreeMap::new();
+    let mut spans: BTreeMap<&str, (NaiveDateTime, NaiveDateTime)> = BTreeMap::new();
     for event in &calendar.events {
         if let When::Timed {
             tzid,
             start_utc,
             end_utc,
-            ..
         } = &event.when
         {
-            let span = zones.entry(tzid.as_str()).or_insert((*start_utc, *end_utc));
-            span.0 = span.0.min(*start_utc);
-            span.1 = span.1.max(*end_utc);
+            let zone = known
+                .entry(tzid.as_str())
+                .or_insert_with(|| TimeZone::get(tzid).ok());
+            for t in [*start_utc, *end_utc] {
+                if let Written::Local(_) = written(zone.as_ref(), t) {
+                    let span = spans.entry(tzid.as_str()).or_insert((t, t));
+                    span.0 = span.0.min(t);
+                    span.1 = span.1.max(t);
+                }
+            }
         }
     }
-    for (tzid, (from, to)) in zones {
-        if let Ok(zone) = jiff::tz::TimeZone::get(tzid) {
-            vtimezone::write(&mut w, tzid, &zone, to_timestamp(from), to_timestamp(to));
+    for (tzid, (from, to)) in &spans {
+        if let Some(Some(zone)) = known.get(tzid) {
+            vtimezone::write(&mut w, tzid, zone, to_timestamp(*from), to_timestamp(*to));
         }
     }
     for event in &calendar.events {
-        write_event(&mut w, event);
+        let zone = match &event.when {
+            When::Timed { tzid, .. } => known.get(tzid.as_str()).and_then(Option::as_ref),
+            When::AllDay { .. } => None,
+        };
+        write_event(&mut w, event, zone);
     }
     w.end("VCALENDAR");
     w.finish()
 }
 
-fn write_event(w: &mut ContentWriter, e: &CalEvent) {
+fn write_time(w: &mut ContentWriter, name: &str, tzid: &str, value: Written) {
+    match value {
+        Written::Local(text) => w.raw(name, &[("TZID", tzid)], &text),
+        Written::Utc(text) => w.raw(name, &[], &text),
+    }
+}
+
+fn write_event(w: &mut ContentWriter, e: &CalEvent, zone: Option<&TimeZone>) {
     w.begin("VEVENT");
     w.raw("UID", &[], &e.uid);
     w.raw("DTSTAMP", &[], &utc_text(e.modified));
@@ -140,20 +185,11 @@ fn write_event(w: &mut ContentWriter, e: &CalEvent) {
     match &e.when {
         When::Timed {
             tzid,
-            start_local,
-            end_local,
-            ..
+            start_utc,
+            end_utc,
         } => {
-            w.raw(
-                "DTSTART",
-                &[("TZID", tzid)],
-                &start_local.format("%Y%m%dT%H%M%S").to_string(),
-            );
-            w.raw(
-                "DTEND",
-                &[("TZID", tzid)],
-                &end_local.format("%Y%m%dT%H%M%S").to_string(),
-            );
+            write_time(w, "DTSTART", tzid, written(zone, *start_utc));
+            write_time(w, "DTEND", tzid, written(zone, *end_utc));
         }
         When::AllDay { start, end } => {
             w.raw(
@@ -176,8 +212,22 @@ fn write_event(w: &mut ContentWriter, e: &CalEvent) {
     if !e.location.is_empty() {
         w.text("LOCATION", &e.location);
     }
+    if let Some((lat, lon)) = e.geo {
+        w.raw("GEO", &[], &format!("{lat:.6};{lon:.6}"));
+    }
     if let Some(url) = &e.url {
         w.raw("URL", &[("VALUE", "URI")], url);
+    }
+    if let Some(url) = &e.conference {
+        w.raw(
+            "CONFERENCE",
+            &[
+                ("VALUE", "URI"),
+                ("FEATURE", "VIDEO"),
+                ("LABEL", "Join online"),
+            ],
+            url,
+        );
     }
     if !e.categories.is_empty() {
         let escaped: Vec<String> = e
@@ -187,10 +237,23 @@ fn write_event(w: &mut ContentWriter, e: &CalEvent) {
             .collect();
         w.raw("CATEGORIES", &[], &escaped.join(","));
     }
+    if let Some(color) = e.color {
+        w.raw("COLOR", &[], color);
+    }
+    w.raw("CLASS", &[], "PUBLIC");
     if let Some((name, address)) = &e.organizer {
         w.raw("ORGANIZER", &[("CN", name)], &format!("mailto:{address}"));
     }
     w.raw("STATUS", &[], e.status.as_str());
+    if let Some(minutes) = e.alarm_minutes
+        && e.status != Status::Cancelled
+    {
+        w.begin("VALARM");
+        w.raw("ACTION", &[], "DISPLAY");
+        w.text("DESCRIPTION", &e.summary);
+        w.raw("TRIGGER", &[], &format!("-PT{minutes}M"));
+        w.end("VALARM");
+    }
     w.end("VEVENT");
 }
 
@@ -219,13 +282,15 @@ mod tests {
                     description: "Line one\nLine two".into(),
                     location: "Hall B, Main St 1".into(),
                     url: Some("https://c.example/events/s?a=b,c;d".into()),
+                    conference: None,
+                    geo: None,
+                    color: None,
                     status: Status::Confirmed,
                     categories: vec!["sprint".into()],
                     organizer: None,
+                    alarm_minutes: None,
                     when: When::Timed {
                         tzid: "Europe/Berlin".into(),
-                        start_local: dt("2027-03-27 09:00"),
-                        end_local: dt("2027-03-28 17:00"),
                         start_utc: dt("2027-03-27 08:00"),
                         end_utc: dt("2027-03-28 15:00"),
                     },
@@ -239,9 +304,13 @@ mod tests {
                     description: String::new(),
                     location: String::new(),
                     url: None,
+                    conference: None,
+                    geo: None,
+                    color: None,
                     status: Status::Cancelled,
                     categories: vec![],
                     organizer: None,
+                    alarm_minutes: None,
                     when: When::AllDay {
                         start: NaiveDate::from_ymd_opt(2027, 5, 1).unwrap(),
                         end: NaiveDate::from_ymd_opt(2027, 5, 3).unwrap(),
@@ -254,7 +323,11 @@ mod tests {
     #[test]
     fn whole_calendar_golden() {
         let text = render(&sample());
-        let expected = include_str!("../../tests/golden/sample.ics");
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/sample.ics");
+        if std::env::var("CONVENE_BLESS").is_ok_and(|v| v == "1") {
+            std::fs::write(path, &text).unwrap();
+        }
+        let expected = std::fs::read_to_string(path).unwrap();
         assert_eq!(
             text,
             expected.replace("\r\n", "\n").replace('\n', "\r\n"),

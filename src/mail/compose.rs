@@ -103,8 +103,15 @@ pub fn compose(
         );
     let body = match (calendar, kind.attaches_event()) {
         (Some(calendar), true) => {
-            let content_type = ContentType::parse("text/calendar; charset=utf-8; method=PUBLISH")
-                .map_err(|e| internal(e.to_string()))?;
+            // The part's method says what the calendar object itself says.
+            let method = if calendar.contains("\r\nMETHOD:CANCEL\r\n") {
+                "CANCEL"
+            } else {
+                "PUBLISH"
+            };
+            let content_type =
+                ContentType::parse(&format!("text/calendar; charset=utf-8; method={method}"))
+                    .map_err(|e| internal(e.to_string()))?;
             MultiPart::mixed().multipart(alternative).singlepart(
                 Attachment::new("event.ics".into()).body(calendar.to_owned(), content_type),
             )

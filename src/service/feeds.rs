@@ -82,14 +82,27 @@ pub async fn personal_fingerprint(
         .await
 }
 
-/// The events one attendee (by normalized address) is going to or waiting for, within the
-/// feed's window, with their registrations.
-pub async fn personal_events(
+/// What one attendee's personal feed holds.
+pub struct PersonalFeed {
+    /// The events they are going to or waiting for, with their registrations.
+    pub events: Vec<(RegistrationRow, EventRow)>,
+    /// The sessions of the projects they joined at events they are going to.
+    pub sessions: Vec<(SlotRow, ProjectRow, EventRow)>,
+}
+
+/// The events one attendee (by normalized address) is going to or waiting for, and the
+/// sessions of the projects they joined, within the feed's window.
+pub async fn personal(
     service: &Service,
     email_normalized: String,
     now: NaiveDateTime,
-) -> Result<Vec<(RegistrationRow, EventRow)>, AppError> {
+) -> Result<PersonalFeed, AppError> {
     service
-        .read(move |conn| feeds::personal(conn, &email_normalized, now))
+        .read(move |conn| {
+            Ok(PersonalFeed {
+                events: feeds::personal(conn, &email_normalized, now)?,
+                sessions: feeds::personal_sessions(conn, &email_normalized, now)?,
+            })
+        })
         .await
 }

@@ -68,6 +68,12 @@ async fn a_fresh_demo_shows_a_living_service(database_url: Option<&str>) {
     let started = chrono::Utc::now().naive_utc();
     let demo = serve_demo(tempfile::tempdir().unwrap(), database_url);
     let client = Client::new();
+    // The first start on a new database is quiet: no connection fails on the way.
+    let logs = demo.logs();
+    assert!(
+        !logs.contains("ERROR") && !logs.contains("database is locked"),
+        "{logs}"
+    );
 
     // The board of the sprint in progress.
     let board = get_json(

@@ -20,19 +20,76 @@ fn python() -> PathBuf {
         })
 }
 
-fn parsers_installed() -> bool {
-    let ready = python().exists() && parsers_dir().join("node_modules/ical.js").exists();
-    if !ready && std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!(
-            "the outside calendar parsers are not installed (run .ci/run, or see tests/parsers/README.md)"
-        );
-    }
-    ready
+/// One outside parser: its name, the program that runs it and the reader script it is given.
+struct Parser {
+    name: &'static str,
+    program: PathBuf,
+    script: &'static str,
+    /// Something whose presence shows the parser is installed.
+    installed: PathBuf,
 }
 
-/// The feed's events as each outside parser reads them, or None when the parsers are not
-/// installed here (outside CI). Each feed is also kept under target/feeds/ for a look.
-pub fn read_with_outside_parsers(name: &str, ics: &str) -> Option<(Vec<Value>, Vec<Value>)> {
+fn parsers() -> Vec<Parser> {
+    let dir = parsers_dir();
+    let system_python = PathBuf::from(
+        std::env::var("CONVENE_TEST_SYSTEM_PYTHON").unwrap_or_else(|_| "/usr/bin/python3".into()),
+    );
+    vec![
+        Parser {
+            name: "python ical",
+            program: python(),
+            script: "read_ical.py",
+            installed: python(),
+        },
+        Parser {
+            name: "ical.js",
+            program: "node".into(),
+            script: "read_ical.mjs",
+            installed: dir.join("node_modules/ical.js"),
+        },
+        Parser {
+            name: "libical",
+            program: system_python,
+            script: "read_libical.py",
+            installed: "/usr/lib/x86_64-linux-gnu/girepository-1.0/ICalGLib-3.0.typelib".into(),
+        },
+        Parser {
+            name: "ruby icalendar",
+            program: "ruby".into(),
+            script: "read_ical.rb",
+            installed: "/usr/share/rubygems-integration/all/gems/icalendar-2.8.0/lib/icalendar.rb"
+                .into(),
+        },
+        Parser {
+            name: "python icalendar",
+            program: python(),
+            script: "read_icalendar.py",
+            installed: python(),
+        },
+    ]
+}
+
+fn parsers_installed() -> bool {
+    let missing: Vec<&str> = parsers()
+        .iter()
+        .filter(|p| !p.installed.exists())
+        .map(|p| p.name)
+        .collect();
+    if !missing.is_empty() && std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!(
+            "outside calendar parsers not installed: {missing:?} (run .ci/run, or see tests/parsers/README.md)"
+        );
+    }
+    missing.is_empty()
+}
+
+/// What each outside parser read: `(parser, events)` in the order of [`parsers`].
+pub type Readings = Vec<(&'static str, Vec<Value>)>;
+
+/// The feed's events as every outside parser reads them, or None when the parsers are not
+/// installed here (outside CI). Each feed is also kept under target/feeds/ for a look. A
+/// parser that rejects the feed fails the test, naming itself and the file.
+pub fn read_everywhere(name: &str, ics: &str) -> Option<Readings> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/feeds");
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join(format!("{name}-{}.ics", uuid::Uuid::new_v4().simple()));
@@ -41,26 +98,54 @@ pub fn read_with_outside_parsers(name: &str, ics: &str) -> Option<(Vec<Value>, V
         eprintln!("skipped the outside parsers: not installed");
         return None;
     }
-    let run = |mut command: Command, which: &str| -> Vec<Value> {
-        let out = command
-            .output()
-            .unwrap_or_else(|e| panic!("{which} could not run: {e}"));
-        assert!(
-            out.status.success(),
-            "{which} rejected {}:\n{}",
-            file.display(),
-            String::from_utf8_lossy(&out.stderr)
+    let readings = parsers()
+        .into_iter()
+        .map(|parser| {
+            let out = Command::new(&parser.program)
+                .current_dir(parsers_dir())
+                .arg(parsers_dir().join(parser.script))
+                .arg(&file)
+                .output()
+                .unwrap_or_else(|e| panic!("{} could not run: {e}", parser.name));
+            assert!(
+                out.status.success(),
+                "{} rejected {}:\n{}",
+                parser.name,
+                file.display(),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let doc: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+                panic!(
+                    "{} printed no JSON ({e}):\n{}",
+                    parser.name,
+                    String::from_utf8_lossy(&out.stdout)
+                )
+            });
+            (parser.name, doc["events"].as_array().unwrap().clone())
+        })
+        .collect();
+    Some(readings)
+}
+
+/// The events as the two first parsers read them (strict Python `ical`, ical.js).
+pub fn read_with_outside_parsers(name: &str, ics: &str) -> Option<(Vec<Value>, Vec<Value>)> {
+    let mut readings = read_everywhere(name, ics)?.into_iter();
+    let (_, py) = readings.next().unwrap();
+    let (_, js) = readings.next().unwrap();
+    Some((py, js))
+}
+
+/// Asserts that every parser reads the event whose summary contains `summary` at the UTC
+/// instants `start` and `end` (RFC 3339 `…Z`).
+pub fn assert_everywhere_at(readings: &Readings, summary: &str, start: &str, end: &str) {
+    for (parser, events) in readings {
+        let event = find(events, summary);
+        assert_eq!(
+            (event["start"]["utc"].as_str(), event["end"]["utc"].as_str()),
+            (Some(start), Some(end)),
+            "{parser} reads {summary:?} at other times: {event}"
         );
-        let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
-        doc["events"].as_array().unwrap().clone()
-    };
-    let mut py = Command::new(python());
-    py.arg(parsers_dir().join("read_ical.py")).arg(&file);
-    let mut js = Command::new("node");
-    js.current_dir(parsers_dir())
-        .arg("read_ical.mjs")
-        .arg(&file);
-    Some((run(py, "python ical"), run(js, "ical.js")))
+    }
 }
 
 /// The UTC instant an API time stands for, as the parsers print it.
@@ -77,7 +162,7 @@ fn utc(api_time: &Value) -> String {
         .to_string()
 }
 
-fn find<'a>(events: &'a [Value], summary_part: &str) -> &'a Value {
+pub fn find<'a>(events: &'a [Value], summary_part: &str) -> &'a Value {
     events
         .iter()
         .find(|e| {
@@ -306,6 +391,60 @@ async fn unchanged_feeds_answer_304_and_changes_change_the_etag(app: TestApp) {
     );
 }
 
+async fn feeds_come_gzip_compressed_when_the_client_asks(app: TestApp) {
+    for i in 0..20 {
+        app.create_event(&event_json(&format!("packed-{i}"), None))
+            .await;
+    }
+    let get = |encoding: &'static str, tag: Option<String>| {
+        let mut request = app
+            .client
+            .get(app.url("/calendar.ics"))
+            .header("Accept-Encoding", encoding);
+        if let Some(tag) = tag {
+            request = request.header("If-None-Match", tag);
+        }
+        request.send()
+    };
+    let plain = get("identity", None).await.unwrap();
+    assert!(plain.headers().get("content-encoding").is_none());
+    assert_eq!(plain.headers()["vary"], "Accept-Encoding");
+    let plain_tag = plain.headers()["etag"].to_str().unwrap().to_owned();
+    let plain = plain.bytes().await.unwrap();
+
+    for _ in 0..2 {
+        let packed = get("br;q=1.0, gzip;q=0.8", None).await.unwrap();
+        assert_eq!(packed.status(), 200);
+        assert_eq!(packed.headers()["content-encoding"], "gzip");
+        assert_eq!(packed.headers()["vary"], "Accept-Encoding");
+        let tag = packed.headers()["etag"].to_str().unwrap().to_owned();
+        assert_ne!(tag, plain_tag, "each representation has its own strong tag");
+        let body = packed.bytes().await.unwrap();
+        assert!(
+            body.len() * 4 < plain.len(),
+            "{} of {}",
+            body.len(),
+            plain.len()
+        );
+        let mut unpacked = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&body[..]), &mut unpacked)
+            .unwrap();
+        assert_eq!(unpacked, plain, "the same feed");
+        let again = get("gzip", Some(tag.clone())).await.unwrap();
+        assert_eq!(again.status(), 304);
+        assert_eq!(again.headers()["etag"].to_str().unwrap(), tag);
+    }
+    assert!(
+        get("gzip;q=0", None)
+            .await
+            .unwrap()
+            .headers()
+            .get("content-encoding")
+            .is_none(),
+        "a zero weight refuses gzip"
+    );
+}
+
 async fn event_kind_and_project_feeds(app: TestApp) {
     let event = app.create_event(&event_json("tables", None)).await;
     app.create_project(
@@ -326,52 +465,75 @@ async fn event_kind_and_project_feeds(app: TestApp) {
         404
     );
 
+    // Until the project books a session its feed is the event itself, under the event's UID,
+    // so a calendar subscribed to both shows one event.
     let (_, project) = get_feed(&app, "/events/tables/projects/docs.ics").await;
-    let Some((py, js)) = read_with_outside_parsers("project", &project) else {
+    let (_, event_only) = get_feed(&app, "/events/tables.ics").await;
+    let uid_line = |ics: &str| {
+        ics.lines()
+            .find(|l| l.starts_with("UID:"))
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(project.matches("BEGIN:VEVENT").count(), 1);
+    assert_eq!(uid_line(&project), uid_line(&event_only));
+    let day = &event["starts_at"].as_str().unwrap()[..10];
+    let slot = app
+        .post_json(
+            "/api/v1/events/tables/projects/docs/slots",
+            &json!({"title": "Docs triage", "room": "Room 2",
+                    "starts_at": format!("{day}T10:00"), "ends_at": format!("{day}T11:00")}),
+            true,
+        )
+        .await;
+    assert_eq!(slot.status(), 201);
+    let slot: Value = slot.json().await.unwrap();
+    let (_, project) = get_feed(&app, "/events/tables/projects/docs.ics").await;
+    assert_eq!(project.matches("BEGIN:VEVENT").count(), 1, "sessions only");
+    assert_ne!(uid_line(&project), uid_line(&event_only));
+    let Some(readings) = read_everywhere("project", &project) else {
         return;
     };
-    let (_, event_only) = get_feed(&app, "/events/tables.ics").await;
-    let event_uid = read_with_outside_parsers("event", &event_only).unwrap().0[0]["uid"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    for events in [&py, &js] {
+    for (parser, events) in &readings {
         let e = &events[0];
-        assert_eq!(
-            e["location"].as_str().unwrap(),
-            "Table 4, Hall B, Main Street 1"
-        );
+        assert_eq!(e["summary"], "Docs triage (Docs)", "{parser}");
+        assert_eq!(e["location"], "Room 2, Hall B", "{parser}");
         assert!(
             e["description"]
                 .as_str()
                 .unwrap()
-                .contains("Notes: https://pad.example.org/p/docs,1;2")
+                .contains("Notes: https://pad.example.org/p/docs,1;2"),
+            "{parser}"
         );
-        assert_ne!(
-            e["uid"].as_str().unwrap(),
-            event_uid,
-            "the project view has its own UID"
-        );
-        assert_eq!(e["start"]["utc"], utc(&event["starts_at"]).as_str());
     }
-    let uid_before = py[0]["uid"].clone();
-    app.patch_json(
-        "/api/v1/events/tables/projects/docs",
-        &json!({"location": "Room 1"}),
-        true,
-    )
-    .await;
-    let (_, moved) = get_feed(&app, "/events/tables/projects/docs.ics").await;
-    let (py_moved, _) = read_with_outside_parsers("project-moved", &moved).unwrap();
-    assert_eq!(py_moved[0]["uid"], uid_before, "the UID is stable");
-    assert_eq!(py_moved[0]["sequence"], 1, "a new room raises the SEQUENCE");
+    assert_everywhere_at(
+        &readings,
+        "Docs triage",
+        &utc(&slot["starts_at"]),
+        &utc(&slot["ends_at"]),
+    );
 }
 
 async fn personal_feeds_show_ones_own_events_behind_a_secret_link(app: TestApp) {
-    app.create_event(&event_json("mine", Some(5))).await;
+    let mine = app.create_event(&event_json("mine", Some(5))).await;
     app.create_event(&event_json("full", Some(0))).await;
     app.create_event(&event_json("not-mine", Some(5))).await;
-    app.sign_up("mine", "Pat", "pat@example.org", &[]).await;
+    let day = &mine["starts_at"].as_str().unwrap()[..10];
+    for (project, title) in [("docs", "Docs hour"), ("infra", "Infra hour")] {
+        app.create_project("mine", &json!({"slug": project, "name": project}))
+            .await;
+        let booked = app
+            .post_json(
+                &format!("/api/v1/events/mine/projects/{project}/slots"),
+                &json!({"title": title, "room": project,
+                        "starts_at": format!("{day}T10:00"), "ends_at": format!("{day}T11:00")}),
+                true,
+            )
+            .await;
+        assert_eq!(booked.status(), 201);
+    }
+    app.sign_up("mine", "Pat", "pat@example.org", &["docs"])
+        .await;
     app.sign_up("full", "Pat", "PAT@example.org", &[]).await;
     let mail = app.wait_for_mail("pat@example.org", 2).await;
     let token = mail[0].manage_token();
@@ -397,7 +559,13 @@ async fn personal_feeds_show_ones_own_events_behind_a_secret_link(app: TestApp) 
         return;
     };
     for events in [&py, &js] {
-        assert_eq!(events.len(), 2, "{events:#?}");
+        assert_eq!(events.len(), 3, "two events and a session: {events:#?}");
+        assert_eq!(find(events, "Docs hour")["status"], "CONFIRMED");
+        assert!(
+            !events
+                .iter()
+                .any(|e| e["summary"].as_str().unwrap().contains("Infra"))
+        );
         assert_eq!(find(events, "Sprint mine")["status"], "CONFIRMED");
         assert_eq!(
             find(events, "Sprint full")["status"],
@@ -413,6 +581,64 @@ async fn personal_feeds_show_ones_own_events_behind_a_secret_link(app: TestApp) 
             "no cancel rights in a feed"
         );
     }
+
+    // Cancelling sends a calendar object that removes the event: the confirmation's UID,
+    // a higher SEQUENCE; the feed then holds neither the event nor its sessions.
+    let confirmation = mail
+        .iter()
+        .find(|m| m.body.contains("Sprint mine"))
+        .and_then(|m| m.calendar.clone())
+        .unwrap();
+    let mine_token = mail
+        .iter()
+        .find(|m| m.body.contains("Sprint mine"))
+        .unwrap()
+        .manage_token();
+    let cancelled = app
+        .post_json(
+            &format!("/api/v1/registrations/{mine_token}/cancel"),
+            &json!({}),
+            false,
+        )
+        .await;
+    assert!(
+        cancelled.status().is_success(),
+        "{:?}",
+        cancelled.text().await
+    );
+    let all = app.wait_for_mail("pat@example.org", 3).await;
+    let removal = all
+        .iter()
+        .find_map(|m| m.calendar.clone().filter(|c| c.contains("METHOD:CANCEL")))
+        .expect("a cancelling calendar object");
+    let uid_of = |ics: &str| {
+        ics.lines()
+            .find(|l| l.starts_with("UID:"))
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(uid_of(&removal), uid_of(&confirmation));
+    let sequence = |ics: &str| -> i64 {
+        ics.lines()
+            .find_map(|l| l.strip_prefix("SEQUENCE:"))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    assert!(sequence(&removal) > sequence(&confirmation));
+    if let Some(readings) = read_everywhere("cancel", &removal) {
+        for (parser, events) in &readings {
+            assert_eq!(events[0]["status"], "CANCELLED", "{parser}");
+        }
+    }
+    let (_, after) = get_feed(&app, &path).await;
+    assert_eq!(
+        after.matches("BEGIN:VEVENT").count(),
+        1,
+        "only the waitlist: {after}"
+    );
+    assert!(!after.contains("Docs hour") && !after.contains("Sprint mine"));
 
     for wrong in [
         format!("{}x", &path[..path.len() - 4]),
@@ -454,6 +680,7 @@ async fn personal_feeds_show_ones_own_events_behind_a_secret_link(app: TestApp) 
 crate::on_both_backends!(
     the_site_feed_reads_the_same_in_both_outside_parsers,
     unchanged_feeds_answer_304_and_changes_change_the_etag,
+    feeds_come_gzip_compressed_when_the_client_asks,
     event_kind_and_project_feeds,
     personal_feeds_show_ones_own_events_behind_a_secret_link,
 );

@@ -28,3 +28,4 @@ mod smtp;
 mod storage;
 mod tokens;
 mod worker_links;
+mod zones;

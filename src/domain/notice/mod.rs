@@ -88,6 +88,7 @@ impl NoticeKind {
                 | Self::EventChanged
                 | Self::EventCancelled
                 | Self::SlotMoved
+                | Self::RegistrationCancelled
         )
     }
 

@@ -226,22 +226,29 @@ impl EventInput {
                     .clone()
                     .or(current.map(|w| w.timezone().as_str().to_owned()))
                     .unwrap_or_default();
-                let local = |dt: chrono::NaiveDateTime, all_day: bool| {
-                    if all_day {
-                        dt.format("%Y-%m-%d").to_string()
+                // A time left as it was keeps its instant while the zone and the kind of
+                // event stay; with a new zone or kind it keeps its wall-clock time.
+                let same_frame = current.is_some_and(|w| {
+                    w.timezone().as_str() == tz.trim() && w.all_day() == all_day && !all_day
+                });
+                let kept = |local: chrono::NaiveDateTime, text: String| {
+                    if same_frame {
+                        text
+                    } else if all_day {
+                        local.format("%Y-%m-%d").to_string()
                     } else {
-                        dt.format("%Y-%m-%dT%H:%M:%S").to_string()
+                        local.format("%Y-%m-%dT%H:%M:%S").to_string()
                     }
                 };
                 let starts = self
                     .starts_at
                     .clone()
-                    .or(current.map(|w| local(w.starts_local(), w.all_day())))
+                    .or(current.map(|w| kept(w.starts_local(), w.start_text())))
                     .unwrap_or_default();
                 let ends = self
                     .ends_at
                     .clone()
-                    .or(current.map(|w| local(w.ends_local(), w.all_day())))
+                    .or(current.map(|w| kept(w.ends_local(), w.end_text())))
                     .unwrap_or_default();
                 if creating
                     && (self.timezone.is_none()

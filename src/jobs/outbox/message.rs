@@ -18,7 +18,7 @@ use crate::domain::text::comma_joined;
 use crate::domain::time::{local_label, local_naive};
 use crate::domain::{Notice, RegistrationId, RegistrationStatus, ReminderOffsets};
 use crate::error::AppError;
-use crate::ical::items::{email_attachment, slot_attachment};
+use crate::ical::items::{cancellation_attachment, email_attachment, slot_attachment};
 use crate::links::Links;
 use crate::mail::NoticeMail;
 use crate::mail::notices::{
@@ -177,7 +177,7 @@ impl Composer {
         let calendar = notice
             .kind()
             .attaches_event()
-            .then(|| self.calendar(subject, &slot));
+            .then(|| self.calendar(notice, subject, &slot));
         let mail = match self.registration_mail(notice, subject, slot)? {
             Ok(mail) => mail,
             Err(why) => return Ok(Err(why)),
@@ -323,8 +323,16 @@ impl Composer {
     }
 
     /// The slot's updated calendar object for a moved slot, the event's for the rest.
-    fn calendar(&self, subject: &MailSubject, slot: &Option<(ProjectRow, SlotRow)>) -> String {
+    fn calendar(
+        &self,
+        notice: &Notice,
+        subject: &MailSubject,
+        slot: &Option<(ProjectRow, SlotRow)>,
+    ) -> String {
         let organizer = self.organizer.clone();
+        if let Notice::RegistrationCancelled = notice {
+            return cancellation_attachment(&subject.event, &self.links, organizer);
+        }
         match slot {
             Some((project, slot)) => {
                 slot_attachment(&subject.event, project, slot, &self.links, organizer)

@@ -4,6 +4,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
+use chrono::NaiveDateTime;
 use serde::Deserialize;
 
 use super::login::CsrfForm;
@@ -109,8 +110,8 @@ impl EventForm {
             } else {
                 String::new()
             },
-            starts_at: e.starts_local.format(format).to_string(),
-            ends_at: e.ends_local.format(format).to_string(),
+            starts_at: form_time(e, e.starts_local, e.starts_at, format),
+            ends_at: form_time(e, e.ends_local, e.ends_at, format),
             venue: e.venue.clone(),
             address: e.address.clone(),
             online_url: e.online_url.clone().unwrap_or_default(),
@@ -482,4 +483,18 @@ pub async fn send_message(
         event_page(&req, &state, event_form, None, INVALID, message).await
     };
     redirect_or_form_again(sent, done, again).await
+}
+
+/// A time as the event form shows it: wall-clock time, with its offset where that time happens
+/// twice that day, so saving the form unchanged keeps the instant.
+fn form_time(e: &EventRow, local: NaiveDateTime, utc: NaiveDateTime, format: &str) -> String {
+    let zone = jiff::tz::TimeZone::get(&e.timezone).ok();
+    let ts = jiff::Timestamp::from_second(utc.and_utc().timestamp()).ok();
+    match (zone, ts) {
+        (Some(zone), Some(ts)) if !e.all_day && crate::domain::time::in_fold(&zone, ts) => ts
+            .to_zoned_datetime(zone)
+            .strftime("%Y-%m-%dT%H:%M:%S%:z")
+            .to_string(),
+        _ => local.format(format).to_string(),
+    }
 }
