@@ -44,48 +44,42 @@ impl Change {
             == (other.daylight, other.from, other.to, &other.name)
     }
 
-    /// The yearly rule this change follows if it recurs: month, weekday, which one of the month
-    /// (1 to 4, or -1 for the last), and the time of day.
-    fn rule(&self, ordinal: Ordinal) -> Option<Rule> {
-        let date = self.onset.date();
-        let day = date.day();
-        let ordinal = match ordinal {
-            Ordinal::Nth => (day - 1) / 7 + 1,
-            Ordinal::Last if day + 7 > date.days_in_month() => -1,
-            Ordinal::Last => return None,
-        };
-        Some(Rule {
-            month: date.month(),
-            weekday: date.weekday(),
-            ordinal,
+    /// What a yearly rule says of this change, but for the day of the month.
+    fn pattern(&self) -> Pattern {
+        Pattern {
+            month: self.onset.month(),
+            weekday: self.onset.weekday(),
             time: self.onset.time(),
             daylight: self.daylight,
             from: self.from,
             to: self.to,
-        })
+        }
     }
 }
 
+/// A yearly change on a weekday in a month, at a time of day, between two offsets.
 #[derive(Debug, Clone, Copy, PartialEq)]
-enum Ordinal {
-    Nth,
-    Last,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq)]
-struct Rule {
+struct Pattern {
     month: i8,
     weekday: Weekday,
-    ordinal: i8,
     time: jiff::civil::Time,
     daylight: bool,
     from: Offset,
     to: Offset,
 }
 
+/// A yearly rule: the pattern's weekday on or after `first_day` of the month (every rule of
+/// the IANA data has that form: "the last Sunday", "the second Sunday", "Friday on or after
+/// the 23rd").
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Rule {
+    pattern: Pattern,
+    first_day: i8,
+}
+
 impl Rule {
     fn rrule(&self) -> String {
-        let day = match self.weekday {
+        let day = match self.pattern.weekday {
             Weekday::Monday => "MO",
             Weekday::Tuesday => "TU",
             Weekday::Wednesday => "WE",
@@ -94,15 +88,25 @@ impl Rule {
             Weekday::Saturday => "SA",
             Weekday::Sunday => "SU",
         };
-        format!(
-            "FREQ=YEARLY;BYMONTH={};BYDAY={}{day}",
-            self.month, self.ordinal
-        )
+        let month = self.pattern.month;
+        let days_in_month = jiff::civil::date(2001, month, 1).days_in_month();
+        let which = if month != 2 && self.first_day == days_in_month - 6 {
+            format!("BYDAY=-1{day}")
+        } else if (self.first_day - 1) % 7 == 0 {
+            format!("BYDAY={}{day}", (self.first_day - 1) / 7 + 1)
+        } else {
+            let days: Vec<String> = (self.first_day..self.first_day + 7)
+                .map(|d| d.to_string())
+                .collect();
+            format!("BYDAY={day};BYMONTHDAY={}", days.join(","))
+        };
+        format!("FREQ=YEARLY;BYMONTH={month};{which}")
     }
 }
 
 /// How far past the last time to look for the rule the zone follows now.
-const RULE_LOOKAHEAD_YEARS: i64 = 8;
+/// Long enough for each day of the month to fall on each weekday, so the rule is certain.
+const RULE_LOOKAHEAD_YEARS: i64 = 29;
 
 /// The changes of `zone` from the one in effect at `from`, through `to`, and on for a few
 /// years; with the one before the first, so a yearly rule can start before `from`.
@@ -122,75 +126,77 @@ fn changes(zone: &TimeZone, from: Timestamp, to: Timestamp) -> Vec<Change> {
     earlier
         .into_iter()
         .chain(later)
-        .map(|t| {
+        .filter_map(|t| {
             let before = zone.to_offset(t.timestamp().checked_sub(second).unwrap_or(t.timestamp()));
-            Change {
-                at: t.timestamp(),
-                daylight: t.dst().is_dst(),
-                onset: before.to_datetime(t.timestamp()),
-                from: before,
-                to: t.offset(),
-                name: t.abbreviation().to_owned(),
-            }
+            // The IANA files may mark a moment where nothing changes (the end of 32-bit time
+            // in 2038, a new abbreviation): no observance for it.
+            (before != t.offset()).then_some((t, before))
+        })
+        .map(|(t, before)| Change {
+            at: t.timestamp(),
+            daylight: t.dst().is_dst(),
+            onset: before.to_datetime(t.timestamp()),
+            from: before,
+            to: t.offset(),
+            name: t.abbreviation().to_owned(),
         })
         .collect()
 }
 
 /// Where the zone's current yearly rule begins in `changes`, and the rule of each of its two
-/// observances (the first change's first); None when the zone has no such rule now.
-fn current_rule(changes: &[Change]) -> Option<(usize, [(Rule, usize); 2])> {
-    // The rule must still hold at the end of what we looked at: at least two changes of each
-    // kind, alternating, one of each kind a year.
+/// observances with the index of its first change; None when the zone has no such rule now,
+/// or it begins only after `to`.
+fn current_rule(changes: &[Change], to: Timestamp) -> Option<(usize, [(Rule, usize); 2])> {
+    // The rule must still hold at the end of what we looked at: one change of each kind a
+    // year, alternating, each kind on its weekday within the same seven days of its month.
     let n = changes.len();
     if n < 4 {
         return None;
     }
-    // "The last Sunday" before "the fourth Sunday": in years where the two are the same day,
-    // only the first is the rule.
-    for ordinal_a in [Ordinal::Last, Ordinal::Nth] {
-        for ordinal_b in [Ordinal::Last, Ordinal::Nth] {
-            let ordinal_of = |i: usize| {
-                if i % 2 == (n - 1) % 2 {
-                    ordinal_a
-                } else {
-                    ordinal_b
-                }
-            };
-            let (Some(last_a), Some(last_b)) = (
-                changes[n - 1].rule(ordinal_of(n - 1)),
-                changes[n - 2].rule(ordinal_of(n - 2)),
-            ) else {
-                continue;
-            };
-            if last_a.daylight == last_b.daylight {
-                continue;
-            }
-            // Walk back while each change follows the rule of its kind, a year apart.
-            let mut start = n;
-            while start > 0 {
-                let i = start - 1;
-                let rule = if i % 2 == (n - 1) % 2 { last_a } else { last_b };
-                let follows = changes[i].rule(ordinal_of(i)) == Some(rule)
-                    && (i + 2 >= n || changes[i + 2].onset.year() == changes[i].onset.year() + 1);
-                if !follows {
-                    break;
-                }
-                start = i;
-            }
-            if n - start >= 4 {
-                let first_of = |rule: Rule| {
-                    (start..n)
-                        .find(|&i| changes[i].rule(ordinal_of(i)) == Some(rule))
-                        .unwrap_or(start)
-                };
-                return Some((
-                    start,
-                    [(last_a, first_of(last_a)), (last_b, first_of(last_b))],
-                ));
-            }
-        }
+    let kind_of = |i: usize| (n - 1 - i) % 2;
+    let patterns = [changes[n - 1].pattern(), changes[n - 2].pattern()];
+    if patterns[0].daylight == patterns[1].daylight {
+        return None;
     }
-    None
+    // The first day each kind may fall on: a range that narrows as we walk back.
+    let mut range = [(1i8, 31i8), (1i8, 31i8)];
+    let mut start = n;
+    while start > 0 {
+        let i = start - 1;
+        let kind = kind_of(i);
+        let day = changes[i].onset.day();
+        let (lo, hi) = (range[kind].0.max(day - 6), range[kind].1.min(day));
+        let follows = changes[i].pattern() == patterns[kind]
+            && lo <= hi
+            && (i + 2 >= n || changes[i + 2].onset.year() == changes[i].onset.year() + 1);
+        if !follows {
+            break;
+        }
+        range[kind] = (lo, hi);
+        start = i;
+    }
+    if n - start < 4 || changes[start].at > to {
+        return None;
+    }
+    let rule = |kind: usize| {
+        let (lo, hi) = range[kind];
+        let month = patterns[kind].month;
+        let last = jiff::civil::date(2001, month, 1).days_in_month() - 6;
+        // The plainest reading the changes allow: "the last", then "the nth", then the day.
+        let first_day = [last, 1, 8, 15, 22]
+            .into_iter()
+            .find(|d| (lo..=hi).contains(d) && (month != 2 || *d != last))
+            .unwrap_or(lo);
+        let first = (start..n).find(|&i| kind_of(i) == kind).unwrap_or(start);
+        (
+            Rule {
+                pattern: patterns[kind],
+                first_day,
+            },
+            first,
+        )
+    };
+    Some((start, [rule(0), rule(1)]))
 }
 
 /// Writes the VTIMEZONE for `tzid`, valid for every instant from `from` to `to`.
@@ -203,7 +209,7 @@ pub fn write(w: &mut ContentWriter, tzid: &str, zone: &TimeZone, from: Timestamp
     let changes = changes(zone, from, to);
     // The change in effect at `from` is the last one at or before it.
     let in_effect = changes.iter().rposition(|c| c.at <= from);
-    let rule = current_rule(&changes);
+    let rule = current_rule(&changes, to);
     let rule_start = rule.map_or(changes.len(), |(start, _)| start);
     // Older changes that matter for the span, grouped by what they change to.
     let relevant: Vec<&Change> = changes[..rule_start]
@@ -233,15 +239,20 @@ pub fn write(w: &mut ContentWriter, tzid: &str, zone: &TimeZone, from: Timestamp
     w.begin("VTIMEZONE");
     w.raw("TZID", &[], tzid);
     for group in &groups {
-        let rdates: Vec<String> = group[1..]
-            .iter()
-            .map(|c| c.onset.strftime("%Y%m%dT%H%M%S").to_string())
-            .collect();
+        // The first change is listed again: ical.js reads no DTSTART of an observance that
+        // has RDATEs, and only the first value of each RDATE line.
+        let rdates: Vec<String> = match group.len() {
+            1 => Vec::new(),
+            _ => group
+                .iter()
+                .map(|c| c.onset.strftime("%Y%m%dT%H%M%S").to_string())
+                .collect(),
+        };
         observance(w, group[0], None, &rdates);
     }
     if let Some((_, kinds)) = rule {
         let mut kinds = kinds;
-        kinds.sort_by_key(|(rule, _)| rule.daylight);
+        kinds.sort_by_key(|(rule, _)| rule.pattern.daylight);
         for (rule, first) in kinds {
             observance(w, &changes[first], Some(&rule.rrule()), &[]);
         }
@@ -277,8 +288,8 @@ fn observance(w: &mut ContentWriter, change: &Change, rrule: Option<&str>, rdate
     if let Some(rrule) = rrule {
         w.raw("RRULE", &[], rrule);
     }
-    if !rdates.is_empty() {
-        w.raw("RDATE", &[], &rdates.join(","));
+    for rdate in rdates {
+        w.raw("RDATE", &[], rdate);
     }
     w.raw("TZOFFSETFROM", &[], &offset_text(change.from));
     w.raw("TZOFFSETTO", &[], &offset_text(change.to));
@@ -380,6 +391,22 @@ mod tests {
     }
 
     #[test]
+    fn a_rule_on_a_weekday_after_a_date_says_so() {
+        // Israel: the Friday on or after 23 March (which "the fourth Friday" is not, in years
+        // where 29 March is a Friday), and no no-op "change" at the end of 32-bit time.
+        let text = render(
+            "Asia/Jerusalem",
+            "2027-01-01T00:00:00Z",
+            "2039-01-01T00:00:00Z",
+        );
+        assert!(
+            text.contains("RRULE:FREQ=YEARLY;BYMONTH=3;BYDAY=FR;BYMONTHDAY=23,24,25,26,27,28,29"),
+            "{text}"
+        );
+        assert_eq!(text.matches("BEGIN:").count(), 3, "{text}");
+    }
+
+    #[test]
     fn a_zone_without_dst_has_one_observance() {
         let text = render(
             "Asia/Kolkata",
@@ -405,8 +432,14 @@ mod tests {
             "2019-12-01T00:00:00Z",
         );
         assert!(!text.contains("RRULE"), "{text}");
-        assert!(text.contains("RDATE:20181104T000000"), "{text}");
-        assert!(text.contains("RDATE:20190217T000000"), "{text}");
+        assert!(
+            text.contains("RDATE:20171015T000000\r\nRDATE:20181104T000000"),
+            "{text}"
+        );
+        assert!(
+            text.contains("RDATE:20180218T000000\r\nRDATE:20190217T000000"),
+            "{text}"
+        );
         // Each observance begins before the span, as Ruby's icalendar needs.
         assert!(
             text.contains("DTSTART:20180218T000000") && text.contains("DTSTART:20171015T000000")

@@ -261,3 +261,75 @@ crate::on_both_backends!(
     a_start_that_happens_twice_keeps_its_instant_in_every_feed_and_mail,
     half_hour_changes_zones_without_changes_and_whole_days_read_alike,
 );
+
+/// A calendar of one-hour events at the given UTC instants, each in its zone, as Convene writes
+/// it (the API accepts events from the year 2000, so past rule changes can be in a feed).
+fn calendar_of(events: &[(&str, &str)]) -> String {
+    use convene::ical::{CalEvent, Calendar, Status, When, render};
+    let at = |s: &str| chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%SZ").unwrap();
+    let items = events
+        .iter()
+        .enumerate()
+        .map(|(i, (tzid, start))| CalEvent {
+            uid: format!("zone-{i}@convene"),
+            sequence: 0,
+            modified: at("2026-01-01T00:00:00Z"),
+            created: at("2026-01-01T00:00:00Z"),
+            summary: format!("Case {i} in {tzid}"),
+            description: String::new(),
+            location: String::new(),
+            url: None,
+            conference: None,
+            geo: None,
+            color: None,
+            status: Status::Confirmed,
+            categories: vec![],
+            organizer: None,
+            alarm_minutes: None,
+            when: When::Timed {
+                tzid: (*tzid).into(),
+                start_utc: at(start),
+                end_utc: at(start) + chrono::Duration::hours(1),
+            },
+        })
+        .collect();
+    render(&Calendar {
+        name: "Zones".into(),
+        description: String::new(),
+        refresh_minutes: 60,
+        method: None,
+        events: items,
+    })
+}
+
+#[test]
+fn zones_whose_rules_changed_and_zones_without_a_simple_rule_read_alike() {
+    let cases = [
+        // Brazil's last daylight saving time, 2018-19, and after it was abolished.
+        ("America/Sao_Paulo", "2018-10-01T12:00:00Z"),
+        ("America/Sao_Paulo", "2019-01-15T12:00:00Z"),
+        ("America/Sao_Paulo", "2019-12-01T12:00:00Z"),
+        // Israel: the Friday before the last Sunday of March, which no BYDAY alone says.
+        ("Asia/Jerusalem", "2027-03-01T08:00:00Z"),
+        ("Asia/Jerusalem", "2027-07-01T08:00:00Z"),
+        ("Asia/Jerusalem", "2027-12-01T08:00:00Z"),
+        // Ireland: winter is the "daylight" offset in the IANA data.
+        ("Europe/Dublin", "2027-01-10T10:00:00Z"),
+        ("Europe/Dublin", "2027-07-10T10:00:00Z"),
+        // Lord Howe Island and a zone without changes.
+        ("Australia/Lord_Howe", "2027-01-10T10:00:00Z"),
+        ("Australia/Lord_Howe", "2027-07-10T10:00:00Z"),
+        ("Asia/Kolkata", "2027-07-10T10:00:00Z"),
+    ];
+    let ics = calendar_of(&cases);
+    let Some(readings) = read_everywhere("rule-changes", &ics) else {
+        return;
+    };
+    for (i, (tzid, start)) in cases.iter().enumerate() {
+        let end = (chrono::NaiveDateTime::parse_from_str(start, "%Y-%m-%dT%H:%M:%SZ").unwrap()
+            + chrono::Duration::hours(1))
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+        assert_everywhere_at(&readings, &format!("Case {i} in {tzid}"), start, &end);
+    }
+}
