@@ -11,7 +11,7 @@ use crate::db::events::Period;
 use crate::db::organizers::{self, NewCredentials};
 use crate::domain::time::local_naive;
 use crate::domain::{
-    Capacity, EmailAddress, EventDraft, EventKind, EventWindow, Lead, LongText, ProjectDraft,
+    Capacity, EmailAddress, EventDraft, EventKind, EventWindow, Geo, Lead, LongText, ProjectDraft,
     RegistrationId, SignupRequest, SingleLine, Slug, WebUrl,
 };
 use crate::error::AppError;
@@ -56,6 +56,8 @@ struct DemoEvent {
     address: &'static str,
     online_url: Option<&'static str>,
     capacity: Option<i64>,
+    /// Latitude and longitude, shown to calendars as GEO.
+    geo: Option<(f64, f64)>,
     projects: &'static [DemoProject],
     signups: usize,
 }
@@ -102,6 +104,7 @@ const EVENTS: &[DemoEvent] = &[
         address: "Hollestraße 1, 45127 Essen",
         online_url: None,
         capacity: Some(40),
+        geo: Some((52.5125, 13.3269)),
         projects: &[
             (
                 "cpython-docs",
@@ -151,6 +154,7 @@ const EVENTS: &[DemoEvent] = &[
         address: "100 Main Street, Boston, MA",
         online_url: Some("https://meet.example.org/design-summit"),
         capacity: Some(8),
+        geo: Some((48.8566, 2.3522)),
         projects: &[
             (
                 "storage",
@@ -184,6 +188,7 @@ const EVENTS: &[DemoEvent] = &[
         address: "12 Canal Street, Manchester",
         online_url: None,
         capacity: Some(25),
+        geo: Some((40.4406, -79.9959)),
         projects: &[],
         signups: 7,
     },
@@ -200,6 +205,7 @@ const EVENTS: &[DemoEvent] = &[
         address: "Oosterdokskade 143, Amsterdam",
         online_url: Some("https://meet.example.org/rust-meetup"),
         capacity: None,
+        geo: None,
         projects: &[],
         signups: 9,
     },
@@ -216,6 +222,7 @@ const EVENTS: &[DemoEvent] = &[
         address: "Rüttenscheider Straße 2, 45128 Essen",
         online_url: None,
         capacity: Some(30),
+        geo: Some((51.0504, 13.7373)),
         projects: &[],
         signups: 6,
     },
@@ -232,6 +239,7 @@ const EVENTS: &[DemoEvent] = &[
         address: "12 Canal Street, Manchester",
         online_url: None,
         capacity: Some(25),
+        geo: Some((59.3293, 18.0686)),
         projects: &[],
         signups: 0,
     },
@@ -248,6 +256,7 @@ const EVENTS: &[DemoEvent] = &[
         address: "Shibuya, Tokyo",
         online_url: None,
         capacity: Some(30),
+        geo: Some((45.4642, 9.19)),
         projects: &[],
         signups: 0,
     },
@@ -437,7 +446,9 @@ async fn sprint_board(
             continue;
         };
         let token = registrations::manage_token(service, *id).await?;
-        board::set_checkin(service, token, Some(project.as_str().to_owned())).await?;
+        board::set_checkin(service, token.clone(), Some(project.as_str().to_owned())).await?;
+        // Those at a table want their calendar to ring an hour before each session.
+        registrations::set_feed_alarm(service, token, Some(60)).await?;
     }
     Ok(())
 }
@@ -498,6 +509,10 @@ fn draft(e: &DemoEvent, now: NaiveDateTime) -> Result<EventDraft, AppError> {
         signup_opens_at: None,
         signup_closes_at: None,
         reminder_offsets: None,
+        contact_name: text("Demo organizers")?,
+        contact_email: Some(address("organizers")?),
+        geo: Geo::parse(e.geo.map(|g| g.0), e.geo.map(|g| g.1))
+            .map_err(|p| AppError::config(format!("demo coordinates: {p:?}")))?,
     })
 }
 

@@ -21,6 +21,8 @@ pub struct AttendeeRow {
     pub feed_token_hash: String,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// Minutes before each start that the personal feed sets an alarm; None: no alarm.
+    pub feed_alarm_minutes: Option<i32>,
 }
 
 impl AttendeeRow {
@@ -103,4 +105,20 @@ pub fn rotate_feed_token(
         .find(attendee_id)
         .select(AttendeeRow::as_select())
         .get_result(conn)?)
+}
+
+/// Sets the alarm of an attendee's personal feed (minutes before each start; None: none).
+pub fn set_feed_alarm(
+    conn: &mut DbConn,
+    attendee_id: i64,
+    minutes: Option<i32>,
+    now: NaiveDateTime,
+) -> Result<(), AppError> {
+    diesel::update(attendees::table.find(attendee_id))
+        .set((
+            attendees::feed_alarm_minutes.eq(minutes),
+            attendees::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
 }

@@ -7,8 +7,8 @@ use super::schema::{events, registrations};
 use super::{DbConn, is_unique_violation};
 use crate::domain::seats::{Seat, seat_for_newcomer};
 use crate::domain::{
-    Capacity, EventDraft, EventId, EventKind, EventStatus, EventWindow, LongText,
-    RegistrationStatus, ReminderOffsets, SingleLine, Slug, WebUrl,
+    Capacity, EmailAddress, EventDraft, EventId, EventKind, EventStatus, EventWindow, Geo,
+    LongText, RegistrationStatus, ReminderOffsets, SingleLine, Slug, WebUrl,
 };
 use crate::error::AppError;
 
@@ -43,6 +43,11 @@ pub struct EventRow {
     pub uid: String,
     /// The organizer's reminder offsets for this event (`24h,1h`); None: the service default.
     pub reminder_offsets: Option<String>,
+    /// Who organizes it, as calendars name the ORGANIZER; empty and None: the site's sender.
+    pub contact_name: String,
+    pub contact_email: Option<String>,
+    pub latitude: Option<f64>,
+    pub longitude: Option<f64>,
 }
 
 impl EventRow {
@@ -67,6 +72,22 @@ impl EventRow {
 
     pub fn capacity(&self) -> Capacity {
         Capacity::from_db(self.capacity)
+    }
+
+    /// Where it is on a map, when the organizer said.
+    pub fn geo(&self) -> Option<Geo> {
+        Geo::from_stored(self.latitude, self.longitude)
+    }
+
+    /// Who organizes it, for calendars: the contact when there is one.
+    pub fn contact(&self) -> Option<(String, String)> {
+        let email = self.contact_email.clone()?;
+        let name = if self.contact_name.is_empty() {
+            email.clone()
+        } else {
+            self.contact_name.clone()
+        };
+        Some((name, email))
     }
 
     /// The stored event as a draft, to apply a partial update to.
@@ -104,6 +125,15 @@ impl EventRow {
                 .reminder_offsets
                 .as_deref()
                 .and_then(|r| ReminderOffsets::parse(r).ok()),
+            contact_name: SingleLine::parse_optional(&self.contact_name, usize::MAX)
+                .map_err(|e| stored("contact_name", e))?,
+            contact_email: self
+                .contact_email
+                .as_deref()
+                .map(EmailAddress::parse)
+                .transpose()
+                .map_err(|e| stored("contact_email", e))?,
+            geo: self.geo(),
         })
     }
 
@@ -146,6 +176,10 @@ struct EventColumns<'a> {
     signup_opens_at: Option<NaiveDateTime>,
     signup_closes_at: Option<NaiveDateTime>,
     reminder_offsets: Option<String>,
+    contact_name: &'a str,
+    contact_email: Option<&'a str>,
+    latitude: Option<f64>,
+    longitude: Option<f64>,
     updated_at: NaiveDateTime,
 }
 
@@ -170,6 +204,10 @@ impl<'a> EventColumns<'a> {
             signup_opens_at: draft.signup_opens_at,
             signup_closes_at: draft.signup_closes_at,
             reminder_offsets: draft.reminder_offsets.as_ref().map(ToString::to_string),
+            contact_name: draft.contact_name.as_str(),
+            contact_email: draft.contact_email.as_ref().map(|e| e.as_str()),
+            latitude: draft.geo.map(|g| g.latitude()),
+            longitude: draft.geo.map(|g| g.longitude()),
             updated_at: now,
         }
     }

@@ -94,7 +94,8 @@ tables! {
         online_url: Option<String>, capacity: Option<i32>, going_count: i32, waitlist_seq: i64,
         signup_opens_at: Option<NaiveDateTime>, signup_closes_at: Option<NaiveDateTime>,
         status: String, revision: i32, created_at: NaiveDateTime, updated_at: NaiveDateTime,
-        uid: String, reminder_offsets: Option<String>,
+        uid: String, reminder_offsets: Option<String>, contact_name: String,
+        contact_email: Option<String>, latitude: Option<f64>, longitude: Option<f64>,
     }
     projects => Project {
         id: i64, event_id: i64, slug: String, name: String, description: String,
@@ -108,7 +109,7 @@ tables! {
     }
     attendees => Attendee {
         id: i64, email_normalized: String, feed_nonce: String, feed_token_hash: String,
-        created_at: NaiveDateTime, updated_at: NaiveDateTime,
+        created_at: NaiveDateTime, updated_at: NaiveDateTime, feed_alarm_minutes: Option<i32>,
     }
     registrations => Registration {
         id: i64, event_id: i64, name: String, email: String, email_normalized: String,

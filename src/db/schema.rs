@@ -28,6 +28,10 @@ diesel::table! {
         updated_at -> Timestamp,
         uid -> Text,
         reminder_offsets -> Nullable<Text>,
+        contact_name -> Text,
+        contact_email -> Nullable<Text>,
+        latitude -> Nullable<Double>,
+        longitude -> Nullable<Double>,
     }
 }
 
@@ -139,6 +143,7 @@ diesel::table! {
         feed_token_hash -> Text,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        feed_alarm_minutes -> Nullable<Integer>,
     }
 }
 

@@ -4,8 +4,8 @@
 use chrono::NaiveDateTime;
 
 use super::{
-    Capacity, EmailAddress, EventKind, EventWindow, LongText, ReminderOffsets, SingleLine, Slug,
-    WebUrl,
+    Capacity, EmailAddress, EventKind, EventWindow, Geo, LongText, ReminderOffsets, SingleLine,
+    Slug, WebUrl,
 };
 
 pub const TITLE_MAX: usize = 200;
@@ -31,6 +31,10 @@ pub struct EventDraft {
     pub signup_closes_at: Option<NaiveDateTime>,
     /// The organizer's own reminder offsets; None: the service default.
     pub reminder_offsets: Option<ReminderOffsets>,
+    /// Who organizes it (calendars name them ORGANIZER); empty and None: the site's sender.
+    pub contact_name: SingleLine,
+    pub contact_email: Option<EmailAddress>,
+    pub geo: Option<Geo>,
 }
 
 /// One announced change: what, before, after.

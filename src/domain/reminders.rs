@@ -87,9 +87,32 @@ impl fmt::Display for ReminderOffsets {
     }
 }
 
+/// The longest alarm a personal feed may set: a week before the start.
+pub const FEED_ALARM_MAX_MINUTES: i64 = 7 * 24 * 60;
+
+/// Reads the alarm a person wants in their calendar feed: minutes before each start, from 0
+/// to a week; None: no alarm.
+pub fn feed_alarm(minutes: Option<i64>) -> Result<Option<i32>, String> {
+    match minutes {
+        None => Ok(None),
+        Some(m) if (0..=FEED_ALARM_MAX_MINUTES).contains(&m) => Ok(Some(m as i32)),
+        Some(_) => Err(format!(
+            "must be a number of minutes from 0 to {FEED_ALARM_MAX_MINUTES} (a week), or null for no alarm"
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn feed_alarms_are_none_or_up_to_a_week() {
+        assert_eq!(feed_alarm(None), Ok(None));
+        assert_eq!(feed_alarm(Some(30)), Ok(Some(30)));
+        assert_eq!(feed_alarm(Some(10_080)), Ok(Some(10_080)));
+        assert!(feed_alarm(Some(-1)).is_err() && feed_alarm(Some(10_081)).is_err());
+    }
 
     #[test]
     fn parses_and_normalizes() {

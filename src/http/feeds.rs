@@ -503,6 +503,13 @@ pub async fn personal(
                     .iter()
                     .map(|(slot, project, event)| slot_item(event, project, slot, links)),
             );
+            // The alarm the person chose, off unless they did.
+            let alarm = attendee
+                .feed_alarm_minutes
+                .and_then(|m| u32::try_from(m).ok());
+            for item in &mut items {
+                item.alarm_minutes = alarm;
+            }
             Ok(ical::render(&calendar(
                 "My events on Convene".into(),
                 "The events you signed up for".into(),

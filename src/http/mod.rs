@@ -137,6 +137,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         "/manage/{token}/feed-token",
         web::post().to(pages::manage::manage_feed),
     )
+    .route(
+        "/manage/{token}/feed-alarm",
+        web::post().to(pages::manage::manage_feed_alarm),
+    )
     .service(
         web::resource("/login")
             .route(web::get().to(pages::admin::login::login_page))
@@ -293,6 +297,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route(
                 "/registrations/{token}/feed-token",
                 web::post().to(api::registrations::rotate_feed),
+            )
+            .route(
+                "/registrations/{token}/feed-alarm",
+                web::put().to(api::registrations::set_feed_alarm),
             )
             .default_service(web::to(not_found)),
     )

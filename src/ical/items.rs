@@ -76,7 +76,7 @@ pub fn event_item(event: &EventRow, links: &Links) -> CalEvent {
         location: location_of(event),
         url: Some(links.event(&event.slug)),
         conference: event.online_url.clone(),
-        geo: None,
+        geo: event.geo().map(|g| (g.latitude(), g.longitude())),
         color: Some(color_of(event.kind)),
         status: if cancelled {
             Status::Cancelled
@@ -84,7 +84,7 @@ pub fn event_item(event: &EventRow, links: &Links) -> CalEvent {
             Status::Confirmed
         },
         categories: vec![event.kind.to_string()],
-        organizer: None,
+        organizer: event.contact(),
         alarm_minutes: None,
         when: when_of(event),
     }
@@ -117,7 +117,7 @@ pub fn slot_item(
         location: comma_joined(&[&slot.room, &event.venue]),
         url: Some(links.board(&event.slug)),
         conference: event.online_url.clone(),
-        geo: None,
+        geo: event.geo().map(|g| (g.latitude(), g.longitude())),
         color: Some(color_of(event.kind)),
         status: if cancelled {
             Status::Cancelled
@@ -125,7 +125,7 @@ pub fn slot_item(
             Status::Confirmed
         },
         categories: vec![event.kind.to_string()],
-        organizer: None,
+        organizer: event.contact(),
         alarm_minutes: None,
         when: When::Timed {
             tzid: event.timezone.clone(),
@@ -144,7 +144,7 @@ pub fn slot_attachment(
     organizer: (String, String),
 ) -> String {
     let mut item = slot_item(event, project, slot, links);
-    item.organizer = Some(organizer);
+    item.organizer = item.organizer.or(Some(organizer));
     super::render(&super::Calendar {
         name: format!("{} at {}", project.name, event.title),
         description: String::new(),
@@ -163,7 +163,7 @@ pub fn email_attachment(
     organizer: (String, String),
 ) -> String {
     let mut item = event_item(event, links);
-    item.organizer = Some(organizer);
+    item.organizer = item.organizer.or(Some(organizer));
     if tentative && item.status == Status::Confirmed {
         item.status = Status::Tentative;
     }
@@ -185,7 +185,7 @@ pub fn cancellation_attachment(
     organizer: (String, String),
 ) -> String {
     let mut item = event_item(event, links);
-    item.organizer = Some(organizer);
+    item.organizer = item.organizer.or(Some(organizer));
     item.sequence = event.revision + 1;
     item.status = Status::Cancelled;
     item.summary = format!("Cancelled: {}", event.title);

@@ -76,7 +76,11 @@ pub async fn personal_fingerprint(
     service
         .read(move |conn| {
             let attendee = attendees::find_by_feed_token(conn, &token)?;
-            let fingerprint = feeds::personal_fingerprint(conn, &attendee.email_normalized, now)?;
+            let mut fingerprint =
+                feeds::personal_fingerprint(conn, &attendee.email_normalized, now)?;
+            // The person's own choices (the alarm) are part of the feed.
+            fingerprint.other = fingerprint.other.max(Some(attendee.updated_at));
+            fingerprint.last_modified = fingerprint.last_modified.max(Some(attendee.updated_at));
             Ok((attendee, fingerprint))
         })
         .await

@@ -425,6 +425,8 @@ pub struct OwnRegistration {
     pub view: RegistrationView,
     pub event: events::EventRow,
     pub feed_url: Option<String>,
+    /// The alarm the person's feed sets before each start, in minutes; None: none.
+    pub feed_alarm_minutes: Option<i32>,
 }
 
 /// The registration a private manage link names, as its owner sees it.
@@ -473,12 +475,14 @@ fn own_in(
     let row = registrations::find_by_token(conn, token)?;
     let event = events::find(conn, row.event_id)?;
     let view = registrations::view(conn, row)?;
-    let feed_url = attendees::find(conn, &view.registration.email_normalized)?
-        .map(|a| links.personal_feed(&a.feed_token(key)));
+    let attendee = attendees::find(conn, &view.registration.email_normalized)?;
     Ok(OwnRegistration {
+        feed_url: attendee
+            .as_ref()
+            .map(|a| links.personal_feed(&a.feed_token(key))),
+        feed_alarm_minutes: attendee.and_then(|a| a.feed_alarm_minutes),
         view,
         event,
-        feed_url,
     })
 }
 
@@ -491,6 +495,25 @@ pub async fn rotate_feed(service: &Service, token: String) -> Result<(), AppErro
             let attendee = attendees::ensure(conn, &row.email_normalized, &key, now)?;
             attendees::rotate_feed_token(conn, attendee.id, &key, now)?;
             Ok(())
+        })
+        .await
+}
+
+/// Sets the alarm the personal feed of the owner of a manage link gives each event and
+/// session (minutes before the start; None: no alarm, the default). The feed changes with it.
+pub async fn set_feed_alarm(
+    service: &Service,
+    token: String,
+    minutes: Option<i64>,
+) -> Result<(), AppError> {
+    let minutes = crate::domain::reminders::feed_alarm(minutes)
+        .map_err(|message| AppError::Invalid(Problems::single("minutes", message)))?;
+    let (key, now) = (service.key.clone(), service.clock.now());
+    service
+        .write(move |conn, _fx| {
+            let row = registrations::find_by_token(conn, &token)?;
+            let attendee = attendees::ensure(conn, &row.email_normalized, &key, now)?;
+            attendees::set_feed_alarm(conn, attendee.id, minutes, now)
         })
         .await
 }

@@ -74,6 +74,21 @@ async fn a_fresh_demo_shows_a_living_service(database_url: Option<&str>) {
         !logs.contains("ERROR") && !logs.contains("database is locked"),
         "{logs}"
     );
+    // Its calendar names the organizers and puts the events on the map.
+    let feed = client
+        .get(format!("{}/calendar.ics", demo.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+        .replace("\r\n ", "");
+    assert!(
+        feed.contains("ORGANIZER;CN=Demo organizers:mailto:organizers@example.org")
+            && feed.contains("GEO:52.512500;13.326900"),
+        "{feed}"
+    );
 
     // The board of the sprint in progress.
     let board = get_json(

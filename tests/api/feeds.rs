@@ -445,6 +445,100 @@ async fn feeds_come_gzip_compressed_when_the_client_asks(app: TestApp) {
     );
 }
 
+async fn entries_name_the_organizer_the_place_and_the_alarm_one_chose(app: TestApp) {
+    let mut event = event_json("mapped", Some(5));
+    event["contact_name"] = "Sprint crew".into();
+    event["contact_email"] = "crew@example.org".into();
+    event["latitude"] = 52.5125.into();
+    event["longitude"] = 13.3269.into();
+    event["online_url"] = "https://meet.example.org/mapped".into();
+    let created = app.create_event(&event).await;
+    assert_eq!(
+        (&created["contact_email"], &created["latitude"]),
+        (&json!("crew@example.org"), &json!(52.5125))
+    );
+    for (body, field) in [
+        (json!({"latitude": 91.0}), "latitude"),
+        (json!({"latitude": null}), "latitude"),
+        (json!({"contact_email": "not an address"}), "contact_email"),
+    ] {
+        let refused = app.patch_json("/api/v1/events/mapped", &body, true).await;
+        assert_eq!(refused.status(), 422, "{body}");
+        let problem: Value = refused.json().await.unwrap();
+        assert_eq!(
+            crate::helpers::problem_fields(&problem),
+            vec![field],
+            "{body}"
+        );
+    }
+    let (_, feed) = get_feed(&app, "/events/mapped.ics").await;
+    let feed = feed.replace("\r\n ", "");
+    for line in [
+        "ORGANIZER;CN=Sprint crew:mailto:crew@example.org",
+        "GEO:52.512500;13.326900",
+        "CONFERENCE;VALUE=URI;FEATURE=VIDEO;LABEL=Join online:https://meet.example.org/mapped",
+        "COLOR:darkorange",
+        "CLASS:PUBLIC",
+    ] {
+        assert!(feed.contains(line), "{line} in {feed}");
+    }
+    assert!(!feed.contains("BEGIN:VALARM"), "no alarm in a public feed");
+
+    app.sign_up("mapped", "Pat", "pat@example.org", &[]).await;
+    let mail = app.wait_for_mail("pat@example.org", 1).await;
+    assert!(
+        mail[0]
+            .calendar
+            .as_ref()
+            .unwrap()
+            .contains("ORGANIZER;CN=Sprint crew:mailto:crew@example.org")
+    );
+    let token = mail[0].manage_token();
+    let own: Value = app
+        .get_json(&format!("/api/v1/registrations/{token}"))
+        .await;
+    assert_eq!(own["feed_alarm_minutes"], Value::Null, "off by default");
+    let path = own["feed_url"]
+        .as_str()
+        .unwrap()
+        .strip_prefix(BASE_URL)
+        .unwrap()
+        .to_owned();
+    let (before, personal) = get_feed(&app, &path).await;
+    assert!(!personal.contains("BEGIN:VALARM"));
+    let set_alarm = |minutes: Value| {
+        app.client
+            .put(app.url(&format!("/api/v1/registrations/{token}/feed-alarm")))
+            .json(&json!({ "minutes": minutes }))
+            .send()
+    };
+    let refused = set_alarm(json!(20_000)).await.unwrap();
+    assert_eq!(refused.status(), 422);
+    let saved = set_alarm(json!(60)).await.unwrap();
+    assert_eq!(saved.status(), 200);
+    assert_eq!(
+        saved.json::<Value>().await.unwrap()["feed_alarm_minutes"],
+        60
+    );
+    let (after, personal) = get_feed(&app, &path).await;
+    assert_ne!(before["etag"], after["etag"], "the alarm changes the feed");
+    assert!(
+        personal.contains("BEGIN:VALARM\r\nACTION:DISPLAY"),
+        "{personal}"
+    );
+    assert!(personal.contains("TRIGGER:-PT60M"));
+    if let Some(readings) = read_everywhere("alarm", &personal) {
+        let (_, js) = &readings[1];
+        assert_eq!(js[0]["alarms"], 1, "ical.js sees the alarm");
+    }
+    assert_eq!(set_alarm(Value::Null).await.unwrap().status(), 200);
+    let (_, personal) = get_feed(&app, &path).await;
+    assert!(
+        !personal.contains("BEGIN:VALARM"),
+        "and it can be turned off"
+    );
+}
+
 async fn event_kind_and_project_feeds(app: TestApp) {
     let event = app.create_event(&event_json("tables", None)).await;
     app.create_project(
@@ -681,6 +775,7 @@ crate::on_both_backends!(
     the_site_feed_reads_the_same_in_both_outside_parsers,
     unchanged_feeds_answer_304_and_changes_change_the_etag,
     feeds_come_gzip_compressed_when_the_client_asks,
+    entries_name_the_organizer_the_place_and_the_alarm_one_chose,
     event_kind_and_project_feeds,
     personal_feeds_show_ones_own_events_behind_a_secret_link,
 );

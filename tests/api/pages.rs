@@ -372,6 +372,31 @@ async fn the_manage_page_changes_nothing_on_get(app: TestApp) {
         .get_json(&format!("/api/v1/registrations/{token}"))
         .await;
     assert_eq!(own["projects"], json!(["docs"]));
+    // The feed's alarm, chosen without JavaScript.
+    assert!(html.contains("<option value=\"\" selected>No alarm</option>"));
+    let alarm = post_form(
+        &browser,
+        &app,
+        &format!("{path}/feed-alarm"),
+        &[("csrf", &csrf), ("minutes", "1440")],
+    )
+    .await;
+    assert_eq!(alarm.status(), 303);
+    let (_, html) = page(
+        &browser,
+        &app,
+        alarm.headers()["location"].to_str().unwrap(),
+    )
+    .await;
+    assert!(html.contains("alarm is saved") && html.contains("value=\"1440\" selected"));
+    let tampered = post_form(
+        &browser,
+        &app,
+        &format!("{path}/feed-alarm"),
+        &[("csrf", &csrf), ("minutes", "soon")],
+    )
+    .await;
+    assert_eq!(tampered.status(), 422);
     let cancel = post_form(
         &browser,
         &app,

@@ -6,10 +6,11 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::db::events::{EventSummary, Period};
 use crate::domain::ReminderOffsets;
-use crate::domain::drafts::{DESCRIPTION_MAX, PLACE_MAX, SUMMARY_MAX, TITLE_MAX};
+use crate::domain::drafts::{DESCRIPTION_MAX, NAME_MAX, PLACE_MAX, SUMMARY_MAX, TITLE_MAX};
 use crate::domain::time::{instant_text, parse_instant};
 use crate::domain::{
-    Capacity, EventDraft, EventKind, EventWindow, LongText, Problems, SingleLine, Slug, WebUrl,
+    Capacity, EmailAddress, EventDraft, EventKind, EventWindow, Geo, LongText, Problems,
+    SingleLine, Slug, WebUrl,
 };
 use crate::error::AppError;
 use crate::http::State;
@@ -54,6 +55,16 @@ pub struct EventBody {
     pub revision: i32,
     /// This event's own reminder offsets; null: the service default.
     pub reminder_offsets: Option<String>,
+    /// Who organizes it: calendars show them as the organizer, and replies go there. Empty
+    /// and null: the site's own sender.
+    pub contact_name: String,
+    #[schema(format = "email")]
+    pub contact_email: Option<String>,
+    /// Where it is on a map (degrees, WGS 84); both or neither.
+    #[schema(minimum = -90, maximum = 90)]
+    pub latitude: Option<f64>,
+    #[schema(minimum = -180, maximum = 180)]
+    pub longitude: Option<f64>,
     #[schema(format = "uri")]
     pub url: String,
     #[schema(format = DateTime)]
@@ -87,6 +98,10 @@ impl EventBody {
             signup_closes_at: e.signup_closes_at.map(instant_text),
             revision: e.revision,
             reminder_offsets: e.reminder_offsets.clone(),
+            contact_name: e.contact_name.clone(),
+            contact_email: e.contact_email.clone(),
+            latitude: e.latitude,
+            longitude: e.longitude,
             url: links.event(&e.slug),
             created_at: instant_text(e.created_at),
             updated_at: instant_text(e.updated_at),
@@ -136,6 +151,21 @@ pub struct EventInput {
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<String>)]
     pub reminder_offsets: Option<Option<String>>,
+    /// Who organizes it, as calendars show the organizer (empty: the site's sender).
+    #[schema(max_length = 120)]
+    pub contact_name: Option<String>,
+    /// Where attendees' calendar replies go; empty or null clears it.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, format = "email")]
+    pub contact_email: Option<Option<String>>,
+    /// Degrees north (negative: south); with `longitude`, or null for neither.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<f64>, minimum = -90, maximum = 90)]
+    pub latitude: Option<Option<f64>>,
+    /// Degrees east (negative: west); with `latitude`, or null for neither.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<f64>, minimum = -180, maximum = 180)]
+    pub longitude: Option<Option<f64>>,
 }
 
 impl EventInput {
@@ -208,6 +238,32 @@ impl EventInput {
         let reminders = self
             .reminder_offsets
             .map(|o| o.and_then(|s| p.check("reminder_offsets", ReminderOffsets::parse(&s))));
+        let contact_name = self
+            .contact_name
+            .as_deref()
+            .and_then(|n| p.check("contact_name", SingleLine::parse_optional(n, NAME_MAX)));
+        let contact_email = self.contact_email.map(|e| {
+            e.filter(|s| !s.trim().is_empty())
+                .and_then(|s| p.check("contact_email", EmailAddress::parse(&s)))
+        });
+        // Coordinates change together: one given alone is read with the other as stored.
+        let geo_touched = self.latitude.is_some() || self.longitude.is_some();
+        let stored_geo = base.as_ref().and_then(|b| b.geo);
+        let geo = geo_touched
+            .then(|| {
+                let latitude = self.latitude.unwrap_or(stored_geo.map(|g| g.latitude()));
+                let longitude = self.longitude.unwrap_or(stored_geo.map(|g| g.longitude()));
+                match Geo::parse(latitude, longitude) {
+                    Ok(geo) => Some(geo),
+                    Err(problems) => {
+                        for (field, message) in problems {
+                            p.add(field, message);
+                        }
+                        None
+                    }
+                }
+            })
+            .map(Option::flatten);
 
         let window_touched = self.timezone.is_some()
             || self.starts_at.is_some()
@@ -293,6 +349,11 @@ impl EventInput {
                 signup_opens_at: opens.flatten(),
                 signup_closes_at: closes.flatten(),
                 reminder_offsets: reminders.flatten(),
+                contact_name: contact_name.unwrap_or_else(|| {
+                    SingleLine::parse_optional("", 1).expect("empty text is valid")
+                }),
+                contact_email: contact_email.flatten(),
+                geo: geo.flatten(),
             },
             Some(b) => EventDraft {
                 slug: slug.unwrap_or(b.slug),
@@ -308,6 +369,9 @@ impl EventInput {
                 signup_opens_at: opens.unwrap_or(b.signup_opens_at),
                 signup_closes_at: closes.unwrap_or(b.signup_closes_at),
                 reminder_offsets: reminders.unwrap_or(b.reminder_offsets),
+                contact_name: contact_name.unwrap_or(b.contact_name),
+                contact_email: contact_email.unwrap_or(b.contact_email),
+                geo: geo.unwrap_or(b.geo),
             },
         };
         if let (Some(o), Some(c)) = (draft.signup_opens_at, draft.signup_closes_at)

@@ -110,6 +110,8 @@ pub struct OwnRegistrationBody {
     pub projects: Vec<String>,
     /// The attendee's personal calendar feed (every event they signed up for).
     pub feed_url: Option<String>,
+    /// Minutes before each start that the personal feed sets an alarm; null: no alarm.
+    pub feed_alarm_minutes: Option<i32>,
 }
 
 /// A registration in an organizer's list.
@@ -164,6 +166,7 @@ async fn own_body(state: &State, token: String) -> Result<OwnRegistrationBody, A
         waitlist_position: own.view.waitlist_position,
         projects: own.view.projects.iter().map(|p| p.slug.clone()).collect(),
         feed_url: own.feed_url,
+        feed_alarm_minutes: own.feed_alarm_minutes,
     })
 }
 
@@ -220,6 +223,32 @@ pub async fn cancel_own(state: State, token: web::Path<String>) -> Result<HttpRe
 pub async fn rotate_feed(state: State, token: web::Path<String>) -> Result<HttpResponse, AppError> {
     let token = token.into_inner();
     service::registrations::rotate_feed(&state.service, token.clone()).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(own_body(&state, token).await?))
+}
+
+/// The alarm of one's personal feed.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FeedAlarmInput {
+    /// Minutes before each start (0 to 10080); null: no alarm, the default.
+    #[schema(minimum = 0, maximum = 10080)]
+    pub minutes: Option<i64>,
+}
+
+#[utoipa::path(put, path = "/api/v1/registrations/{token}/feed-alarm", tag = "registrations", params(("token" = String, Path)),
+    request_body = FeedAlarmInput,
+    responses((status = 200, description = "Every event and session of the personal feed now carries this alarm", body = OwnRegistrationBody),
+               (status = 404, body = crate::error::ProblemDocument, content_type = "application/problem+json"),
+               (status = 422, body = crate::error::ProblemDocument, content_type = "application/problem+json")))]
+pub async fn set_feed_alarm(
+    state: State,
+    token: web::Path<String>,
+    input: web::Json<FeedAlarmInput>,
+) -> Result<HttpResponse, AppError> {
+    let token = token.into_inner();
+    service::registrations::set_feed_alarm(&state.service, token.clone(), input.minutes).await?;
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
         .json(own_body(&state, token).await?))

@@ -38,6 +38,8 @@ struct ManagePage {
     projects_problem: Option<String>,
     feed_url: Option<String>,
     feed_webcal: String,
+    /// The alarm choices of the personal feed: (value, label, chosen).
+    alarms: Vec<(&'static str, &'static str, bool)>,
     flash: Option<&'static str>,
     going: bool,
     /// The project whose table the attendee is checked in at now.
@@ -63,6 +65,7 @@ async fn manage_page(
                 view,
                 event,
                 feed_url,
+                feed_alarm_minutes,
             },
         projects: all_projects,
         checked_in,
@@ -96,6 +99,15 @@ async fn manage_page(
         projects_problem,
         feed_webcal: feed_url.as_deref().map(Links::webcal).unwrap_or_default(),
         feed_url,
+        alarms: FEED_ALARMS
+            .iter()
+            .map(|(value, label)| {
+                let chosen = feed_alarm_minutes
+                    .map(|m| m.to_string())
+                    .unwrap_or_default();
+                (*value, *label, chosen == *value)
+            })
+            .collect(),
         flash,
         going: view.registration.status() == RegistrationStatus::Going,
         checked_in: checked_in
@@ -129,6 +141,9 @@ pub async fn manage(
             Some("Your registration is cancelled. We have sent you a confirmation.")
         }
         Some("feed") => Some("Your feed has a new link; the old one no longer works."),
+        Some("alarm") => {
+            Some("Your feed's alarm is saved; calendars show it at their next refresh.")
+        }
         Some("checkin") => Some("You are checked in. It ends by itself after a few hours."),
         Some("checkout") => Some("You are checked out."),
         _ => None,
@@ -198,6 +213,40 @@ pub async fn manage_projects(
         )
     };
     redirect_or_form_again(outcome, done, again).await
+}
+
+/// The alarms the manage page offers for the personal feed: (minutes, label).
+const FEED_ALARMS: [(&str, &str); 5] = [
+    ("", "No alarm"),
+    ("15", "15 minutes before"),
+    ("60", "1 hour before"),
+    ("180", "3 hours before"),
+    ("1440", "1 day before"),
+];
+
+#[derive(Deserialize)]
+pub struct FeedAlarmForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    minutes: String,
+}
+
+pub async fn manage_feed_alarm(
+    req: HttpRequest,
+    state: State,
+    token: web::Path<String>,
+    form: HtmlForm<FeedAlarmForm>,
+) -> Result<HttpResponse, PageError> {
+    check_csrf(&req, &state.links, &form.0.csrf)?;
+    let token = token.into_inner();
+    let minutes = match form.0.minutes.trim() {
+        "" => None,
+        // Anything else that is no number is refused by the use case, as on the API.
+        n => Some(n.parse::<i64>().unwrap_or(-1)),
+    };
+    service::registrations::set_feed_alarm(&state.service, token.clone(), minutes).await?;
+    Ok(see_other(&format!("/manage/{token}?done=alarm")))
 }
 
 pub async fn manage_feed(

@@ -55,11 +55,27 @@ pub struct EventForm {
     capacity: String,
     #[serde(default)]
     reminder_offsets: String,
+    #[serde(default)]
+    contact_name: String,
+    #[serde(default)]
+    contact_email: String,
+    #[serde(default)]
+    latitude: String,
+    #[serde(default)]
+    longitude: String,
 }
 
 impl EventForm {
     fn input(&self, creating: bool) -> Result<EventInput, Problems> {
         let capacity = form_capacity(&self.capacity)?;
+        let degrees = |field: &str, raw: &str| match raw.trim() {
+            "" => Ok(None),
+            n => n.parse::<f64>().map(Some).map_err(|_| {
+                Problems::single(field, "must be a number of degrees, such as 52.5125")
+            }),
+        };
+        let latitude = degrees("latitude", &self.latitude)?;
+        let longitude = degrees("longitude", &self.longitude)?;
         let text = |s: &str| Some(s.to_owned());
         Ok(EventInput {
             slug: (!self.slug.trim().is_empty() || !creating)
@@ -84,6 +100,10 @@ impl EventForm {
                 "none" => Some(String::new()),
                 own => Some(own.to_owned()),
             }),
+            contact_name: text(&self.contact_name),
+            contact_email: Some(Some(self.contact_email.clone())),
+            latitude: Some(latitude),
+            longitude: Some(longitude),
         })
     }
 
@@ -120,6 +140,10 @@ impl EventForm {
                 Some("") => "none".into(),
                 other => other.unwrap_or_default().to_owned(),
             },
+            contact_name: e.contact_name.clone(),
+            contact_email: e.contact_email.clone().unwrap_or_default(),
+            latitude: e.latitude.map(|v| v.to_string()).unwrap_or_default(),
+            longitude: e.longitude.map(|v| v.to_string()).unwrap_or_default(),
         }
     }
 
@@ -212,6 +236,38 @@ impl EventForm {
                 "(such as 24h,1h; empty: the default; none: no reminders)",
                 "text",
                 &self.reminder_offsets,
+                problems,
+            ),
+            field(
+                "contact_name",
+                "Organized by",
+                "(shown in calendars as the organizer)",
+                "text",
+                &self.contact_name,
+                problems,
+            ),
+            field(
+                "contact_email",
+                "Organizers' email",
+                "(where calendar replies go; empty: this site's address)",
+                "email",
+                &self.contact_email,
+                problems,
+            ),
+            field(
+                "latitude",
+                "Latitude",
+                "(degrees north, such as 52.5125; for the map pin in calendars)",
+                "text",
+                &self.latitude,
+                problems,
+            ),
+            field(
+                "longitude",
+                "Longitude",
+                "(degrees east, such as 13.3269)",
+                "text",
+                &self.longitude,
                 problems,
             ),
         ]
