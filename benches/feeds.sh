@@ -14,6 +14,7 @@
 # really answers 304, then measures with wrk (2 threads, 32 connections, 10 s):
 #   site-full      GET /calendar.ics, answered 200 with the whole feed every time
 #   site-304       the same with If-None-Match: <its ETag>
+#   site-gzip      the same with Accept-Encoding: gzip, answered 200 with the compressed feed
 #   personal-full  GET /feeds/{token}.ics (5 events)
 #   personal-304   the same with If-None-Match
 #   event-full     GET /events/{slug}.ics (one event)
@@ -23,7 +24,7 @@
 # Environment (all optional):
 #   BENCH_BACKENDS="sqlite postgres"   BENCH_EVENTS=500   BENCH_PERSONAL=5
 #   BENCH_DURATION=10s BENCH_THREADS=2 BENCH_CONNECTIONS=32
-#   BENCH_RUNS="site-full site-304 personal-full personal-304 event-full"
+#   BENCH_RUNS="site-full site-304 site-gzip personal-full personal-304 event-full"
 #   BENCH_QUIET_WAIT=600   BENCH_PG_URL=postgres://postgres@127.0.0.1:5432
 #   BENCH_NO_BUILD=1       BENCH_KEEP=1       BENCH_BIN=/path/to/convene (no build)
 #
@@ -39,7 +40,7 @@ PERSONAL=${BENCH_PERSONAL:-5}
 DURATION=${BENCH_DURATION:-10s}
 THREADS=${BENCH_THREADS:-2}
 CONNECTIONS=${BENCH_CONNECTIONS:-32}
-RUNS=${BENCH_RUNS:-site-full site-304 personal-full personal-304 event-full}
+RUNS=${BENCH_RUNS:-site-full site-304 site-gzip personal-full personal-304 event-full}
 PG_URL=${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432}
 PG_NAME=convene_bench_feeds
 PARSER_PY=$ROOT/target/parsers-venv/bin/python
@@ -221,6 +222,7 @@ run_backend() {
         case $run in
             site-full) EXPECT_BYTES=$site_bytes measure "$backend" "$run" "$base/calendar.ics" 200 ;;
             site-304) measure "$backend" "$run" "$base/calendar.ics" 304 -H "If-None-Match: $etag" ;;
+            site-gzip) measure "$backend" "$run" "$base/calendar.ics" 200 -H "Accept-Encoding: gzip" ;;
             personal-full) EXPECT_BYTES=$p_bytes measure "$backend" "$run" "$base$personal_path" 200 ;;
             personal-304) measure "$backend" "$run" "$base$personal_path" 304 -H "If-None-Match: $p_etag" ;;
             event-full) EXPECT_BYTES=$e_bytes measure "$backend" "$run" "$base$event_path" 200 ;;

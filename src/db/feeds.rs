@@ -107,15 +107,23 @@ pub fn personal_fingerprint(
         ))
         .get_result::<(i64, Option<NaiveDateTime>, Option<NaiveDateTime>)>(conn)?;
     let joined = joined_projects(conn, email_normalized)?;
+    // A session shows its project's name and notes: their changes change the feed.
+    let projects_changed = projects::table
+        .filter(projects::id.eq_any(&joined))
+        .select(max(projects::updated_at))
+        .get_result::<Option<NaiveDateTime>>(conn)?;
     let sessions = slots::table
-        .filter(slots::project_id.eq_any(joined))
+        .filter(slots::project_id.eq_any(&joined))
         .filter(slots::ends_at.gt(window_start(now)))
         .select((count_star(), max(slots::updated_at)))
         .get_result::<(i64, Option<NaiveDateTime>)>(conn)?;
     Ok(Fingerprint {
         rows,
-        last_modified: events_changed.max(registrations_changed).max(sessions.1),
-        other: registrations_changed,
+        last_modified: events_changed
+            .max(registrations_changed)
+            .max(sessions.1)
+            .max(projects_changed),
+        other: registrations_changed.max(projects_changed),
         sessions,
     })
 }

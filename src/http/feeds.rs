@@ -136,13 +136,18 @@ fn not_modified(req: &HttpRequest, tag: &str, last_modified: Option<NaiveDateTim
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
     {
-        // Weak comparison (RFC 9110 §13.1.2): a proxy may have marked our tag weak, and
-        // the gzip form's tag names the same content.
-        let gzip = gzip_tag(tag);
+        // Weak comparison (RFC 9110 §13.1.2): a proxy may have marked our tag weak. Only
+        // the tag of the form this request would get counts (plain or gzip), so a cache that
+        // holds the other form is never told it is current.
+        let expected = if wants_gzip(req) {
+            gzip_tag(tag)
+        } else {
+            tag.to_owned()
+        };
         return values
             .split(',')
             .map(|c| c.trim().trim_start_matches("W/"))
-            .any(|candidate| candidate == tag || candidate == gzip || candidate == "*");
+            .any(|candidate| candidate == expected || candidate == "*");
     }
     let since = req
         .headers()
@@ -317,6 +322,7 @@ fn calendar(name: String, description: String, events: Vec<CalEvent>) -> Calenda
         description,
         refresh_minutes: REFRESH_MINUTES,
         method: None,
+        stamped: None,
         events,
     }
 }
@@ -433,7 +439,15 @@ pub async fn project(
     // Sessions are the feed: their count and latest change move the validators.
     let fingerprint = Fingerprint {
         rows: project.id.get(),
-        last_modified: Some(event.updated_at.max(project.updated_at)),
+        last_modified: Some(
+            event.updated_at.max(project.updated_at).max(
+                slots
+                    .iter()
+                    .map(|s| s.updated_at)
+                    .max()
+                    .unwrap_or(event.updated_at),
+            ),
+        ),
         other: None,
         sessions: (slots.len() as i64, slots.iter().map(|s| s.updated_at).max()),
     };

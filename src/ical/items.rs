@@ -142,6 +142,7 @@ pub fn slot_attachment(
     slot: &crate::db::board::SlotRow,
     links: &Links,
     organizer: (String, String),
+    now: chrono::NaiveDateTime,
 ) -> String {
     let mut item = slot_item(event, project, slot, links);
     item.organizer = item.organizer.or(Some(organizer));
@@ -150,6 +151,7 @@ pub fn slot_attachment(
         description: String::new(),
         refresh_minutes: 60,
         method: Some("PUBLISH"),
+        stamped: Some(now),
         events: vec![item],
     })
 }
@@ -161,6 +163,7 @@ pub fn email_attachment(
     links: &Links,
     tentative: bool,
     organizer: (String, String),
+    now: chrono::NaiveDateTime,
 ) -> String {
     let mut item = event_item(event, links);
     item.organizer = item.organizer.or(Some(organizer));
@@ -172,21 +175,23 @@ pub fn email_attachment(
         description: String::new(),
         refresh_minutes: 60,
         method: Some("PUBLISH"),
+        stamped: Some(now),
         events: vec![item],
     })
 }
 
 /// What removes the event from the calendar of someone who cancelled their registration:
-/// `METHOD:CANCEL` for the UID their confirmation carried, with a higher SEQUENCE, the event
+/// `METHOD:CANCEL` for the UID their confirmation carried, the same SEQUENCE and a later
+/// DTSTAMP (so a confirmation after signing up again, later still, wins over it), the event
 /// marked cancelled for that person.
 pub fn cancellation_attachment(
     event: &EventRow,
     links: &Links,
     organizer: (String, String),
+    now: chrono::NaiveDateTime,
 ) -> String {
     let mut item = event_item(event, links);
     item.organizer = item.organizer.or(Some(organizer));
-    item.sequence = event.revision + 1;
     item.status = Status::Cancelled;
     item.summary = format!("Cancelled: {}", event.title);
     item.description = format!(
@@ -198,6 +203,7 @@ pub fn cancellation_attachment(
         description: String::new(),
         refresh_minutes: 60,
         method: Some("CANCEL"),
+        stamped: Some(now),
         events: vec![item],
     })
 }

@@ -82,6 +82,9 @@ pub struct Calendar {
     pub refresh_minutes: u32,
     /// `PUBLISH` or `CANCEL` for a calendar attached to email; None for feeds.
     pub method: Option<&'static str>,
+    /// When a calendar sent by mail was made: its DTSTAMP, so that of two objects with the
+    /// same SEQUENCE the later one wins (RFC 5546 §2.1.5). None: each entry's last change.
+    pub stamped: Option<NaiveDateTime>,
     pub events: Vec<CalEvent>,
 }
 
@@ -162,7 +165,12 @@ pub fn render(calendar: &Calendar) -> String {
             When::Timed { tzid, .. } => known.get(tzid.as_str()).and_then(Option::as_ref),
             When::AllDay { .. } => None,
         };
-        write_event(&mut w, event, zone);
+        write_event(
+            &mut w,
+            event,
+            zone,
+            calendar.stamped.unwrap_or(event.modified),
+        );
     }
     w.end("VCALENDAR");
     w.finish()
@@ -175,10 +183,10 @@ fn write_time(w: &mut ContentWriter, name: &str, tzid: &str, value: Written) {
     }
 }
 
-fn write_event(w: &mut ContentWriter, e: &CalEvent, zone: Option<&TimeZone>) {
+fn write_event(w: &mut ContentWriter, e: &CalEvent, zone: Option<&TimeZone>, stamp: NaiveDateTime) {
     w.begin("VEVENT");
     w.raw("UID", &[], &e.uid);
-    w.raw("DTSTAMP", &[], &utc_text(e.modified));
+    w.raw("DTSTAMP", &[], &utc_text(stamp));
     w.raw("CREATED", &[], &utc_text(e.created));
     w.raw("LAST-MODIFIED", &[], &utc_text(e.modified));
     w.raw("SEQUENCE", &[], &e.sequence.max(0).to_string());
@@ -242,6 +250,14 @@ fn write_event(w: &mut ContentWriter, e: &CalEvent, zone: Option<&TimeZone>) {
     }
     w.raw("CLASS", &[], "PUBLIC");
     if let Some((name, address)) = &e.organizer {
+        // A mailto URI: characters that end or change the address are percent-encoded.
+        let address: String = address
+            .chars()
+            .map(|c| match c {
+                '%' | '?' | '#' | ' ' | ',' | ';' => format!("%{:02X}", c as u32),
+                c => c.to_string(),
+            })
+            .collect();
         w.raw("ORGANIZER", &[("CN", name)], &format!("mailto:{address}"));
     }
     w.raw("STATUS", &[], e.status.as_str());
@@ -272,6 +288,7 @@ mod tests {
             description: "Sprints".into(),
             refresh_minutes: 60,
             method: None,
+            stamped: None,
             events: vec![
                 CalEvent {
                     uid: "convene-event-1".into(),

@@ -115,38 +115,41 @@ fn changes(zone: &TimeZone, from: Timestamp, to: Timestamp) -> Vec<Change> {
     let horizon = to
         .checked_add(SignedDuration::from_hours(24 * 366 * RULE_LOOKAHEAD_YEARS))
         .unwrap_or(to);
-    let mut earlier: Vec<_> = zone
+    let change = |t: jiff::tz::TimeZoneTransition<'_>| {
+        let before =
+            zone.to_offset_info(t.timestamp().checked_sub(second).unwrap_or(t.timestamp()));
+        // The IANA files may mark a moment where nothing at all changes (the end of 32-bit
+        // time): no observance for it. A new name or kind with the same offset is one.
+        let same = before.offset() == t.offset()
+            && before.dst() == t.dst()
+            && before.abbreviation() == t.abbreviation();
+        (!same).then(|| Change {
+            at: t.timestamp(),
+            daylight: t.dst().is_dst(),
+            onset: before.offset().to_datetime(t.timestamp()),
+            from: before.offset(),
+            to: t.offset(),
+            name: t.abbreviation().to_owned(),
+        })
+    };
+    let mut earlier: Vec<Change> = zone
         .preceding(from.checked_add(second).unwrap_or(from))
+        .filter_map(&change)
         .take(2)
         .collect();
     earlier.reverse();
     let later = zone
         .following(from)
-        .take_while(|t| t.timestamp() <= horizon);
-    earlier
-        .into_iter()
-        .chain(later)
-        .filter_map(|t| {
-            let before = zone.to_offset(t.timestamp().checked_sub(second).unwrap_or(t.timestamp()));
-            // The IANA files may mark a moment where nothing changes (the end of 32-bit time
-            // in 2038, a new abbreviation): no observance for it.
-            (before != t.offset()).then_some((t, before))
-        })
-        .map(|(t, before)| Change {
-            at: t.timestamp(),
-            daylight: t.dst().is_dst(),
-            onset: before.to_datetime(t.timestamp()),
-            from: before,
-            to: t.offset(),
-            name: t.abbreviation().to_owned(),
-        })
-        .collect()
+        .take_while(|t| t.timestamp() <= horizon)
+        .filter_map(&change);
+    earlier.into_iter().chain(later).collect()
 }
 
 /// Where the zone's current yearly rule begins in `changes`, and the rule of each of its two
 /// observances with the index of its first change; None when the zone has no such rule now,
-/// or it begins only after `to`.
-fn current_rule(changes: &[Change], to: Timestamp) -> Option<(usize, [(Rule, usize); 2])> {
+/// or one of its two observances would begin only after `from` (Ruby's icalendar cannot read a
+/// zone with an observance that begins after a time in it: the changes are listed instead).
+fn current_rule(changes: &[Change], from: Timestamp) -> Option<(usize, [(Rule, usize); 2])> {
     // The rule must still hold at the end of what we looked at: one change of each kind a
     // year, alternating, each kind on its weekday within the same seven days of its month.
     let n = changes.len();
@@ -175,7 +178,7 @@ fn current_rule(changes: &[Change], to: Timestamp) -> Option<(usize, [(Rule, usi
         range[kind] = (lo, hi);
         start = i;
     }
-    if n - start < 4 || changes[start].at > to {
+    if n - start < 4 || start + 1 >= n || changes[start + 1].at > from {
         return None;
     }
     let rule = |kind: usize| {
@@ -209,7 +212,7 @@ pub fn write(w: &mut ContentWriter, tzid: &str, zone: &TimeZone, from: Timestamp
     let changes = changes(zone, from, to);
     // The change in effect at `from` is the last one at or before it.
     let in_effect = changes.iter().rposition(|c| c.at <= from);
-    let rule = current_rule(&changes, to);
+    let rule = current_rule(&changes, from);
     let rule_start = rule.map_or(changes.len(), |(start, _)| start);
     // Older changes that matter for the span, grouped by what they change to.
     let relevant: Vec<&Change> = changes[..rule_start]

@@ -30,10 +30,13 @@ pub fn escape_text(raw: &str) -> String {
 /// A parameter value: double quotes and control characters cannot appear at all, and a value
 /// holding `:`, `;` or `,` is quoted.
 pub fn param_value(raw: &str) -> String {
+    // A caret is written twice (RFC 6868), so that no reader turns `^n` in a name into a
+    // new line.
     let cleaned: String = raw
         .chars()
         .filter(|c| *c != '"' && !c.is_control())
-        .collect();
+        .collect::<String>()
+        .replace('^', "^^");
     if cleaned.contains([':', ';', ',']) {
         format!("\"{cleaned}\"")
     } else {

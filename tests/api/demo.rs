@@ -86,7 +86,7 @@ async fn a_fresh_demo_shows_a_living_service(database_url: Option<&str>) {
         .replace("\r\n ", "");
     assert!(
         feed.contains("ORGANIZER;CN=Demo organizers:mailto:organizers@example.org")
-            && feed.contains("GEO:52.512500;13.326900"),
+            && feed.contains("GEO:51.447000;7.013000"),
         "{feed}"
     );
 

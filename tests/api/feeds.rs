@@ -433,6 +433,12 @@ async fn feeds_come_gzip_compressed_when_the_client_asks(app: TestApp) {
         let again = get("gzip", Some(tag.clone())).await.unwrap();
         assert_eq!(again.status(), 304);
         assert_eq!(again.headers()["etag"].to_str().unwrap(), tag);
+        let other_form = get("identity", Some(tag.clone())).await.unwrap();
+        assert_eq!(
+            other_form.status(),
+            200,
+            "the gzip tag does not name the plain feed"
+        );
     }
     assert!(
         get("gzip;q=0", None)
@@ -459,7 +465,7 @@ async fn entries_name_the_organizer_the_place_and_the_alarm_one_chose(app: TestA
     );
     for (body, field) in [
         (json!({"latitude": 91.0}), "latitude"),
-        (json!({"latitude": null}), "latitude"),
+        (json!({"longitude": 200.0}), "longitude"),
         (json!({"contact_email": "not an address"}), "contact_email"),
     ] {
         let refused = app.patch_json("/api/v1/events/mapped", &body, true).await;
@@ -536,6 +542,15 @@ async fn entries_name_the_organizer_the_place_and_the_alarm_one_chose(app: TestA
     assert!(
         !personal.contains("BEGIN:VALARM"),
         "and it can be turned off"
+    );
+    let cleared = app
+        .patch_json("/api/v1/events/mapped", &json!({"latitude": null}), true)
+        .await;
+    let cleared: Value = cleared.json().await.unwrap();
+    assert_eq!(
+        (&cleared["latitude"], &cleared["longitude"]),
+        (&Value::Null, &Value::Null),
+        "a null clears both"
     );
 }
 
@@ -642,7 +657,19 @@ async fn personal_feeds_show_ones_own_events_behind_a_secret_link(app: TestApp) 
     );
     let path = feed_url.strip_prefix(BASE_URL).unwrap().to_owned();
 
+    let (before_rename, _) = get_feed(&app, &path).await;
+    app.patch_json(
+        "/api/v1/events/mine/projects/docs",
+        &json!({"name": "Documentation"}),
+        true,
+    )
+    .await;
     let (headers, body) = get_feed(&app, &path).await;
+    assert_ne!(
+        before_rename["etag"], headers["etag"],
+        "a joined project's new name"
+    );
+    assert!(body.contains("Docs hour (Documentation)"));
     assert!(
         headers["cache-control"]
             .to_str()
@@ -720,7 +747,17 @@ async fn personal_feeds_show_ones_own_events_behind_a_secret_link(app: TestApp) 
             .parse()
             .unwrap()
     };
-    assert!(sequence(&removal) > sequence(&confirmation));
+    let stamp = |ics: &str| {
+        ics.lines()
+            .find_map(|l| l.strip_prefix("DTSTAMP:"))
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(sequence(&removal), sequence(&confirmation));
+    assert!(
+        stamp(&removal) >= stamp(&confirmation),
+        "the cancellation is the newer object"
+    );
     if let Some(readings) = read_everywhere("cancel", &removal) {
         for (parser, events) in &readings {
             assert_eq!(events[0]["status"], "CANCELLED", "{parser}");

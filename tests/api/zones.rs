@@ -133,6 +133,12 @@ async fn a_start_that_happens_twice_keeps_its_instant_in_every_feed_and_mail(app
     for (name, ics, event, session) in [
         ("fold-site", feed(&app, "/calendar.ics").await, true, false),
         (
+            "fold-kind",
+            feed(&app, "/calendar/sprint.ics").await,
+            true,
+            false,
+        ),
+        (
             "fold-event",
             feed(&app, "/events/fold.ics").await,
             true,
@@ -256,7 +262,26 @@ async fn half_hour_changes_zones_without_changes_and_whole_days_read_alike(app: 
     }
 }
 
+async fn whole_days_made_timed_keep_their_span(app: TestApp) {
+    let mut days = event_in("days", "Europe/Berlin", "2027-05-01", "2027-05-03");
+    days["all_day"] = true.into();
+    app.create_event(&days).await;
+    let timed = app
+        .patch_json("/api/v1/events/days", &json!({"all_day": false}), true)
+        .await;
+    assert_eq!(timed.status(), 200);
+    let timed: Value = timed.json().await.unwrap();
+    assert_eq!(
+        (&timed["starts_at"], &timed["ends_at"]),
+        (
+            &json!("2027-05-01T00:00:00+02:00"),
+            &json!("2027-05-04T00:00:00+02:00")
+        )
+    );
+}
+
 crate::on_both_backends!(
+    whole_days_made_timed_keep_their_span,
     a_start_the_zone_skips_is_refused_and_an_offset_is_kept,
     a_start_that_happens_twice_keeps_its_instant_in_every_feed_and_mail,
     half_hour_changes_zones_without_changes_and_whole_days_read_alike,
@@ -298,6 +323,7 @@ fn calendar_of(events: &[(&str, &str)]) -> String {
         description: String::new(),
         refresh_minutes: 60,
         method: None,
+        stamped: None,
         events: items,
     })
 }
@@ -320,6 +346,10 @@ fn zones_whose_rules_changed_and_zones_without_a_simple_rule_read_alike() {
         ("Australia/Lord_Howe", "2027-01-10T10:00:00Z"),
         ("Australia/Lord_Howe", "2027-07-10T10:00:00Z"),
         ("Asia/Kolkata", "2027-07-10T10:00:00Z"),
+        // Zones whose latest change was a new name or a rule that began recently.
+        ("America/Vancouver", "2027-07-10T10:00:00Z"),
+        ("America/Havana", "2027-10-25T12:00:00Z"),
+        ("America/Havana", "2028-01-10T12:00:00Z"),
     ];
     let ics = calendar_of(&cases);
     let Some(readings) = read_everywhere("rule-changes", &ics) else {

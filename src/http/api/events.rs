@@ -158,7 +158,7 @@ pub struct EventInput {
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<String>, format = "email")]
     pub contact_email: Option<Option<String>>,
-    /// Degrees north (negative: south); with `longitude`, or null for neither.
+    /// Degrees north (negative: south); with `longitude`; null (for either) clears both.
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<f64>, minimum = -90, maximum = 90)]
     pub latitude: Option<Option<f64>>,
@@ -246,11 +246,16 @@ impl EventInput {
             e.filter(|s| !s.trim().is_empty())
                 .and_then(|s| p.check("contact_email", EmailAddress::parse(&s)))
         });
-        // Coordinates change together: one given alone is read with the other as stored.
+        // Coordinates change together: one given alone is read with the other as stored,
+        // and a null for either clears both.
         let geo_touched = self.latitude.is_some() || self.longitude.is_some();
+        let cleared = matches!(self.latitude, Some(None)) || matches!(self.longitude, Some(None));
         let stored_geo = base.as_ref().and_then(|b| b.geo);
         let geo = geo_touched
             .then(|| {
+                if cleared {
+                    return None;
+                }
                 let latitude = self.latitude.unwrap_or(stored_geo.map(|g| g.latitude()));
                 let longitude = self.longitude.unwrap_or(stored_geo.map(|g| g.longitude()));
                 match Geo::parse(latitude, longitude) {
@@ -296,6 +301,15 @@ impl EventInput {
                         local.format("%Y-%m-%dT%H:%M:%S").to_string()
                     }
                 };
+                // Whole days that become timed keep their span: the end is midnight after
+                // the last day, not midnight before it.
+                let whole_days_end = |w: &EventWindow| {
+                    if w.all_day() && !all_day {
+                        w.ends_local() + chrono::Duration::days(1)
+                    } else {
+                        w.ends_local()
+                    }
+                };
                 let starts = self
                     .starts_at
                     .clone()
@@ -304,7 +318,7 @@ impl EventInput {
                 let ends = self
                     .ends_at
                     .clone()
-                    .or(current.map(|w| kept(w.ends_local(), w.end_text())))
+                    .or(current.map(|w| kept(whole_days_end(w), w.end_text())))
                     .unwrap_or_default();
                 if creating
                     && (self.timezone.is_none()

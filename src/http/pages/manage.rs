@@ -39,7 +39,7 @@ struct ManagePage {
     feed_url: Option<String>,
     feed_webcal: String,
     /// The alarm choices of the personal feed: (value, label, chosen).
-    alarms: Vec<(&'static str, &'static str, bool)>,
+    alarms: Vec<(String, String, bool)>,
     flash: Option<&'static str>,
     going: bool,
     /// The project whose table the attendee is checked in at now.
@@ -99,15 +99,7 @@ async fn manage_page(
         projects_problem,
         feed_webcal: feed_url.as_deref().map(Links::webcal).unwrap_or_default(),
         feed_url,
-        alarms: FEED_ALARMS
-            .iter()
-            .map(|(value, label)| {
-                let chosen = feed_alarm_minutes
-                    .map(|m| m.to_string())
-                    .unwrap_or_default();
-                (*value, *label, chosen == *value)
-            })
-            .collect(),
+        alarms: alarm_choices(feed_alarm_minutes),
         flash,
         going: view.registration.status() == RegistrationStatus::Going,
         checked_in: checked_in
@@ -223,6 +215,20 @@ const FEED_ALARMS: [(&str, &str); 5] = [
     ("180", "3 hours before"),
     ("1440", "1 day before"),
 ];
+
+/// The choices of the alarm form, with one set through the API among them when it is
+/// none of the usual ones, so that saving the form unchanged keeps it.
+fn alarm_choices(current: Option<i32>) -> Vec<(String, String, bool)> {
+    let chosen = current.map(|m| m.to_string()).unwrap_or_default();
+    let mut choices: Vec<(String, String, bool)> = FEED_ALARMS
+        .iter()
+        .map(|(value, label)| (value.to_string(), label.to_string(), chosen == *value))
+        .collect();
+    if !choices.iter().any(|c| c.2) {
+        choices.push((chosen.clone(), format!("{chosen} minutes before"), true));
+    }
+    choices
+}
 
 #[derive(Deserialize)]
 pub struct FeedAlarmForm {

@@ -331,16 +331,21 @@ impl Composer {
     ) -> String {
         let organizer = self.organizer.clone();
         if let Notice::RegistrationCancelled = notice {
-            return cancellation_attachment(&subject.event, &self.links, organizer);
+            return cancellation_attachment(&subject.event, &self.links, organizer, self.now);
         }
         match slot {
-            Some((project, slot)) => {
-                slot_attachment(&subject.event, project, slot, &self.links, organizer)
-            }
+            Some((project, slot)) => slot_attachment(
+                &subject.event,
+                project,
+                slot,
+                &self.links,
+                organizer,
+                self.now,
+            ),
             None => {
                 let waitlisted =
                     subject.view.registration.status() == RegistrationStatus::Waitlisted;
-                email_attachment(&subject.event, &self.links, waitlisted, organizer)
+                email_attachment(&subject.event, &self.links, waitlisted, organizer, self.now)
             }
         }
     }

@@ -108,6 +108,8 @@ impl EventForm {
     }
 
     fn of(e: &EventRow) -> Self {
+        let window = e.window().ok();
+        let window = window.as_ref();
         // Seconds only when there are some, so saving the form unchanged changes nothing.
         let format = match (
             e.all_day,
@@ -130,8 +132,20 @@ impl EventForm {
             } else {
                 String::new()
             },
-            starts_at: form_time(e, e.starts_local, e.starts_at, format),
-            ends_at: form_time(e, e.ends_local, e.ends_at, format),
+            // The window read back, not the raw columns: a wall time stored before skipped
+            // times were refused shows as the time it stands for.
+            starts_at: form_time(
+                e,
+                window.map_or(e.starts_local, |w| w.starts_local()),
+                e.starts_at,
+                format,
+            ),
+            ends_at: form_time(
+                e,
+                window.map_or(e.ends_local, |w| w.ends_local()),
+                e.ends_at,
+                format,
+            ),
             venue: e.venue.clone(),
             address: e.address.clone(),
             online_url: e.online_url.clone().unwrap_or_default(),
@@ -249,7 +263,7 @@ impl EventForm {
             field(
                 "contact_email",
                 "Organizers' email",
-                "(where calendar replies go; empty: this site's address)",
+                "(public: calendar entries name it as the organizer; empty: this site's address in mail)",
                 "email",
                 &self.contact_email,
                 problems,
