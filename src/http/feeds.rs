@@ -109,6 +109,15 @@ impl FeedCache {
     }
 }
 
+/// The tag of the form this request gets: the plain feed's, or its gzip form's.
+fn tag_for<'a>(req: &HttpRequest, tag: &'a str) -> std::borrow::Cow<'a, str> {
+    if wants_gzip(req) {
+        gzip_tag(tag).into()
+    } else {
+        tag.into()
+    }
+}
+
 /// The ETag of the gzip form: a strong tag names one representation (RFC 9110 §8.8.1).
 fn gzip_tag(tag: &str) -> String {
     format!("{}-gz\"", tag.trim_end_matches('"'))
@@ -139,11 +148,7 @@ fn not_modified(req: &HttpRequest, tag: &str, last_modified: Option<NaiveDateTim
         // Weak comparison (RFC 9110 §13.1.2): a proxy may have marked our tag weak. Only
         // the tag of the form this request would get counts (plain or gzip), so a cache that
         // holds the other form is never told it is current.
-        let expected = if wants_gzip(req) {
-            gzip_tag(tag)
-        } else {
-            tag.to_owned()
-        };
+        let expected = tag_for(req, tag);
         return values
             .split(',')
             .map(|c| c.trim().trim_start_matches("W/"))
@@ -222,14 +227,15 @@ impl Feed {
     }
 
     fn headers(&self, response: &mut actix_web::HttpResponseBuilder, tag: &str) {
+        use actix_web::http::header::HeaderValue;
         let cache = match self.audience {
-            Audience::Public => "public, max-age=300",
-            Audience::Private => "private, max-age=300",
+            Audience::Public => HeaderValue::from_static("public, max-age=300"),
+            Audience::Private => HeaderValue::from_static("private, max-age=300"),
         };
         response
             .insert_header((header::ETAG, tag.to_owned()))
             .insert_header((header::CACHE_CONTROL, cache))
-            .insert_header((header::VARY, "Accept-Encoding"));
+            .insert_header((header::VARY, HeaderValue::from_static("Accept-Encoding")));
         if let Some(modified) = self.fingerprint.last_modified {
             response.insert_header((header::LAST_MODIFIED, HttpDate::from(system_time(modified))));
         }
@@ -237,12 +243,7 @@ impl Feed {
 
     fn not_modified(&self, req: &HttpRequest, tag: &str) -> HttpResponse {
         let mut response = HttpResponse::NotModified();
-        let tag = if wants_gzip(req) {
-            gzip_tag(tag)
-        } else {
-            tag.to_owned()
-        };
-        self.headers(&mut response, &tag);
+        self.headers(&mut response, &tag_for(req, tag));
         response.finish()
     }
 
@@ -250,10 +251,7 @@ impl Feed {
     fn ok(&self, req: &HttpRequest, tag: &str, body: &Rendered) -> HttpResponse {
         let mut response = HttpResponse::Ok();
         let gzip = wants_gzip(req);
-        self.headers(
-            &mut response,
-            &if gzip { gzip_tag(tag) } else { tag.to_owned() },
-        );
+        self.headers(&mut response, &tag_for(req, tag));
         response
             .content_type("text/calendar; charset=utf-8")
             .insert_header((

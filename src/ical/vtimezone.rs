@@ -6,6 +6,9 @@
 //! saving time is one STANDARD observance. A client without a time zone database of its own
 //! (ical.js, many phones) then computes exactly the instants we mean.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
 use jiff::civil::{DateTime, Weekday};
 use jiff::tz::{Offset, TimeZone};
 use jiff::{SignedDuration, Timestamp};
@@ -209,6 +212,45 @@ fn current_rule(changes: &[Change], from: Timestamp) -> Option<(usize, [(Rule, u
 /// same offsets, the one a year before) as the first DTSTART, no observance begins after the
 /// first time that uses the zone, which Ruby's icalendar needs to read the zone at all.
 pub fn write(w: &mut ContentWriter, tzid: &str, zone: &TimeZone, from: Timestamp, to: Timestamp) {
+    // The component depends on the span only through the changes in effect at its two ends,
+    // so one rendering serves every span between the same two changes.
+    let second = SignedDuration::from_secs(1);
+    let in_effect_at = |t: Timestamp| {
+        zone.preceding(t.checked_add(second).unwrap_or(t))
+            .next()
+            .map(|c| c.timestamp().as_second())
+    };
+    let key = (tzid.to_owned(), in_effect_at(from), in_effect_at(to));
+    let cache = RENDERED.get_or_init(Default::default);
+    let kept = cache
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(&key)
+        .cloned();
+    let text = match kept {
+        Some(text) => text,
+        None => {
+            let mut own = ContentWriter::default();
+            render(&mut own, tzid, zone, from, to);
+            let text: Arc<str> = own.finish().into();
+            let mut map = cache.lock().unwrap_or_else(|p| p.into_inner());
+            if map.len() >= RENDERED_ENTRIES {
+                map.clear();
+            }
+            map.insert(key, text.clone());
+            text
+        }
+    };
+    w.append(&text);
+}
+
+/// Components already rendered, by zone and the changes in effect at the span's two ends.
+type RenderedKey = (String, Option<i64>, Option<i64>);
+static RENDERED: OnceLock<Mutex<HashMap<RenderedKey, Arc<str>>>> = OnceLock::new();
+/// Beyond this many the cache starts afresh (a few per zone in use is the usual need).
+const RENDERED_ENTRIES: usize = 4096;
+
+fn render(w: &mut ContentWriter, tzid: &str, zone: &TimeZone, from: Timestamp, to: Timestamp) {
     let changes = changes(zone, from, to);
     // The change in effect at `from` is the last one at or before it.
     let in_effect = changes.iter().rposition(|c| c.at <= from);

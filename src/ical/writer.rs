@@ -111,6 +111,11 @@ impl ContentWriter {
         self.raw("END", &[], component);
     }
 
+    /// Lines this writer made before (a whole component, already folded).
+    pub fn append(&mut self, lines: &str) {
+        self.out.push_str(lines);
+    }
+
     pub fn finish(self) -> String {
         self.out
     }
