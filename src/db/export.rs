@@ -20,11 +20,11 @@ pub const FORMAT: &str = "convene-export/1";
 /// Row types with every column of each table, in the order rows must be inserted so that
 /// every foreign key finds its target.
 macro_rules! tables {
-    ($($table:ident => $Row:ident { $($column:ident : $ty:ty),* $(,)? })*) => {
+    ($($table:ident => $Row:ident { $($(#[$meta:meta])* $column:ident : $ty:ty),* $(,)? })*) => {
         $(
             #[derive(Debug, Serialize, Deserialize, Queryable, Selectable, Insertable)]
             #[diesel(table_name = schema::$table)]
-            struct $Row { $($column: $ty),* }
+            struct $Row { $($(#[$meta])* $column: $ty),* }
         )*
 
         /// Tables in insertion order.
@@ -94,7 +94,10 @@ tables! {
         online_url: Option<String>, capacity: Option<i32>, going_count: i32, waitlist_seq: i64,
         signup_opens_at: Option<NaiveDateTime>, signup_closes_at: Option<NaiveDateTime>,
         status: String, revision: i32, created_at: NaiveDateTime, updated_at: NaiveDateTime,
-        uid: String, reminder_offsets: Option<String>, contact_name: String,
+        uid: String, reminder_offsets: Option<String>,
+        // Columns added after the first release: a file of an older release has none (a
+        // missing Option is None).
+        #[serde(default)] contact_name: String,
         contact_email: Option<String>, latitude: Option<f64>, longitude: Option<f64>,
     }
     projects => Project {
@@ -276,4 +279,29 @@ pub fn import(conn: &mut DbConn, input: &mut dyn BufRead) -> Result<Counts, AppE
         }
         Ok(counts)
     })
+}
+
+#[cfg(test)]
+mod older_files {
+    #[test]
+    fn an_event_row_of_an_older_release_reads_with_the_new_columns_empty() {
+        let row = serde_json::json!({
+            "id": 1, "slug": "s", "kind": "sprint", "title": "S", "summary": "", "description": "",
+            "timezone": "UTC", "all_day": false, "starts_local": "2030-01-01T09:00:00",
+            "ends_local": "2030-01-01T17:00:00", "starts_at": "2030-01-01T09:00:00",
+            "ends_at": "2030-01-01T17:00:00", "venue": "", "address": "", "online_url": null,
+            "capacity": null, "going_count": 0, "waitlist_seq": 0, "signup_opens_at": null,
+            "signup_closes_at": null, "status": "scheduled", "revision": 0,
+            "created_at": "2029-12-01T00:00:00", "updated_at": "2029-12-01T00:00:00",
+            "uid": "u", "reminder_offsets": null,
+        });
+        let event: super::Event = serde_json::from_value(row).unwrap();
+        assert_eq!((event.contact_name.as_str(), event.latitude), ("", None));
+        let attendee: super::Attendee = serde_json::from_value(serde_json::json!({
+            "id": 1, "email_normalized": "a@example.org", "feed_nonce": "n", "feed_token_hash": "h",
+            "created_at": "2029-12-01T00:00:00", "updated_at": "2029-12-01T00:00:00",
+        }))
+        .unwrap();
+        assert_eq!(attendee.feed_alarm_minutes, None);
+    }
 }
