@@ -321,6 +321,7 @@ fn calendar(name: String, description: String, events: Vec<CalEvent>) -> Calenda
         refresh_minutes: REFRESH_MINUTES,
         method: None,
         stamped: None,
+        public: true,
         events,
     }
 }
@@ -522,11 +523,14 @@ pub async fn personal(
             for item in &mut items {
                 item.alarm_minutes = alarm;
             }
-            Ok(ical::render(&calendar(
-                "My events on Convene".into(),
-                "The events you signed up for".into(),
-                items,
-            )))
+            Ok(ical::render(&Calendar {
+                public: false,
+                ..calendar(
+                    "My events on Convene".into(),
+                    "The events you signed up for".into(),
+                    items,
+                )
+            }))
         })
     })
     .await

@@ -152,6 +152,7 @@ pub fn slot_attachment(
         refresh_minutes: 60,
         method: Some("PUBLISH"),
         stamped: Some(now),
+        public: true,
         events: vec![item],
     })
 }
@@ -176,6 +177,7 @@ pub fn email_attachment(
         refresh_minutes: 60,
         method: Some("PUBLISH"),
         stamped: Some(now),
+        public: true,
         events: vec![item],
     })
 }
@@ -204,6 +206,7 @@ pub fn cancellation_attachment(
         refresh_minutes: 60,
         method: Some("CANCEL"),
         stamped: Some(now),
+        public: true,
         events: vec![item],
     })
 }

@@ -85,6 +85,9 @@ pub struct Calendar {
     /// When a calendar sent by mail was made: its DTSTAMP, so that of two objects with the
     /// same SEQUENCE the later one wins (RFC 5546 §2.1.5). None: each entry's last change.
     pub stamped: Option<NaiveDateTime>,
+    /// Whether entries say `CLASS:PUBLIC`: a person's own feed, which may be synced to a
+    /// shared calendar, leaves the class to the calendar it lands in.
+    pub public: bool,
     pub events: Vec<CalEvent>,
 }
 
@@ -170,6 +173,7 @@ pub fn render(calendar: &Calendar) -> String {
             event,
             zone,
             calendar.stamped.unwrap_or(event.modified),
+            calendar.public,
         );
     }
     w.end("VCALENDAR");
@@ -183,7 +187,13 @@ fn write_time(w: &mut ContentWriter, name: &str, tzid: &str, value: Written) {
     }
 }
 
-fn write_event(w: &mut ContentWriter, e: &CalEvent, zone: Option<&TimeZone>, stamp: NaiveDateTime) {
+fn write_event(
+    w: &mut ContentWriter,
+    e: &CalEvent,
+    zone: Option<&TimeZone>,
+    stamp: NaiveDateTime,
+    public: bool,
+) {
     w.begin("VEVENT");
     w.raw("UID", &[], &e.uid);
     w.raw("DTSTAMP", &[], &utc_text(stamp));
@@ -248,7 +258,9 @@ fn write_event(w: &mut ContentWriter, e: &CalEvent, zone: Option<&TimeZone>, sta
     if let Some(color) = e.color {
         w.raw("COLOR", &[], color);
     }
-    w.raw("CLASS", &[], "PUBLIC");
+    if public {
+        w.raw("CLASS", &[], "PUBLIC");
+    }
     if let Some((name, address)) = &e.organizer {
         // A mailto URI: characters that end or change the address are percent-encoded.
         let address: String = address
@@ -289,6 +301,7 @@ mod tests {
             refresh_minutes: 60,
             method: None,
             stamped: None,
+            public: true,
             events: vec![
                 CalEvent {
                     uid: "convene-event-1".into(),

@@ -512,6 +512,10 @@ async fn entries_name_the_organizer_the_place_and_the_alarm_one_chose(app: TestA
         .to_owned();
     let (before, personal) = get_feed(&app, &path).await;
     assert!(!personal.contains("BEGIN:VALARM"));
+    assert!(
+        !personal.contains("CLASS:"),
+        "a private feed leaves the class to its calendar"
+    );
     let set_alarm = |minutes: Value| {
         app.client
             .put(app.url(&format!("/api/v1/registrations/{token}/feed-alarm")))

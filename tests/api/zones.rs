@@ -53,6 +53,24 @@ async fn a_start_the_zone_skips_is_refused_and_an_offset_is_kept(app: TestApp) {
         "{problem}"
     );
     assert_eq!(app.get("/events/gap").await.status(), 404, "nothing stored");
+    // Moving an event into a zone that skips its wall time blames the zone, the field sent.
+    app.create_event(&event_in(
+        "utc",
+        "UTC",
+        "2027-03-28T02:30",
+        "2027-03-28T04:00",
+    ))
+    .await;
+    let moved = app
+        .patch_json(
+            "/api/v1/events/utc",
+            &json!({"timezone": "Europe/Berlin"}),
+            true,
+        )
+        .await;
+    assert_eq!(moved.status(), 422);
+    let problem: Value = moved.json().await.unwrap();
+    assert_eq!(problem_fields(&problem), vec!["timezone"], "{problem}");
 
     let event = app
         .create_event(&event_in(
@@ -324,6 +342,7 @@ fn calendar_of(events: &[(&str, &str)]) -> String {
         refresh_minutes: 60,
         method: None,
         stamped: None,
+        public: true,
         events: items,
     })
 }

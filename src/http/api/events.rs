@@ -330,8 +330,29 @@ impl EventInput {
                     match EventWindow::parse(&tz, all_day, &starts, &ends) {
                         Ok(w) => Some(w),
                         Err(problems) => {
+                            // A time kept from before that the new zone or kind cannot take
+                            // is the fault of the field that changed, not of one not sent.
+                            let kept = |field: &str| match field {
+                                "starts_at" => self.starts_at.is_none(),
+                                "ends_at" => self.ends_at.is_none(),
+                                _ => false,
+                            };
+                            let changed = if self.timezone.is_some() {
+                                "timezone"
+                            } else {
+                                "all_day"
+                            };
                             for f in problems.into_list() {
-                                p.add(f.field, f.message);
+                                if kept(&f.field) {
+                                    let message = format!(
+                                        "leaves the event's {} unusable: {}",
+                                        f.field.replace('_', " "),
+                                        f.message
+                                    );
+                                    p.add(changed, message);
+                                } else {
+                                    p.add(f.field, f.message);
+                                }
                             }
                             None
                         }
