@@ -524,7 +524,7 @@ async fn entries_name_the_organizer_the_place_and_the_alarm_one_chose(app: TestA
     };
     let refused = set_alarm(json!(20_000)).await.unwrap();
     assert_eq!(refused.status(), 422);
-    let saved = set_alarm(json!(60)).await.unwrap();
+    let saved = set_alarm(json!(60.0)).await.unwrap();
     assert_eq!(saved.status(), 200);
     assert_eq!(
         saved.json::<Value>().await.unwrap()["feed_alarm_minutes"],

@@ -233,8 +233,9 @@ pub async fn rotate_feed(state: State, token: web::Path<String>) -> Result<HttpR
 #[serde(deny_unknown_fields)]
 pub struct FeedAlarmInput {
     /// Minutes before each start (0 to 10080); null: no alarm, the default.
-    #[schema(minimum = 0, maximum = 10080)]
-    pub minutes: Option<i64>,
+    #[serde(default, deserialize_with = "crate::http::input::nullable_whole")]
+    #[schema(value_type = Option<i64>, minimum = 0, maximum = 10080)]
+    pub minutes: Option<Option<i64>>,
 }
 
 #[utoipa::path(put, path = "/api/v1/registrations/{token}/feed-alarm", tag = "registrations", params(("token" = String, Path)),
@@ -248,7 +249,8 @@ pub async fn set_feed_alarm(
     input: web::Json<FeedAlarmInput>,
 ) -> Result<HttpResponse, AppError> {
     let token = token.into_inner();
-    service::registrations::set_feed_alarm(&state.service, token.clone(), input.minutes).await?;
+    let minutes = input.minutes.flatten();
+    service::registrations::set_feed_alarm(&state.service, token.clone(), minutes).await?;
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
         .json(own_body(&state, token).await?))
