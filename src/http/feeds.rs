@@ -251,7 +251,12 @@ impl Feed {
     fn ok(&self, req: &HttpRequest, tag: &str, body: &Rendered) -> HttpResponse {
         let mut response = HttpResponse::Ok();
         let gzip = wants_gzip(req);
-        self.headers(&mut response, &tag_for(req, tag));
+        let tag = if gzip {
+            gzip_tag(tag).into()
+        } else {
+            std::borrow::Cow::Borrowed(tag)
+        };
+        self.headers(&mut response, &tag);
         response
             .content_type("text/calendar; charset=utf-8")
             .insert_header((
