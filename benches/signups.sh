@@ -7,9 +7,10 @@
 # (and a fresh PostgreSQL database), creates an organizer and an event with 1000 seats, and
 # lets wrk (2 threads, 32 connections, 10 s) sign up a new address per request with
 # benches/signup.lua. Then it checks the books: going_count is exactly min(capacity, signups),
-# going + waitlisted matches the 202 answers, and no request failed. Each signup is one durable
-# transaction (SQLite WAL with synchronous=FULL; PostgreSQL with synchronous_commit on) that also
-# writes an outbox row, which the server's own email worker then turns into an .eml file.
+# going + waitlisted matches the 202 answers, the waitlist is numbered 1..N without a gap, and
+# no request failed. Each signup is one durable transaction (SQLite WAL with synchronous=FULL;
+# PostgreSQL with synchronous_commit on) that also writes an outbox row, which the server's own
+# email worker then turns into an .eml file.
 #
 # Environment (all optional):
 #   BENCH_BACKENDS="sqlite postgres"   which backends to run
@@ -148,6 +149,12 @@ run_backend() {
     local rows_going rows_waiting rows_outbox
     read -r rows_going rows_waiting rows_outbox <<<"$rows"
     echo "$backend: rows: $rows_going going, $rows_waiting waitlisted, $rows_outbox outbox messages"
+    # The waitlist's numbers (a place is the count of waitlisted numbers up to one's own): with
+    # no cancellation they must be exactly 1..N, so the places are 1..N without a gap.
+    local wl_count wl_distinct wl_min wl_max
+    read -r wl_count wl_distinct wl_min wl_max <<<"$(db_query "$backend" "$data" \
+        "SELECT count(*), count(DISTINCT waitlist_seq), coalesce(min(waitlist_seq), 0),
+                coalesce(max(waitlist_seq), 0) FROM registrations WHERE status = 'waitlisted'")"
 
     # The books.
     local stored=$((going + waiting))
@@ -173,10 +180,13 @@ run_backend() {
     if [ "$rows_going" != "$going" ] || [ "$rows_waiting" != "$waiting" ] || [ "$rows_outbox" != "$stored" ]; then
         fail "$backend: the API's counts ($going going, $waiting waitlisted) do not match the rows ($rows_going, $rows_waiting, $rows_outbox outbox)"; ok=0
     fi
+    if [ "$wl_distinct" != "$wl_count" ] || [ "$wl_min" != $((wl_count > 0 ? 1 : 0)) ] || [ "$wl_max" != "$wl_count" ]; then
+        fail "$backend: the $wl_count waitlisted have $wl_distinct distinct numbers from $wl_min to $wl_max, not 1..$wl_count"; ok=0
+    fi
     if [ "$ok" = 1 ]; then
         echo "$backend: books OK: going = min(capacity, signups) = $going; going + waitlisted = $stored" \
             "= 202 answers ($accepted) + signups committed while wrk was stopping ($((stored - accepted)));" \
-            "one outbox row per signup"
+            "one outbox row per signup; waitlist places 1..$wl_count without a gap"
     fi
 
     drop_pg_db

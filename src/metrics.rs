@@ -38,6 +38,9 @@ pub struct Metrics {
     outbox_failed: IntGauge,
     pool_connections: IntGaugeVec,
     pool_max: IntGauge,
+    write_groups: prometheus::IntCounter,
+    grouped_writes: prometheus::IntCounter,
+    writes_waiting: IntGauge,
 }
 
 /// How a signup ended, for `convene_signups_total`.
@@ -133,8 +136,26 @@ impl Metrics {
             "The most database connections this instance opens",
         )
         .expect("valid metric");
+        let write_groups = prometheus::IntCounter::new(
+            "convene_db_write_groups_total",
+            "Transactions of the group committer (each one flush to the disk)",
+        )
+        .expect("valid metric");
+        let grouped_writes = prometheus::IntCounter::new(
+            "convene_db_grouped_writes_total",
+            "Short writes (signups, cancellations, board lines) carried by those transactions",
+        )
+        .expect("valid metric");
+        let writes_waiting = IntGauge::new(
+            "convene_db_writes_waiting",
+            "Short writes handed to the group committer and not yet in a group",
+        )
+        .expect("valid metric");
         for collector in [
             Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(write_groups.clone()),
+            Box::new(grouped_writes.clone()),
+            Box::new(writes_waiting.clone()),
             Box::new(http_duration.clone()),
             Box::new(signups.clone()),
             Box::new(deliveries.clone()),
@@ -168,6 +189,9 @@ impl Metrics {
             outbox_failed,
             pool_connections,
             pool_max,
+            write_groups,
+            grouped_writes,
+            writes_waiting,
         }
     }
 
@@ -228,7 +252,16 @@ impl Metrics {
         now: chrono::NaiveDateTime,
         pool: (u32, u32),
         pool_max: u32,
+        groups: crate::db::GroupFigures,
     ) -> String {
+        // The committer counts in atomics of its own; the counters catch up at each scrape.
+        let catch_up = |counter: &prometheus::IntCounter, total: u64| {
+            counter.inc_by(total.saturating_sub(counter.get()));
+        };
+        catch_up(&self.write_groups, groups.groups);
+        catch_up(&self.grouped_writes, groups.writes);
+        self.writes_waiting
+            .set(i64::try_from(groups.waiting).unwrap_or(i64::MAX));
         self.outbox_pending.set(outbox.pending);
         self.outbox_failed.set(outbox.failed);
         let age = outbox
@@ -269,7 +302,12 @@ mod tests {
             oldest_pending: Some(now - chrono::Duration::seconds(100)),
             failed: 1,
         };
-        let text = metrics.render(&stats, now, (5, 2), 16);
+        let groups = crate::db::GroupFigures {
+            groups: 4,
+            writes: 9,
+            waiting: 2,
+        };
+        let text = metrics.render(&stats, now, (5, 2), 16, groups);
         assert!(text.contains(
             r#"convene_http_requests_total{method="GET",route="/events/{slug}",status="200"} 1"#
         ));
@@ -280,6 +318,9 @@ mod tests {
         assert!(text.contains("convene_outbox_failed 1"));
         assert!(text.contains(r#"convene_db_pool_connections{state="in_use"} 3"#));
         assert!(text.contains("convene_db_pool_max_connections 16"));
+        assert!(text.contains("convene_db_write_groups_total 4"));
+        assert!(text.contains("convene_db_grouped_writes_total 9"));
+        assert!(text.contains("convene_db_writes_waiting 2"));
     }
 
     #[test]
@@ -299,6 +340,11 @@ mod tests {
             chrono::DateTime::from_timestamp(0, 0).unwrap().naive_utc(),
             (0, 0),
             2,
+            crate::db::GroupFigures {
+                groups: 0,
+                writes: 0,
+                waiting: 0,
+            },
         );
         assert!(text.contains(
             r#"convene_http_requests_total{method="other",route="/events/{slug}",status="404"} 4"#

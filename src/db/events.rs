@@ -320,6 +320,17 @@ pub fn list(
     now: NaiveDateTime,
     limit: i64,
 ) -> Result<Vec<EventRow>, AppError> {
+    list_from(conn, period, kind, now, (0, limit))
+}
+
+/// The events of `list` from the `offset`-th on, at most `limit` of them: one page of a list.
+pub fn list_from(
+    conn: &mut DbConn,
+    period: Period,
+    kind: Option<EventKind>,
+    now: NaiveDateTime,
+    (offset, limit): (i64, i64),
+) -> Result<Vec<EventRow>, AppError> {
     let mut query = events::table.select(EventRow::as_select()).into_boxed();
     if let Some(kind) = kind {
         query = query.filter(events::kind.eq(kind));
@@ -333,7 +344,7 @@ pub fn list(
             .order((events::starts_at.desc(), events::id.desc())),
         Period::All => query.order((events::starts_at.asc(), events::id.asc())),
     };
-    Ok(query.limit(limit).load(conn)?)
+    Ok(query.offset(offset).limit(limit).load(conn)?)
 }
 
 /// How many people wait for each of the given events.

@@ -11,6 +11,7 @@ pub mod events;
 pub mod export;
 pub mod feeds;
 mod gate;
+mod group;
 pub mod mail_budgets;
 pub mod organizers;
 pub mod outbox;
@@ -35,6 +36,8 @@ use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use crate::domain::EventId;
 use crate::error::AppError;
 use gate::{Connections, Turn, WriteGate};
+use group::GroupCommit;
+use group::GroupStats;
 use pool::ConnectionManager;
 pub use pool::{Conn, PoolConn};
 
@@ -114,6 +117,9 @@ pub struct Db {
     generation: Arc<AtomicU64>,
     /// Writes that failed for lack of space, for `/readyz`.
     storage: Arc<storage::StorageWatch>,
+    /// The committer of the request path's short writes (see [`Db::write_grouped`]).
+    group: Arc<GroupCommit>,
+    group_stats: Arc<GroupStats>,
 }
 
 impl Db {
@@ -166,18 +172,36 @@ impl Db {
             .min_idle(Some(0))
             .connection_timeout(Duration::from_secs(10))
             .build(ConnectionManager {
-                target,
+                target: target.clone(),
                 losses,
                 durable: false,
             })
             .map_err(cannot_open)?;
+        let write_gate = Arc::new(WriteGate::default());
+        let generation = Arc::new(AtomicU64::new(0));
+        let storage = Arc::new(storage::StorageWatch::new(sqlite_folder));
+        let group_stats = Arc::new(GroupStats::default());
+        let group = Arc::new(GroupCommit::new(group::Parts {
+            manager: Arc::new(ConnectionManager {
+                target,
+                losses: Arc::new(AtomicU64::new(0)),
+                durable: true,
+            }),
+            backend,
+            gate: write_gate.clone(),
+            generation: generation.clone(),
+            storage: storage.clone(),
+            stats: group_stats.clone(),
+        }));
         Ok(Self {
             pool,
             bookkeeping,
             backend,
-            write_gate: Arc::new(WriteGate::default()),
-            generation: Arc::new(AtomicU64::new(0)),
-            storage: Arc::new(storage::StorageWatch::new(sqlite_folder)),
+            write_gate,
+            generation,
+            storage,
+            group,
+            group_stats,
         })
     }
 
@@ -237,6 +261,30 @@ impl Db {
     {
         self.on_blocking_thread(move |db| db.write_blocking(f))
             .await
+    }
+
+    /// Runs `f` inside a write transaction shared with the other short writes waiting at the
+    /// same moment (group commit, see `group.rs`): one flush to the disk for many writes.
+    /// `f` runs under a savepoint of its own, after every grouped write that came before it,
+    /// and its result is given only once the group has committed. If it fails, it alone is
+    /// rolled back. `f` may run a second time, alone, if its group could not commit: it must
+    /// not act outside the database.
+    pub async fn write_grouped<T, F>(&self, f: F) -> Result<T, AppError>
+    where
+        F: FnMut(&mut DbConn) -> Result<T, AppError> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.group.write(f).await
+    }
+
+    /// The committer's figures: groups committed, the writes they carried, writes waiting.
+    pub fn group_figures(&self) -> GroupFigures {
+        let stats = &self.group_stats;
+        GroupFigures {
+            groups: stats.groups.load(Ordering::Relaxed),
+            writes: stats.writes.load(Ordering::Relaxed),
+            waiting: stats.waiting.load(Ordering::Relaxed),
+        }
     }
 
     /// The same as [`Db::write`], for callers that are already on a blocking thread.
@@ -371,6 +419,17 @@ impl Db {
     pub fn pool_max(&self) -> u32 {
         self.pool.max_size()
     }
+}
+
+/// What [`Db::group_figures`] tells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GroupFigures {
+    /// Groups committed (or given up) since the start.
+    pub groups: u64,
+    /// Writes that those groups carried.
+    pub writes: u64,
+    /// Writes handed to the committer and not yet taken into a group.
+    pub waiting: u64,
 }
 
 /// `BEGIN IMMEDIATE` on SQLite takes the write lock up front, so a transaction that reads and

@@ -43,6 +43,7 @@ pub async fn metrics(req: actix_web::HttpRequest, state: State) -> Result<HttpRe
         state.clock.now(),
         state.db.pool_state(),
         state.db.pool_max(),
+        state.db.group_figures(),
     );
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")

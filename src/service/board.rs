@@ -61,7 +61,7 @@ pub async fn set_lines(
 ) -> Result<(), AppError> {
     let (event_id, project_id, now) = (project.event_id, project.id, service.clock.now());
     service
-        .write(move |conn, fx| {
+        .write_grouped(move |conn, fx| {
             board::set_lines(conn, project_id, &lines.0, &lines.1, now)?;
             fx.board(conn, event_id)
         })
@@ -181,7 +181,7 @@ pub async fn set_checkin(
 ) -> Result<(), AppError> {
     let now = service.clock.now();
     service
-        .write(move |conn, fx| {
+        .write_grouped(move |conn, fx| {
             let registration = registrations::find_by_token(conn, &token)?;
             if registration.status() != RegistrationStatus::Going {
                 return Err(AppError::Conflict(
@@ -189,9 +189,9 @@ pub async fn set_checkin(
                 ));
             }
             let event = events::find(conn, registration.event_id)?;
-            match project {
+            match &project {
                 Some(slug) => {
-                    let project = projects::find_by_slug(conn, event.id, &slug).map_err(|_| {
+                    let project = projects::find_by_slug(conn, event.id, slug).map_err(|_| {
                         AppError::Invalid(Problems::single(
                             "project",
                             format!("the event has no project `{}`", slug.escape_default()),

@@ -166,6 +166,29 @@ pub async fn list(
         .await
 }
 
+/// One page of `list`: at most `per_page` events from the `page`-th page on (counted from 1),
+/// and whether more follow.
+pub async fn list_page(
+    service: &Service,
+    period: Period,
+    kind: Option<EventKind>,
+    page: u32,
+    per_page: u32,
+) -> Result<(Vec<EventSummary>, bool), AppError> {
+    let now = service.clock.now();
+    let offset = i64::from(page.saturating_sub(1)) * i64::from(per_page);
+    service
+        .read(move |conn| {
+            // One more than shown tells whether a next page exists.
+            let window = (offset, i64::from(per_page) + 1);
+            let mut rows = events::list_from(conn, period, kind, now, window)?;
+            let more = rows.len() > per_page as usize;
+            rows.truncate(per_page as usize);
+            Ok((events::with_waitlists(conn, rows)?, more))
+        })
+        .await
+}
+
 /// An event as its organizers work on it: with its projects and the latest of its mail.
 pub struct ForOrganizers {
     pub event: EventRow,

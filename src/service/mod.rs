@@ -77,13 +77,24 @@ impl Service {
         F: FnOnce(&mut DbConn, &mut Effects) -> Result<T, AppError> + Send + 'static,
         T: Send + 'static,
     {
+        let (result, effects) = self.db.write(move |conn| with_effects(conn, f)).await?;
+        self.after_commit(&effects);
+        Ok(result)
+    }
+
+    /// The same as [`Service::write`] for the short writes of the request path (a signup, a
+    /// cancellation, a board line): written together with the others arriving at the same
+    /// moment, one transaction and one flush to the disk for many (see `Db::write_grouped`).
+    /// `f` may run twice (the second time alone, if its group could not commit), so it only
+    /// acts through the connection and `Effects`, which start afresh each time.
+    pub async fn write_grouped<T, F>(&self, mut f: F) -> Result<T, AppError>
+    where
+        F: FnMut(&mut DbConn, &mut Effects) -> Result<T, AppError> + Send + 'static,
+        T: Send + 'static,
+    {
         let (result, effects) = self
             .db
-            .write(move |conn| {
-                let mut effects = Effects::default();
-                let result = f(conn, &mut effects)?;
-                Ok((result, effects))
-            })
+            .write_grouped(move |conn| with_effects(conn, &mut f))
             .await?;
         self.after_commit(&effects);
         Ok(result)
@@ -94,11 +105,7 @@ impl Service {
     where
         F: FnOnce(&mut DbConn, &mut Effects) -> Result<T, AppError>,
     {
-        let (result, effects) = self.db.write_blocking(move |conn| {
-            let mut effects = Effects::default();
-            let result = f(conn, &mut effects)?;
-            Ok((result, effects))
-        })?;
+        let (result, effects) = self.db.write_blocking(move |conn| with_effects(conn, f))?;
         self.after_commit(&effects);
         Ok(result)
     }
@@ -122,4 +129,14 @@ impl Service {
             }
         }
     }
+}
+
+/// Runs the write `f` with fresh `Effects`, returning both.
+fn with_effects<T>(
+    conn: &mut DbConn,
+    f: impl FnOnce(&mut DbConn, &mut Effects) -> Result<T, AppError>,
+) -> Result<(T, Effects), AppError> {
+    let mut effects = Effects::default();
+    let result = f(conn, &mut effects)?;
+    Ok((result, effects))
 }

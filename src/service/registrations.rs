@@ -31,7 +31,7 @@ pub async fn sign_up(
 ) -> Result<SignupOutcome, AppError> {
     let (key, now) = (service.key.clone(), service.clock.now());
     let outcome = service
-        .write(move |conn, fx| sign_up_in(conn, fx, &slug, &request, &key, now))
+        .write_grouped(move |conn, fx| sign_up_in(conn, fx, &slug, &request, &key, now))
         .await?;
     service.metrics.signed_up(&outcome);
     Ok(outcome)
@@ -327,7 +327,7 @@ pub async fn manage_token(
 pub async fn cancel(service: &Service, token: String) -> Result<(), AppError> {
     let now = service.clock.now();
     service
-        .write(move |conn, fx| {
+        .write_grouped(move |conn, fx| {
             let row = registrations::find_by_token(conn, &token)?;
             cancel_in(conn, fx, row.id, now).map(|_| ())
         })
@@ -376,7 +376,7 @@ pub async fn change_projects(
 ) -> Result<(), AppError> {
     let now = service.clock.now();
     service
-        .write(move |conn, _fx| {
+        .write_grouped(move |conn, _fx| {
             let row = registrations::find_by_token(conn, &token)?;
             lock_event(conn, row.event_id)?;
             let current = registrations::find(conn, row.id)?;
@@ -412,7 +412,7 @@ pub async fn unsubscribe_target(
 pub async fn unsubscribe(service: &Service, token: String) -> Result<String, AppError> {
     let (key, now) = (service.key.clone(), service.clock.now());
     service
-        .write(move |conn, _fx| {
+        .write_grouped(move |conn, _fx| {
             let row = registrations::find_by_unsubscribe_token(conn, &key, &token)?;
             registrations::mute(conn, row.id, now)?;
             Ok(events::find(conn, row.event_id)?.title)
@@ -490,7 +490,7 @@ fn own_in(
 pub async fn rotate_feed(service: &Service, token: String) -> Result<(), AppError> {
     let (key, now) = (service.key.clone(), service.clock.now());
     service
-        .write(move |conn, _fx| {
+        .write_grouped(move |conn, _fx| {
             let row = registrations::find_by_token(conn, &token)?;
             let attendee = attendees::ensure(conn, &row.email_normalized, &key, now)?;
             attendees::rotate_feed_token(conn, attendee.id, &key, now)?;
@@ -510,7 +510,7 @@ pub async fn set_feed_alarm(
         .map_err(|message| AppError::Invalid(Problems::single("minutes", message)))?;
     let (key, now) = (service.key.clone(), service.clock.now());
     service
-        .write(move |conn, _fx| {
+        .write_grouped(move |conn, _fx| {
             let row = registrations::find_by_token(conn, &token)?;
             let attendee = attendees::ensure(conn, &row.email_normalized, &key, now)?;
             attendees::set_feed_alarm(conn, attendee.id, minutes, now)

@@ -80,15 +80,29 @@ struct HomePage {
     site_feed: String,
     site_feed_webcal: String,
     kind_feeds_webcal: Vec<String>,
+    /// Which of the list's pages this is (from 1), what it shows, and the pages beside it.
+    page: u32,
+    first_shown: usize,
+    last_shown: usize,
+    sooner: Option<String>,
+    later: Option<String>,
 }
+
+/// Events on one page of the home page: the next weeks of a busy site, then "later events".
+pub const EVENTS_PER_PAGE: u32 = 25;
+/// The last page anyone may ask for (25 events each: a quarter of a million events).
+const LAST_PAGE: u32 = 10_000;
 
 /// What the home and event pages read from the database, kept for a moment (see `recent`).
 #[derive(Clone)]
 pub enum PageRead {
-    Home(Arc<Vec<EventSummary>>),
+    /// The home page as sent: it carries nothing of the reader's.
+    Home(web::Bytes),
     /// The event, its projects, its slots, and its description rendered from Markdown and
     /// sanitized (the costliest part of the page, so it is kept too).
     Event(Arc<EventRead>),
+    /// The event page as a first visit gets it, cut where each reader's CSRF token goes.
+    EventHtml(Arc<Vec<web::Bytes>>),
 }
 
 pub type EventRead = (
@@ -104,6 +118,24 @@ pub type RecentPages = crate::http::recent::Recent<PageRead>;
 pub struct HomeQuery {
     kind: Option<String>,
     period: Option<String>,
+    page: Option<String>,
+}
+
+/// The `page` of a list's address: a whole number from 1, 1 when not given.
+fn page_number(given: Option<&str>) -> Result<u32, AppError> {
+    match given.filter(|p| !p.is_empty()) {
+        None => Ok(1),
+        Some(p) => p
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=LAST_PAGE).contains(n))
+            .ok_or_else(|| {
+                AppError::BadRequest(format!(
+                    "page must be a whole number from 1 to {LAST_PAGE}, not `{}`",
+                    p.escape_default()
+                ))
+            }),
+    }
 }
 
 pub async fn home(state: State, query: web::Query<HomeQuery>) -> Result<HttpResponse, PageError> {
@@ -114,21 +146,40 @@ pub async fn home(state: State, query: web::Query<HomeQuery>) -> Result<HttpResp
         }
         None => None,
     };
+    let page = page_number(query.page.as_deref())?;
     let past = query.period.as_deref() == Some("past");
-    let period = if past { Period::Past } else { Period::Upcoming };
     let now = state.clock.now();
     let generation = state.db.generation();
-    let key = format!("home:{past}:{}", kind.map_or("all", EventKind::as_str));
-    let summaries = match state.recent_pages.get(&key, generation, now) {
-        Some(PageRead::Home(summaries)) => summaries,
+    let key = format!(
+        "home:{past}:{}:{page}",
+        kind.map_or("all", EventKind::as_str)
+    );
+    let html = match state.recent_pages.get(&key, generation, now) {
+        Some(PageRead::Home(html)) => html,
         _ => {
-            let summaries = service::events::list(&state.service, period, kind, 500).await?;
-            let summaries = Arc::new(summaries);
-            let read = PageRead::Home(summaries.clone());
-            state.recent_pages.put(&key, generation, now, read);
-            summaries
+            let html = home_html(&state, past, kind, page).await?;
+            state
+                .recent_pages
+                .put(&key, generation, now, PageRead::Home(html.clone()));
+            html
         }
     };
+    Ok(HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(html))
+}
+
+/// Renders one page of the home page.
+async fn home_html(
+    state: &State,
+    past: bool,
+    kind: Option<EventKind>,
+    page: u32,
+) -> Result<web::Bytes, PageError> {
+    let period = if past { Period::Past } else { Period::Upcoming };
+    let (summaries, more) =
+        service::events::list_page(&state.service, period, kind, page, EVENTS_PER_PAGE).await?;
+    let shown = summaries.len();
     let mut days: Vec<Day> = Vec::new();
     for EventSummary {
         event: e,
@@ -163,7 +214,23 @@ pub async fn home(state: State, query: web::Query<HomeQuery>) -> Result<HttpResp
         .iter()
         .map(|k| k.as_str().to_owned())
         .collect();
-    let page = HomePage {
+    let base_query = if past { "/?period=past" } else { "/" }.to_owned();
+    let page_link = |n: u32| {
+        let mut link = base_query.clone();
+        let mut add = |part: String| {
+            link.push(if link.contains('?') { '&' } else { '?' });
+            link.push_str(&part);
+        };
+        if let Some(k) = kind {
+            add(format!("kind={}", k.as_str()));
+        }
+        if n > 1 {
+            add(format!("page={n}"));
+        }
+        link
+    };
+    let first_shown = (page as usize - 1) * EVENTS_PER_PAGE as usize + 1;
+    let page_view = HomePage {
         days,
         past,
         kind: kind.map(|k| k.as_str().to_owned()).unwrap_or_default(),
@@ -172,15 +239,19 @@ pub async fn home(state: State, query: web::Query<HomeQuery>) -> Result<HttpResp
             .map(|k| Links::webcal(&links.kind_feed(k)))
             .collect(),
         kinds,
-        base_query: if past {
-            "/?period=past".into()
-        } else {
-            "/".into()
-        },
         site_feed: links.site_feed(),
         site_feed_webcal: Links::webcal(&links.site_feed()),
+        page,
+        first_shown,
+        last_shown: first_shown + shown.saturating_sub(1),
+        sooner: (page > 1).then(|| page_link(page - 1)),
+        later: more.then(|| page_link(page + 1)),
+        base_query,
     };
-    render(StatusCode::OK, &page)
+    let html = page_view
+        .render()
+        .map_err(|e| PageError(AppError::Internal(e.into())))?;
+    Ok(web::Bytes::from(html))
 }
 
 struct ProjectCard {
@@ -230,6 +301,31 @@ struct Entered {
     problems: Vec<FieldProblem>,
 }
 
+impl Entered {
+    /// Nothing entered: the page as a first visit gets it.
+    fn is_blank(&self) -> bool {
+        self.name.is_empty()
+            && self.email.is_empty()
+            && self.projects.is_empty()
+            && self.problems.is_empty()
+    }
+}
+
+/// The event page kept as `parts`, with the reader's CSRF token put between each two.
+fn page_with_token(parts: &[web::Bytes], csrf: &str) -> HttpResponse {
+    let size = parts.iter().map(|p| p.len()).sum::<usize>() + csrf.len() * parts.len();
+    let mut body = web::BytesMut::with_capacity(size);
+    for (i, part) in parts.iter().enumerate() {
+        if i > 0 {
+            body.extend_from_slice(csrf.as_bytes());
+        }
+        body.extend_from_slice(part);
+    }
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(body.freeze())
+}
+
 async fn event_page(
     req: &HttpRequest,
     state: &State,
@@ -255,6 +351,15 @@ async fn event_page(
             read
         }
     };
+    // A first visit gets the page rendered for the visitors before it, with its own token.
+    let first_visit = status == StatusCode::OK && entered.is_blank();
+    let html_key = format!("{key}:html");
+    if first_visit
+        && let Some(PageRead::EventHtml(parts)) = state.recent_pages.get(&html_key, generation, now)
+    {
+        let (csrf, cookie) = csrf_token(req, &state.links);
+        return Ok(with_cookie(page_with_token(&parts, &csrf), cookie));
+    }
     let (summary, details, slots, description_html) = &*read;
     let links = &state.links;
     let e = summary.event.clone();
@@ -299,6 +404,12 @@ async fn event_page(
         })
         .collect();
     let (csrf, cookie) = csrf_token(req, links);
+    // Kept pages hold a random stand-in where the token goes, cut out below.
+    let token_in_page = if first_visit {
+        crate::tokens::random_token()
+    } else {
+        csrf.clone()
+    };
     let page = EventPage {
         when: e.window()?.human(),
         cancelled: e.status() == EventStatus::Cancelled,
@@ -309,7 +420,7 @@ async fn event_page(
         projects,
         feed_webcal: Links::webcal(&links.event_feed(&e.slug)),
         closed: e.signup_closed_reason(now),
-        csrf,
+        csrf: token_in_page.clone(),
         form_name: entered.name,
         form_email: entered.email,
         name_problem: problem_for(&entered.problems, "name").map(str::to_owned),
@@ -327,6 +438,19 @@ async fn event_page(
         ),
         e,
     };
+    if first_visit {
+        let html = page
+            .render()
+            .map_err(|e| PageError(AppError::Internal(e.into())))?;
+        let parts: Vec<web::Bytes> = html
+            .split(token_in_page.as_str())
+            .map(|part| web::Bytes::copy_from_slice(part.as_bytes()))
+            .collect();
+        let parts = Arc::new(parts);
+        let kept = PageRead::EventHtml(parts.clone());
+        state.recent_pages.put(&html_key, generation, now, kept);
+        return Ok(with_cookie(page_with_token(&parts, &csrf), cookie));
+    }
     Ok(with_cookie(render(status, &page)?, cookie))
 }
 
