@@ -17,13 +17,20 @@
 #    memory, the ceiling. wrk (get.lua) runs each path against Convene, then against the ceiling;
 #    after each run: no non-2xx answer, no socket error, whole bodies.
 # 3. memory: Convene's VmRSS idle before the page runs, its maximum during them (sampled every
-#    0.5 s) and 5 s after the last one: max < 60 MB, after within 20 MB of before.
+#    0.1 s) and 5 s after the last one: max < 60 MB, after within 20 MB of before.
+# 4. big: per backend, one event of 50,000 people (40,000 seats, so 10,000 wait) and 200
+#    projects, built through the API by benches/big_event_setup.py. Its event page and board
+#    beside from_memory serving the same bytes; the organizer's attendee list (first page, last
+#    page, a search); the CSV export of everyone (its time, its row count, VmRSS while it
+#    streams); a capacity raise to 50,000 that moves the whole waitlist up (its time, then
+#    everyone going and one queued promotion mail each); VmRSS throughout.
 # At the end a Markdown table: what | Convene | limit in the same run | ratio | target. It exits 1
 # when a check failed (a missed target is printed as MISSED, not counted as a failure).
 #
 # Environment (all optional):
-#   BENCH_PARTS="signups pages"        which parts to run, in that order
-#   BENCH_BACKENDS="sqlite postgres"   backends of the signup runs (the pages run on SQLite)
+#   BENCH_PARTS="signups pages big"    which parts to run, in that order
+#   BENCH_BACKENDS="sqlite postgres"   backends of the signup and big runs (the pages run on SQLite)
+#   BENCH_BIG_PEOPLE=50000 BENCH_BIG_SEATS=40000   the size of the big event
 #   BENCH_DURATION=10s BENCH_THREADS=2 BENCH_CONNECTIONS=32
 #   BENCH_CAPACITY=2000                 seats of the signup event, then the waitlist
 #   BENCH_QUIET_WAIT=600                seconds to wait for an idle machine before each measurement
@@ -40,7 +47,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
-PARTS=${BENCH_PARTS:-signups pages}
+PARTS=${BENCH_PARTS:-signups pages big}
+BIG_PEOPLE=${BENCH_BIG_PEOPLE:-50000}
+BIG_SEATS=${BENCH_BIG_SEATS:-40000}
+BIG_PROJECTS=200
 BACKENDS=${BENCH_BACKENDS:-sqlite postgres}
 DURATION=${BENCH_DURATION:-10s}
 THREADS=${BENCH_THREADS:-2}
@@ -74,7 +84,7 @@ stop_helpers() {
 
 build_all() {
     build
-    case " $PARTS " in *" pages "*) ;; *) return 0 ;; esac
+    case " $PARTS " in *" pages "* | *" big "*) ;; *) return 0 ;; esac
     if [ "${BENCH_NO_BUILD:-0}" = "1" ] && [ -x "$CEILING_BIN" ]; then
         return 0
     fi
@@ -150,11 +160,11 @@ signups() {
         fi
         case $backend in
             sqlite)
-                name=SQLite goal=2000 limit=$sqlite_raw
+                name=SQLite goal=$sqlite_raw limit=$sqlite_raw
                 limit_text="$(commas "$sqlite_raw") durable commits/s (WAL, synchronous=FULL, 1 connection)"
                 ;;
             postgres)
-                name=PostgreSQL goal=1000 limit=$pg_raw_many
+                name=PostgreSQL goal=4000 limit=$pg_raw_many
                 limit_text="$(commas "$pg_raw_many") commits/s from $CONNECTIONS connections (pgbench); 1 connection: $(commas "$pg_raw1")"
                 ;;
             *) continue ;;
@@ -255,9 +265,7 @@ pages() {
     mkdir -p "$data" "$saved" "$WORK/headers"
     port=$(free_port)
     CONVENE_URL=http://127.0.0.1:$port
-    export CONVENE_DATA_DIR=$data CONVENE_BIND=127.0.0.1:$port CONVENE_BASE_URL=$CONVENE_URL CONVENE_LOG=warn
-    export CONVENE_SIGNUPS_PER_MINUTE=0  # load from one loopback address
-    unset CONVENE_DATABASE_URL CONVENE_SMTP_URL
+    server_env sqlite "$data" "$port"
 
     log "pages: convene serve on SQLite, $EVENTS upcoming events; wrk $DURATION, $THREADS threads, $CONNECTIONS connections"
     token=$("$BIN" organizer add --email bench@example.org --name Bench | sed -n 's/^API token: *//p')
@@ -346,16 +354,10 @@ EOF
     curl -fsS -o "$check" -H 'Accept-Encoding: gzip' "$CEILING_URL/calendar.ics" && cmp -s "$check" "$feed.gz" ||
         fail "pages: from_memory's gzip feed differs"
 
-    # Convene's memory: idle now, every 0.5 s during the runs, 5 s after the last one.
+    # Convene's memory: idle now, every 0.1 s during the runs, 5 s after the last one.
     local rss_idle rss_max rss_after
     rss_idle=$(rss_kb "$SERVER_PID")
-    (
-        while kill -0 "$SERVER_PID" 2>/dev/null; do
-            rss_kb "$SERVER_PID"
-            sleep 0.5
-        done
-    ) >"$WORK/rss.txt" &
-    SAMPLER_PID=$!
+    start_sampler "$WORK/rss.txt"
 
     side_by_side home / "$home_bytes" ""
     row "\`/\`, $EVENTS upcoming events ($cards on the page, $(commas "$home_bytes") bytes)" \
@@ -374,9 +376,7 @@ EOF
         "$(commas "$C_RPS") req/s, p99 $C_P99 ms" "$(commas "$L_RPS") req/s, p99 $L_P99 ms (from_memory, same bytes)" \
         "$(ratio "$C_RPS" "$L_RPS")" "≥ 40,000 req/s: $(verdict "$C_RPS" 40000)"
 
-    kill "$SAMPLER_PID" 2>/dev/null || true
-    wait "$SAMPLER_PID" 2>/dev/null || true
-    SAMPLER_PID=""
+    stop_sampler
     sleep 5
     rss_after=$(rss_kb "$SERVER_PID")
     rss_max=$(sort -n "$WORK/rss.txt" | tail -1)
@@ -399,13 +399,160 @@ EOF
     row "Convene VmRSS, 5 s after the last run" "$(mb "$rss_after")" "idle before: $(mb "$rss_idle")" \
         "$(awk -v d="$diff" 'BEGIN { printf "%+.1f MB\n", d / 1024 }')" "within 20 MB: $after_ok"
 
-    if grep -qiE ' (ERROR|panicked)' "$WORK/server-pages.log"; then
-        echo "pages: the server logged errors:"
-        grep -iE ' (ERROR|panicked)' "$WORK/server-pages.log" | head -5 | sed 's/^/    /'
-    fi
+    server_errors "pages" "$WORK/server-pages.log"
     stop_helpers
     unset CPU_EXTRA_PIDS CPU_EXTRA_LABEL
     stop_server
+}
+
+# --- 3. one event of 50,000 people and 200 projects ------------------------------------------
+
+max_of() {
+    sort -n "$1" | tail -1
+}
+
+# GET with the organizer's session: PATH FILE; prints "STATUS SECONDS".
+as_organizer() {
+    curl -sS -o "$2" -H "Cookie: $COOKIE" -w '%{http_code} %{time_total}' "$CONVENE_URL$1" || true
+}
+
+big_backend() {
+    local backend=$1 data=$WORK/big-$backend port created password token
+    mkdir -p "$data" "$WORK/headers"
+    port=$(free_port)
+    CONVENE_URL=http://127.0.0.1:$port
+    server_env "$backend" "$data" "$port" "convene_bench_big_$$"
+    log "big event, $backend: $(commas "$BIG_PEOPLE") people, $BIG_PROJECTS projects, $(commas "$BIG_SEATS") seats"
+    created=$("$BIN" organizer add --email bench@example.org --name Bench)
+    password=$(sed -n 's/^Password: *//p' <<<"$created")
+    token=$(sed -n 's/^API token: *//p' <<<"$created")
+    [ -n "$token" ] && [ -n "$password" ] || { fail "big: no password or token from 'convene organizer add'"; return 0; }
+    "$BIN" serve --bind "127.0.0.1:$port" >"$WORK/server-big-$backend.log" 2>&1 &
+    SERVER_PID=$!
+    wait_until_up "$CONVENE_URL" "$WORK/server-big-$backend.log" || { fail "big: the server did not start"; SERVER_PID=""; return 0; }
+    local rss_idle
+    rss_idle=$(rss_kb "$SERVER_PID")
+
+    local status
+    status=$(curl -sS -o /dev/null -w '%{http_code}' -X POST "$CONVENE_URL/api/v1/events" \
+        -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
+        -d "{\"slug\":\"big\",\"kind\":\"sprint\",\"title\":\"The big sprint\",\"timezone\":\"UTC\",\"starts_at\":\"2030-06-01T09:00\",\"ends_at\":\"2030-06-02T17:00\",\"capacity\":$BIG_SEATS}")
+    [ "$status" = 201 ] || { fail "big: creating the event answered $status"; stop_server; drop_pg_db; return 0; }
+    local setup
+    setup=$(python3 "$ROOT/benches/big_event_setup.py" "$CONVENE_URL" "$token" big "$BIG_PROJECTS" "$BIG_PEOPLE" 16) ||
+        { fail "big: building the event failed"; stop_server; drop_pg_db; return 0; }
+    echo "big: built through the API: $setup"
+    local going waiting
+    going=$(db_query "$backend" "$data" "SELECT count(*) FROM registrations WHERE status = 'going'")
+    waiting=$(db_query "$backend" "$data" "SELECT count(*) FROM registrations WHERE status = 'waitlisted'")
+    echo "big: $going going, $waiting on the waitlist"
+    [ "$going" = "$BIG_SEATS" ] || fail "big: $going going, not $BIG_SEATS"
+    COOKIE=$(python3 "$ROOT/benches/big_event_setup.py" --login "$CONVENE_URL" bench@example.org "$password") ||
+        { fail "big: signing in failed"; stop_server; drop_pg_db; return 0; }
+
+    # The mail of 50,000 signups goes out first (it would disturb what follows).
+    wait_for_quiet
+
+    # The event page and the board against the same bytes from memory.
+    local saved=$WORK/saved-big-$backend page=$WORK/saved-big-$backend/page.html board=$WORK/saved-big-$backend/board.html
+    mkdir -p "$saved"
+    local got_page got_board
+    got_page=$(save "$CONVENE_URL/events/big" "$page")
+    got_board=$(save "$CONVENE_URL/events/big/board" "$board")
+    [ "${got_page%% *}" = 200 ] || fail "big: the event page answered ${got_page%% *}"
+    [ "${got_board%% *}" = 200 ] || fail "big: the board answered ${got_board%% *}"
+    grep -q "Project 199" "$page" || fail "big: the event page does not show Project 199"
+    grep -q "Project 199" "$board" || fail "big: the board does not show Project 199"
+    local cport
+    cport=$(free_port)
+    CEILING_URL=http://127.0.0.1:$cport
+    "$CEILING_BIN" --bind "127.0.0.1:$cport" \
+        --file "/events/big=$page=$(type_of "$got_page")" \
+        --file "/events/big/board=$board=$(type_of "$got_board")" >"$WORK/ceiling.log" 2>&1 &
+    CEILING_PID=$!
+    wait_for_ceiling "$CEILING_URL/events/big" || { fail "big: from_memory did not start"; stop_helpers; stop_server; drop_pg_db; return 0; }
+    CPU_EXTRA_PIDS=$CEILING_PID CPU_EXTRA_LABEL=from_memory
+    start_sampler "$WORK/rss-big-pages.txt"
+    local page_bytes board_bytes name=SQLite
+    [ "$backend" = sqlite ] || name=PostgreSQL
+    page_bytes=$(size_of "$page") board_bytes=$(size_of "$board")
+    side_by_side "big-page-$backend" /events/big "$page_bytes" ""
+    local r
+    r=$(ratio "$C_RPS" "$L_RPS")
+    row "$name: event page of $(commas "$BIG_PEOPLE") people, $BIG_PROJECTS projects ($(commas "$page_bytes") bytes)" \
+        "$(commas "$C_RPS") req/s, p99 $C_P99 ms" "$(commas "$L_RPS") req/s (from_memory, same bytes)" "$r" \
+        "≥ 50% of the limit: $(verdict "${r/-/}" 0.5)"
+    side_by_side "big-board-$backend" /events/big/board "$board_bytes" ""
+    r=$(ratio "$C_RPS" "$L_RPS")
+    row "$name: board of that event ($(commas "$board_bytes") bytes)" \
+        "$(commas "$C_RPS") req/s, p99 $C_P99 ms" "$(commas "$L_RPS") req/s (from_memory, same bytes)" "$r" \
+        "≥ 50% of the limit: $(verdict "${r/-/}" 0.5)"
+    stop_sampler
+    stop_helpers
+    unset CPU_EXTRA_PIDS CPU_EXTRA_LABEL
+
+    # The organizer's list: the first page, the last, a search.
+    local list=$WORK/list.html got last_page=$(((BIG_PEOPLE + 99) / 100)) what
+    for what in "/admin/events/big/attendees" "/admin/events/big/attendees?page=$last_page" \
+        "/admin/events/big/attendees?q=person-04999"; do
+        got=$(as_organizer "$what" "$list")
+        [ "${got%% *}" = 200 ] || fail "big: GET $what answered ${got%% *}"
+        echo "big: GET $what: ${got#* } s, $(grep -c '<td>Person ' "$list" || true) people listed"
+    done
+    grep -q '<td>Person 04999</td>' "$list" || fail "big: the search did not find Person 04999"
+
+    # The CSV export, streamed: its time, its rows, the memory while it runs.
+    local csv=$WORK/big.csv csv_seconds rows rss_before_csv rss_csv
+    rss_before_csv=$(rss_kb "$SERVER_PID")
+    start_sampler "$WORK/rss-big-csv.txt"
+    got=$(as_organizer /admin/events/big/attendees.csv "$csv")
+    stop_sampler
+    csv_seconds=${got#* }
+    rows=$(($(wc -l <"$csv") - 1))
+    rss_csv=$(max_of "$WORK/rss-big-csv.txt")
+    echo "big: attendees.csv: $rows rows, $(commas "$(size_of "$csv")") bytes in $csv_seconds s;" \
+        "VmRSS $(mb "$rss_before_csv") before, at most $(mb "${rss_csv:-0}") while it streamed"
+    [ "${got%% *}" = 200 ] || fail "big: the CSV export answered ${got%% *}"
+    [ "$rows" = "$BIG_PEOPLE" ] || fail "big: the CSV has $rows rows, not $BIG_PEOPLE"
+    row "$name: attendees.csv of $(commas "$BIG_PEOPLE") people ($(commas "$(size_of "$csv")") bytes)" "$csv_seconds s" \
+        "VmRSS $(mb "$rss_before_csv") before, at most $(mb "${rss_csv:-0}") during" "-" \
+        "< 2 s: $(awk -v s="$csv_seconds" 'BEGIN { print (s < 2 ? "met" : "MISSED") }')"
+
+    # A capacity raise that moves the whole waitlist up and queues a mail for each.
+    local raise_seconds promoted queued
+    wait_for_quiet
+    got=$(curl -sS -o "$WORK/raise.json" -w '%{http_code} %{time_total}' -X PATCH "$CONVENE_URL/api/v1/events/big" \
+        -H "Authorization: Bearer $token" -H 'Content-Type: application/json' -d "{\"capacity\":$BIG_PEOPLE}")
+    raise_seconds=${got#* }
+    [ "${got%% *}" = 200 ] || fail "big: the capacity raise answered ${got%% *}: $(head -c 300 "$WORK/raise.json")"
+    promoted=$(db_query "$backend" "$data" "SELECT count(*) FROM registrations WHERE status = 'going'")
+    queued=$(db_query "$backend" "$data" "SELECT count(*) FROM outbox WHERE kind = 'promoted'")
+    echo "big: capacity $BIG_SEATS -> $BIG_PEOPLE in $raise_seconds s: $promoted going, $queued promotion mails queued"
+    [ "$promoted" = "$BIG_PEOPLE" ] || fail "big: $promoted going after the raise, not $BIG_PEOPLE"
+    [ "$queued" = "$waiting" ] || fail "big: $queued promotion mails queued, not $waiting"
+    row "$name: capacity raise promoting $(commas "$waiting") people, their mail queued" "$raise_seconds s" "-" "-" \
+        "< 5 s: $(awk -v s="$raise_seconds" 'BEGIN { print (s < 5 ? "met" : "MISSED") }')"
+
+    local rss_pages rss_after
+    rss_pages=$(max_of "$WORK/rss-big-pages.txt")
+    wait_for_quiet
+    rss_after=$(rss_kb "$SERVER_PID")
+    local rss_max=${rss_pages:-0}
+    [ "${rss_csv:-0}" -le "$rss_max" ] || rss_max=$rss_csv
+    echo "big: VmRSS idle $(mb "$rss_idle"), max during the runs $(mb "$rss_max"), after the mail went out $(mb "$rss_after")"
+    row "$name: Convene VmRSS with the big event, max during its runs / after" "$(mb "$rss_max") / $(mb "$rss_after")" \
+        "idle before: $(mb "$rss_idle")" "-" \
+        "< 60 MB: $(awk -v k="$rss_max" 'BEGIN { print (k < 60 * 1024 ? "met" : "MISSED") }')"
+    server_errors "big" "$WORK/server-big-$backend.log"
+    stop_server
+    drop_pg_db
+}
+
+big() {
+    local backend
+    for backend in $BACKENDS; do
+        big_backend "$backend"
+    done
 }
 
 summary() {
@@ -420,7 +567,7 @@ main() {
     build_all
     machine
     case " $PARTS " in
-        *" pages "*) echo "ceiling: $CEILING_BIN built $(date -u -r "$CEILING_BIN" '+%Y-%m-%d %H:%M UTC')" ;;
+        *" pages "* | *" big "*) echo "ceiling: $CEILING_BIN built $(date -u -r "$CEILING_BIN" '+%Y-%m-%d %H:%M UTC')" ;;
     esac
     wait_for_quiet
     local part
@@ -428,7 +575,8 @@ main() {
         case $part in
             signups) signups ;;
             pages) pages ;;
-            *) fail "unknown part $part (BENCH_PARTS takes signups and pages)" ;;
+            big) big ;;
+            *) fail "unknown part $part (BENCH_PARTS takes signups, pages and big)" ;;
         esac
     done
     summary

@@ -149,13 +149,7 @@ run_backend() {
     mkdir -p "$data"
     port=$(free_port)
     base=http://127.0.0.1:$port
-    export CONVENE_DATA_DIR=$data CONVENE_BIND=127.0.0.1:$port CONVENE_BASE_URL=$base CONVENE_LOG=warn
-    export CONVENE_SIGNUPS_PER_MINUTE=0  # load from one loopback address
-    unset CONVENE_DATABASE_URL CONVENE_SMTP_URL
-    if [ "$backend" = postgres ]; then
-        fresh_pg_db "$PG_NAME"
-        export CONVENE_DATABASE_URL=$PG_URL/$PG_DB
-    fi
+    server_env "$backend" "$data" "$port" "$PG_NAME"
 
     log "$backend: $EVENTS events; wrk $DURATION, $THREADS threads, $CONNECTIONS connections"
     token=$("$BIN" organizer add --email bench@example.org --name Bench | sed -n 's/^API token: *//p')
@@ -234,10 +228,7 @@ run_backend() {
     got=$(fetch "$base/calendar.ics" "$WORK/site-after-$backend.ics")
     [ "${got#* }" = "$etag" ] || fail "$backend: the ETag changed without a change of events"
     cmp -s "$WORK/site-$backend.ics" "$WORK/site-after-$backend.ics" || fail "$backend: the feed's body changed"
-    if grep -qiE ' (ERROR|panicked)' "$WORK/server-$backend.log"; then
-        echo "$backend: the server logged errors:"
-        grep -iE ' (ERROR|panicked)' "$WORK/server-$backend.log" | head -5 | sed 's/^/    /'
-    fi
+    server_errors "$backend" "$WORK/server-$backend.log"
     stop_server
     drop_pg_db
 }

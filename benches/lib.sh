@@ -175,6 +175,46 @@ wait_until_up() {
     return 1
 }
 
+# Exports the settings of one benchmark server: backend $1 (sqlite or postgres, then on a
+# fresh database named $4), data folder $2, port $3; mail goes to .eml files, and the signup
+# limit per address is off (all load comes from one loopback address).
+server_env() {
+    export CONVENE_DATA_DIR=$2 CONVENE_BIND=127.0.0.1:$3 CONVENE_BASE_URL=http://127.0.0.1:$3 CONVENE_LOG=warn
+    export CONVENE_SIGNUPS_PER_MINUTE=0
+    unset CONVENE_DATABASE_URL CONVENE_SMTP_URL
+    if [ "$1" = postgres ]; then
+        fresh_pg_db "$4"
+        export CONVENE_DATABASE_URL=$PG_URL/$PG_DB
+    fi
+}
+
+# Prints the first errors or panics in server log $2, under label $1, if it has any.
+server_errors() {
+    if grep -qiE ' (ERROR|panicked)' "$2"; then
+        echo "$1: the server logged errors:"
+        grep -iE ' (ERROR|panicked)' "$2" | head -5 | sed 's/^/    /'
+    fi
+}
+
+# Samples the server's VmRSS (kB) every 0.1 s into file $1 until stop_sampler.
+start_sampler() {
+    (
+        while kill -0 "$SERVER_PID" 2>/dev/null; do
+            rss_kb "$SERVER_PID"
+            sleep 0.1
+        done
+    ) >"$1" &
+    SAMPLER_PID=$!
+}
+
+stop_sampler() {
+    if [ -n "${SAMPLER_PID:-}" ]; then
+        kill "$SAMPLER_PID" 2>/dev/null || true
+        wait "$SAMPLER_PID" 2>/dev/null || true
+        SAMPLER_PID=""
+    fi
+}
+
 stop_server() {
     if [ -n "$SERVER_PID" ]; then
         kill "$SERVER_PID" 2>/dev/null || true

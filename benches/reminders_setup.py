@@ -15,9 +15,9 @@ import time
 import urllib.parse
 
 
-def main():
-    base, slug, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
-    connections = int(sys.argv[4]) if len(sys.argv) > 4 else 8
+def sign_up_many(base, slug, count, connections, body_of):
+    """Signs up `count` people over `connections` keep-alive connections, person i with the
+    JSON body `body_of(i)`; exits with the first answer that is not 202."""
     url = urllib.parse.urlsplit(base)
     path = f"/api/v1/events/{slug}/registrations"
     lock = threading.Lock()
@@ -32,15 +32,13 @@ def main():
                 next_index[0] += 1
             if i >= count or errors:
                 return
-            body = json.dumps({"name": f"Person {i}", "email": f"person-{i}@example.org", "projects": []})
-            conn.request("POST", path, body=body, headers={"Content-Type": "application/json"})
+            conn.request("POST", path, body=json.dumps(body_of(i)), headers={"Content-Type": "application/json"})
             resp = conn.getresponse()
             raw = resp.read()
             if resp.status != 202:
                 errors.append(f"signup {i} answered {resp.status}: {raw[:300]!r}")
                 return
 
-    start = time.time()
     threads = [threading.Thread(target=worker) for _ in range(connections)]
     for t in threads:
         t.start()
@@ -48,6 +46,14 @@ def main():
         t.join()
     if errors:
         sys.exit(errors[0])
+
+
+def main():
+    base, slug, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    connections = int(sys.argv[4]) if len(sys.argv) > 4 else 8
+    start = time.time()
+    sign_up_many(base, slug, count, connections,
+                 lambda i: {"name": f"Person {i}", "email": f"person-{i}@example.org", "projects": []})
     print(json.dumps({"signed_up": count, "seconds": round(time.time() - start, 2)}))
 
 

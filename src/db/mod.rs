@@ -475,6 +475,21 @@ where
     }
 }
 
+/// Runs the reads of `f` in one transaction that sees the database as it was at its first
+/// read (SQLite's read transactions do; PostgreSQL needs REPEATABLE READ for it), so a long
+/// read in parts neither misses nor repeats rows that others change meanwhile.
+pub fn consistent_read<T, F>(conn: &mut DbConn, f: F) -> Result<T, AppError>
+where
+    F: FnOnce(&mut DbConn) -> Result<T, AppError>,
+{
+    conn.transaction(|conn| {
+        if let DbConn::Postgres(_) = conn {
+            conn.batch_execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")?;
+        }
+        f(conn)
+    })
+}
+
 /// Locks one event row for the rest of the transaction, so that every signup, cancellation
 /// and capacity change of that event happens one after another. On SQLite the transaction
 /// already holds the database's write lock.

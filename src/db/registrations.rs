@@ -2,6 +2,8 @@
 //! API, pages and mail read. The workflows that combine them (signup, cancellation, the
 //! waitlist moving up) are `service::registrations`, which locks the event first.
 
+use std::collections::HashMap;
+
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
@@ -325,45 +327,209 @@ pub fn list_for_event(
     conn: &mut DbConn,
     event_id: EventId,
 ) -> Result<Vec<RegistrationView>, AppError> {
-    let rows: Vec<RegistrationRow> = registrations::table
-        .filter(registrations::event_id.eq(event_id))
-        .order(registrations::id.asc())
-        .select(RegistrationRow::as_select())
-        .load(conn)?;
+    let mut all = Vec::new();
+    each_for_event(conn, event_id, 5_000, &mut |views| {
+        all.extend(views);
+        true
+    })?;
+    Ok(all)
+}
+
+/// The projects each of `rows` joined, by registration (one statement; `rows` are a page or
+/// a chunk, well under what a statement may bind).
+fn projects_of(
+    conn: &mut DbConn,
+    rows: &[RegistrationRow],
+) -> Result<HashMap<RegistrationId, Vec<ProjectRow>>, AppError> {
     let ids: Vec<RegistrationId> = rows.iter().map(|r| r.id).collect();
     let memberships: Vec<(RegistrationId, ProjectRow)> = registration_projects::table
         .inner_join(projects_table::table)
         .filter(registration_projects::registration_id.eq_any(&ids))
+        .order((registration_projects::registration_id, projects_table::id))
         .select((
             registration_projects::registration_id,
             ProjectRow::as_select(),
         ))
         .load(conn)?;
-    let mut waiting: Vec<&RegistrationRow> =
-        rows.iter().filter(|r| r.waitlist_seq.is_some()).collect();
-    waiting.sort_by_key(|r| r.waitlist_seq);
-    let mut views: Vec<RegistrationView> = rows
-        .iter()
-        .map(|r| RegistrationView {
-            registration: r.clone(),
-            waitlist_position: waiting
-                .iter()
-                .position(|w| w.id == r.id)
-                .map(|p| p as i64 + 1),
-            projects: memberships
-                .iter()
-                .filter(|(id, _)| *id == r.id)
-                .map(|(_, p)| p.clone())
-                .collect(),
-        })
-        .collect();
-    let rank = |v: &RegistrationView| match v.registration.status() {
-        RegistrationStatus::Going => (0, 0),
-        RegistrationStatus::Waitlisted => (1, v.waitlist_position.unwrap_or(0)),
-        RegistrationStatus::Cancelled => (2, 0),
+    let mut by_registration: HashMap<RegistrationId, Vec<ProjectRow>> = HashMap::new();
+    for (id, project) in memberships {
+        by_registration.entry(id).or_default().push(project);
+    }
+    Ok(by_registration)
+}
+
+/// Hands every registration of an event to `take`, `per_chunk` at a time, in the order of
+/// [`list_for_event`]: each chunk is read from where the last one ended (by id, or by place
+/// on the waitlist), so the whole walk reads each row once however large the event. `take`
+/// returns false to stop. Call it inside [`super::consistent_read`] so that the chunks are
+/// of one moment.
+pub fn each_for_event(
+    conn: &mut DbConn,
+    event_id: EventId,
+    per_chunk: i64,
+    take: &mut dyn FnMut(Vec<RegistrationView>) -> bool,
+) -> Result<(), AppError> {
+    let mut place = 0;
+    for status in [
+        RegistrationStatus::Going,
+        RegistrationStatus::Waitlisted,
+        RegistrationStatus::Cancelled,
+    ] {
+        let waitlist = status == RegistrationStatus::Waitlisted;
+        let mut after: Option<i64> = None;
+        loop {
+            let mut query = registrations::table
+                .filter(registrations::event_id.eq(event_id))
+                .filter(registrations::status.eq(status))
+                .select(RegistrationRow::as_select())
+                .limit(per_chunk)
+                .into_boxed();
+            query = match (waitlist, after) {
+                (true, None) => query.order(registrations::waitlist_seq.asc()),
+                (true, Some(seq)) => query
+                    .filter(registrations::waitlist_seq.gt(seq))
+                    .order(registrations::waitlist_seq.asc()),
+                (false, None) => query.order(registrations::id.asc()),
+                (false, Some(id)) => query
+                    .filter(registrations::id.gt(RegistrationId::new(id)))
+                    .order(registrations::id.asc()),
+            };
+            let rows: Vec<RegistrationRow> = query.load(conn)?;
+            let Some(last) = rows.last() else { break };
+            after = Some(if waitlist {
+                last.waitlist_seq.unwrap_or(i64::MAX)
+            } else {
+                last.id.get()
+            });
+            let full = rows.len() as i64 == per_chunk;
+            let mut projects = projects_of(conn, &rows)?;
+            let views = rows
+                .into_iter()
+                .map(|registration| RegistrationView {
+                    waitlist_position: waitlist.then(|| {
+                        place += 1;
+                        place
+                    }),
+                    projects: projects.remove(&registration.id).unwrap_or_default(),
+                    registration,
+                })
+                .collect();
+            if !take(views) {
+                return Ok(());
+            }
+            if !full {
+                break;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One page of an event's attendee list, in the order of [`list_for_event`], optionally only
+/// those whose name or address contains `search` (any case).
+pub struct AttendeePage {
+    pub views: Vec<RegistrationView>,
+    /// Registrations that match the search (all of them without one).
+    pub matching: i64,
+    /// Of the whole event: going, waitlisted, cancelled.
+    pub counts: (i64, i64, i64),
+}
+
+diesel::define_sql_function! {
+    /// SQL's `lower`, the same on both databases for the text compared here.
+    fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
+}
+
+/// A `LIKE` pattern matching text that contains `search` as typed (`%`, `_` and `\` match
+/// only themselves).
+fn contains_pattern(search: &str) -> String {
+    let mut pattern = String::from("%");
+    for c in search.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+/// One page of an event's attendee list (see [`AttendeePage`]).
+pub fn page_for_event(
+    conn: &mut DbConn,
+    event_id: EventId,
+    search: Option<&str>,
+    (offset, limit): (i64, i64),
+) -> Result<AttendeePage, AppError> {
+    use diesel::dsl::sql;
+    use diesel::sql_types::Integer;
+    let matching = || {
+        let mut query = registrations::table
+            .filter(registrations::event_id.eq(event_id))
+            .into_boxed();
+        if let Some(search) = search {
+            let pattern = contains_pattern(search);
+            query = query.filter(
+                lower(registrations::name)
+                    .like(pattern.clone())
+                    .escape('\\')
+                    .or(registrations::email_normalized.like(pattern).escape('\\')),
+            );
+        }
+        query
     };
-    views.sort_by_key(|v| (rank(v), v.registration.id));
-    Ok(views)
+    let rank = sql::<Integer>(
+        "CASE registrations.status WHEN 'going' THEN 0 WHEN 'waitlisted' THEN 1 ELSE 2 END",
+    );
+    let rows: Vec<RegistrationRow> = matching()
+        .order((
+            rank,
+            registrations::waitlist_seq.asc(),
+            registrations::id.asc(),
+        ))
+        .offset(offset)
+        .limit(limit)
+        .select(RegistrationRow::as_select())
+        .load(conn)?;
+    let total: i64 = matching().count().get_result(conn)?;
+    let by_status: Vec<(RegistrationStatus, i64)> = registrations::table
+        .filter(registrations::event_id.eq(event_id))
+        .group_by(registrations::status)
+        .select((registrations::status, diesel::dsl::count_star()))
+        .load(conn)?;
+    let count = |status| {
+        by_status
+            .iter()
+            .find(|(s, _)| *s == status)
+            .map_or(0, |(_, n)| *n)
+    };
+    let mut projects = projects_of(conn, &rows)?;
+    let mut views = Vec::with_capacity(rows.len());
+    // Without a search the waitlisted rows of a page are consecutive places: the first one's
+    // place is counted, the rest follow it.
+    let mut next_place: Option<i64> = None;
+    for registration in rows {
+        let place = match (registration.waitlist_seq, search, next_place) {
+            (None, _, _) => None,
+            (Some(_), None, Some(place)) => Some(place),
+            _ => waitlist_position(conn, &registration)?,
+        };
+        next_place = place.map(|p| p + 1);
+        views.push(RegistrationView {
+            waitlist_position: place,
+            projects: projects.remove(&registration.id).unwrap_or_default(),
+            registration,
+        });
+    }
+    Ok(AttendeePage {
+        views,
+        matching: total,
+        counts: (
+            count(RegistrationStatus::Going),
+            count(RegistrationStatus::Waitlisted),
+            count(RegistrationStatus::Cancelled),
+        ),
+    })
 }
 
 /// The going, not opted-out registrations of an event made before `moment` that have no

@@ -536,3 +536,62 @@ pub async fn of_event(
         })
         .await
 }
+
+/// The longest search the attendee list takes.
+pub const SEARCH_MAX_CHARS: usize = 200;
+
+/// One page of the attendee list of the event named `slug` (pages counted from 1), only
+/// those whose name or address contains `search` if one is given.
+pub async fn attendee_page(
+    service: &Service,
+    slug: String,
+    search: Option<String>,
+    (page, per_page): (u32, u32),
+) -> Result<(events::EventRow, registrations::AttendeePage), AppError> {
+    let search = search
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty());
+    if search
+        .as_ref()
+        .is_some_and(|s| s.chars().count() > SEARCH_MAX_CHARS)
+    {
+        return Err(AppError::Invalid(Problems::single(
+            "q",
+            format!("a search is at most {SEARCH_MAX_CHARS} characters"),
+        )));
+    }
+    let offset = i64::from(page.saturating_sub(1)) * i64::from(per_page);
+    service
+        .read(move |conn| {
+            let event = events::find_by_slug(conn, &slug)?;
+            let window = (offset, i64::from(per_page));
+            let page = registrations::page_for_event(conn, event.id, search.as_deref(), window)?;
+            Ok((event, page))
+        })
+        .await
+}
+
+/// Hands every registration of event `event_id`, in the attendee list's order, to `take`
+/// `per_chunk` at a time, all read in one consistent view of the database (rows that change
+/// meanwhile neither go missing nor come twice). `take` returns false to stop (the reader
+/// went away). Memory stays at one chunk whatever the size of the event.
+pub async fn each_attendee_chunk<F>(
+    service: &Service,
+    event_id: EventId,
+    per_chunk: u32,
+    mut take: F,
+) -> Result<(), AppError>
+where
+    F: FnMut(Vec<registrations::RegistrationView>) -> bool + Send + 'static,
+{
+    let db = service.db.clone();
+    tokio::task::spawn_blocking(move || {
+        db.read_blocking_once(|conn| {
+            crate::db::consistent_read(conn, |conn| {
+                registrations::each_for_event(conn, event_id, i64::from(per_chunk), &mut take)
+            })
+        })
+    })
+    .await
+    .map_err(|e| AppError::Internal(e.into()))?
+}

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::http::{StatusCode, header};
+use actix_web::http::header;
 use actix_web::web::Bytes;
 use actix_web::{HttpResponse, web};
 use askama::Template;
@@ -13,7 +13,8 @@ use crate::board::{BoardState, SlotBody, by_day};
 use crate::db::events::EventRow;
 use crate::error::AppError;
 use crate::http::State;
-use crate::http::pages::site::{PageError, render};
+use crate::http::pages::public::kept_page;
+use crate::http::pages::site::PageError;
 use crate::service;
 
 async fn load_board(state: &State, slug: String) -> Result<(EventRow, BoardState), AppError> {
@@ -34,21 +35,30 @@ pub struct BoardQuery {
 }
 
 /// `/events/{slug}/board`: every project's card; `?view=signage` for a screen by the door.
+/// The page carries nothing of its reader's, so the rendered bytes are kept (as the home
+/// page's are) until the next write or for a second.
 pub async fn page(
     state: State,
     slug: web::Path<String>,
     query: web::Query<BoardQuery>,
 ) -> Result<HttpResponse, PageError> {
-    let (_, board) = load_board(&state, slug.into_inner()).await?;
-    let days = by_day(&board.slots);
-    render(
-        StatusCode::OK,
-        &BoardPage {
+    let slug = slug.into_inner();
+    let signage = query.view.as_deref() == Some("signage");
+    let key = format!("board:{signage}:{slug}");
+    kept_page(&state, key, async {
+        let (_, board) = load_board(&state, slug).await?;
+        let days = by_day(&board.slots);
+        let page = BoardPage {
             board,
-            signage: query.view.as_deref() == Some("signage"),
+            signage,
             days,
-        },
-    )
+        };
+        let html = page
+            .render()
+            .map_err(|e| PageError(AppError::Internal(e.into())))?;
+        Ok(Bytes::from(html))
+    })
+    .await
 }
 
 /// `/events/{slug}/board/stream`: Server-Sent Events, one `board` event with the whole state

@@ -96,8 +96,9 @@ const LAST_PAGE: u32 = 10_000;
 /// What the home and event pages read from the database, kept for a moment (see `recent`).
 #[derive(Clone)]
 pub enum PageRead {
-    /// The home page as sent: it carries nothing of the reader's.
-    Home(web::Bytes),
+    /// A page as sent, for a page that carries nothing of its reader's (the home page, the
+    /// board).
+    Html(web::Bytes),
     /// The event, its projects, its slots, and its description rendered from Markdown and
     /// sanitized (the costliest part of the page, so it is kept too).
     Event(Arc<EventRead>),
@@ -121,17 +122,17 @@ pub struct HomeQuery {
     page: Option<String>,
 }
 
-/// The `page` of a list's address: a whole number from 1, 1 when not given.
-fn page_number(given: Option<&str>) -> Result<u32, AppError> {
+/// The `page` of a list's address: a whole number from 1 to `last`, 1 when not given.
+pub fn page_number(given: Option<&str>, last: u32) -> Result<u32, AppError> {
     match given.filter(|p| !p.is_empty()) {
         None => Ok(1),
         Some(p) => p
             .parse::<u32>()
             .ok()
-            .filter(|n| (1..=LAST_PAGE).contains(n))
+            .filter(|n| (1..=last).contains(n))
             .ok_or_else(|| {
                 AppError::BadRequest(format!(
-                    "page must be a whole number from 1 to {LAST_PAGE}, not `{}`",
+                    "page must be a whole number from 1 to {last}, not `{}`",
                     p.escape_default()
                 ))
             }),
@@ -146,21 +147,31 @@ pub async fn home(state: State, query: web::Query<HomeQuery>) -> Result<HttpResp
         }
         None => None,
     };
-    let page = page_number(query.page.as_deref())?;
+    let page = page_number(query.page.as_deref(), LAST_PAGE)?;
     let past = query.period.as_deref() == Some("past");
-    let now = state.clock.now();
-    let generation = state.db.generation();
     let key = format!(
         "home:{past}:{}:{page}",
         kind.map_or("all", EventKind::as_str)
     );
+    kept_page(&state, key, home_html(&state, past, kind, page)).await
+}
+
+/// The page kept under `key` if it is still current, else the one `render` makes, kept for
+/// the readers after this one: for pages that carry nothing of their reader's.
+pub async fn kept_page(
+    state: &State,
+    key: String,
+    render: impl std::future::Future<Output = Result<web::Bytes, PageError>>,
+) -> Result<HttpResponse, PageError> {
+    let now = state.clock.now();
+    let generation = state.db.generation();
     let html = match state.recent_pages.get(&key, generation, now) {
-        Some(PageRead::Home(html)) => html,
+        Some(PageRead::Html(html)) => html,
         _ => {
-            let html = home_html(&state, past, kind, page).await?;
+            let html = render.await?;
             state
                 .recent_pages
-                .put(&key, generation, now, PageRead::Home(html.clone()));
+                .put(&key, generation, now, PageRead::Html(html.clone()));
             html
         }
     };
