@@ -37,6 +37,7 @@
 #   BENCH_PG_URL=postgres://postgres@127.0.0.1:5432   the PostgreSQL server (trust auth)
 #   BENCH_NO_BUILD=1                    use target/release/convene and
 #                                       target/release/examples/from_memory as they are
+#   BENCH_CEILING_BIN=/path/to/from_memory   the ceiling binary to use
 #   BENCH_BIN=/path/to/convene          measure this binary instead (from_memory is still built
 #                                       unless BENCH_NO_BUILD=1)
 #   BENCH_KEEP=1                        keep the temporary folder (its path is printed)
@@ -60,7 +61,7 @@ PG_URL=${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432}
 EVENTS=500
 # The event page measured: feeds_setup.py's event 253 has a short description and set hours.
 PAGE_EVENT=feed-0253
-CEILING_BIN=$ROOT/target/release/examples/from_memory
+CEILING_BIN=${BENCH_CEILING_BIN:-$ROOT/target/release/examples/from_memory}
 
 WORK=$(mktemp -d /tmp/convene-all.XXXXXX)
 # shellcheck source=benches/lib.sh
@@ -492,14 +493,15 @@ big_backend() {
     unset CPU_EXTRA_PIDS CPU_EXTRA_LABEL
 
     # The organizer's list: the first page, the last, a search.
-    local list=$WORK/list.html got last_page=$(((BIG_PEOPLE + 99) / 100)) what
+    local list=$WORK/list.html got last_page=$(((BIG_PEOPLE + 99) / 100)) what sought
+    sought=$(printf '%05d' $((BIG_PEOPLE - 1)))
     for what in "/admin/events/big/attendees" "/admin/events/big/attendees?page=$last_page" \
-        "/admin/events/big/attendees?q=person-04999"; do
+        "/admin/events/big/attendees?q=person-$sought"; do
         got=$(as_organizer "$what" "$list")
         [ "${got%% *}" = 200 ] || fail "big: GET $what answered ${got%% *}"
         echo "big: GET $what: ${got#* } s, $(grep -c '<td>Person ' "$list" || true) people listed"
     done
-    grep -q '<td>Person 04999</td>' "$list" || fail "big: the search did not find Person 04999"
+    grep -q "<td>Person $sought</td>" "$list" || fail "big: the search did not find Person $sought"
 
     # The CSV export, streamed: its time, its rows, the memory while it runs.
     local csv=$WORK/big.csv csv_seconds rows rss_before_csv rss_csv
