@@ -491,12 +491,16 @@ pub fn page_for_event(
         .limit(limit)
         .select(RegistrationRow::as_select())
         .load(conn)?;
-    let total: i64 = matching().count().get_result(conn)?;
     let by_status: Vec<(RegistrationStatus, i64)> = registrations::table
         .filter(registrations::event_id.eq(event_id))
         .group_by(registrations::status)
         .select((registrations::status, diesel::dsl::count_star()))
         .load(conn)?;
+    // Without a search every registration matches: the counts by status add up to them.
+    let total: i64 = match search {
+        None => by_status.iter().map(|(_, n)| n).sum(),
+        Some(_) => matching().count().get_result(conn)?,
+    };
     let count = |status| {
         by_status
             .iter()

@@ -66,6 +66,7 @@ struct AttendeesPage {
     last_shown: i64,
     earlier: Option<String>,
     later: Option<String>,
+    per_page: u32,
 }
 
 #[derive(Deserialize)]
@@ -118,6 +119,7 @@ pub async fn attendees(
         last_shown: first_shown + shown - 1,
         earlier: (page > 1).then(|| link(page - 1)),
         later: (first_shown + shown - 1 < found.matching).then(|| link(page + 1)),
+        per_page: PER_PAGE,
         slug: event.slug,
         title: event.title,
     };
