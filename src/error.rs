@@ -163,6 +163,27 @@ fn is_storage_full(message: &str) -> bool {
     .any(|needle| message.contains(needle))
 }
 
+/// Whether a database error says that the server is going away or not yet back: PostgreSQL's
+/// operator intervention class (57P01 admin shutdown, 57P02 crash shutdown, 57P03 cannot
+/// connect now) and the messages of a connection cut under a query. diesel files these under
+/// `Unknown` when the FATAL message arrives before libpq has seen the socket close.
+fn is_server_going_away(message: &str) -> bool {
+    let message = message.to_ascii_lowercase();
+    [
+        "terminating connection due to",
+        "the database system is shutting down",
+        "the database system is starting up",
+        "the database system is in recovery mode",
+        "the database system is not yet accepting connections",
+        "server closed the connection unexpectedly",
+        "no connection to the server",
+        "could not receive data from server",
+        "could not send data to server",
+    ]
+    .iter()
+    .any(|needle| message.contains(needle))
+}
+
 impl From<Problems> for AppError {
     fn from(problems: Problems) -> Self {
         AppError::Invalid(problems)
@@ -183,9 +204,22 @@ impl From<diesel::result::Error> for AppError {
                 "the connection to the database was lost ({}); try again",
                 info.message().trim()
             )),
+            diesel::result::Error::DatabaseError(_, info)
+                if is_server_going_away(info.message()) =>
+            {
+                AppError::Unavailable(format!(
+                    "the database is restarting ({}); try again",
+                    info.message().trim()
+                ))
+            }
             diesel::result::Error::DatabaseError(_, info) if is_storage_full(info.message()) => {
                 AppError::StorageFull(info.message().trim().to_owned())
             }
+            // A transaction step failed and so did undoing it: the connection is unusable
+            // (in practice it was cut under the transaction); nothing can say what it did.
+            diesel::result::Error::BrokenTransactionManager => AppError::Unavailable(
+                "the connection to the database broke during a transaction; try again".into(),
+            ),
             // A commit that failed and whose rollback failed too: the commit's error says why.
             diesel::result::Error::RollbackErrorOnCommit { commit_error, .. } => {
                 AppError::from(*commit_error)
@@ -285,5 +319,25 @@ mod tests {
         }
         let other = AppError::from(database_error("syntax error"));
         assert!(matches!(other, AppError::Internal(_)));
+    }
+
+    #[test]
+    fn a_server_shutting_down_is_a_503_to_try_again() {
+        for message in [
+            "terminating connection due to administrator command",
+            "FATAL:  the database system is shutting down",
+            "the database system is starting up",
+            "server closed the connection unexpectedly\n\tThis probably means the server terminated abnormally",
+        ] {
+            let error = AppError::from(database_error(message));
+            assert!(matches!(error, AppError::Unavailable(_)), "{message}");
+            assert_eq!(error.status_code(), StatusCode::SERVICE_UNAVAILABLE);
+        }
+        let broken = AppError::from(DieselError::BrokenTransactionManager);
+        assert_eq!(broken.status_code(), StatusCode::SERVICE_UNAVAILABLE);
+        let refused = AppError::from(database_error(
+            "duplicate key value violates unique constraint",
+        ));
+        assert!(matches!(refused, AppError::Internal(_)));
     }
 }

@@ -283,6 +283,14 @@ fn commit_group(conn: &mut DbConn, mut group: Vec<Box<dyn Pending>>) -> (Vec<Ans
         }
         Err(error) => {
             if !abandon(conn) {
+                // The transaction cannot even be rolled back: the connection is gone, and
+                // whether the commit happened is unknown, as with a cut connection.
+                let error = match error {
+                    AppError::StorageFull(_) => error,
+                    other => AppError::Unavailable(format!(
+                        "the connection to the database broke during the commit ({other}); try again"
+                    )),
+                };
                 let answers = group
                     .into_iter()
                     .map(|w| Answer::Failed(w, each_gets(&error)))

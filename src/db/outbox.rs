@@ -74,6 +74,44 @@ pub fn enqueue(
         .get_result(conn)?)
 }
 
+/// Queues one message for each of `messages` in a few statements (rows of a few hundred at a
+/// time): ten thousand people moved up by one capacity raise are queued in well under a second.
+pub fn enqueue_many(
+    conn: &mut DbConn,
+    messages: &[NewMessage<'_>],
+    now: NaiveDateTime,
+) -> Result<usize, AppError> {
+    // Eight values a row: well under either database's limit on the values of one statement.
+    const ROWS_A_STATEMENT: usize = 500;
+    let mut added = 0;
+    for chunk in messages.chunks(ROWS_A_STATEMENT) {
+        let rows: Vec<_> = chunk
+            .iter()
+            .map(|m| {
+                (
+                    outbox::message_id.eq(uuid::Uuid::new_v4().to_string()),
+                    outbox::kind.eq(m.notice.kind().as_str()),
+                    outbox::event_id.eq(Some(m.event_id)),
+                    outbox::registration_id.eq(Some(m.registration_id)),
+                    outbox::recipient.eq(m.recipient),
+                    outbox::payload.eq(m.notice.payload()),
+                    outbox::created_at.eq(now),
+                    outbox::available_at.eq(now),
+                )
+            })
+            .collect();
+        added += match conn {
+            DbConn::Postgres(pg) => diesel::insert_into(outbox::table)
+                .values(rows)
+                .execute(pg)?,
+            DbConn::Sqlite(lite) => diesel::insert_into(outbox::table)
+                .values(rows)
+                .execute(lite)?,
+        };
+    }
+    Ok(added)
+}
+
 /// A message to someone who is not (necessarily) registered, such as a project lead; what it
 /// is about is in the notice.
 pub fn enqueue_without_registration(

@@ -677,6 +677,28 @@ pub fn set_status_off_waitlist(
     Ok(())
 }
 
+/// Seats every one of `ids` (people at the head of the waitlist), in a few statements.
+pub fn seat_from_waitlist(
+    conn: &mut DbConn,
+    ids: &[RegistrationId],
+    now: NaiveDateTime,
+) -> Result<usize, AppError> {
+    // Well under either database's limit on the values of one statement.
+    const IDS_A_STATEMENT: usize = 1000;
+    let mut seated = 0;
+    for chunk in ids.chunks(IDS_A_STATEMENT) {
+        seated += diesel::update(registrations::table.filter(registrations::id.eq_any(chunk)))
+            .filter(registrations::status.eq(RegistrationStatus::Waitlisted))
+            .set((
+                registrations::status.eq(RegistrationStatus::Going),
+                registrations::waitlist_seq.eq(None::<i64>),
+                registrations::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+    }
+    Ok(seated)
+}
+
 /// Notes that a registration changed.
 pub fn touch(
     conn: &mut DbConn,

@@ -253,19 +253,25 @@ pub fn fill_free_seats(
         return Ok(0);
     }
     let heads = registrations::waitlist_heads(conn, event_id, due)?;
-    for head in &heads {
-        registrations::set_status_off_waitlist(conn, head.id, RegistrationStatus::Going, now)?;
-        outbox::enqueue(
-            conn,
-            NewMessage {
-                notice: Notice::Promoted,
-                event_id,
-                registration_id: head.id,
-                recipient: &head.email,
-            },
-            now,
-        )?;
+    let ids: Vec<_> = heads.iter().map(|h| h.id).collect();
+    let seated = registrations::seat_from_waitlist(conn, &ids, now)?;
+    if seated != ids.len() {
+        // Read in this same transaction a moment ago: nobody else can have moved them.
+        return Err(AppError::Internal(anyhow::anyhow!(
+            "seated {seated} of the {} people at the head of the waitlist",
+            ids.len()
+        )));
     }
+    let mails: Vec<_> = heads
+        .iter()
+        .map(|head| NewMessage {
+            notice: Notice::Promoted,
+            event_id,
+            registration_id: head.id,
+            recipient: &head.email,
+        })
+        .collect();
+    outbox::enqueue_many(conn, &mails, now)?;
     fx.mail(heads.len());
     events::add_going(conn, event_id, heads.len() as i32)?;
     Ok(heads.len() as u32)

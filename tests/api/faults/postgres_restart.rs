@@ -223,8 +223,15 @@ async fn postgres_restarts_lose_no_acknowledged_signup() {
     assert!(lost.is_empty(), "acknowledged signups lost: {lost:?}");
     assert!(
         other_5xx.is_empty(),
-        "5xx other than 503: {:?}",
-        &other_5xx[..other_5xx.len().min(5)]
+        "5xx other than 503: {:?}\nwhat the server said of them:\n{}",
+        &other_5xx[..other_5xx.len().min(5)],
+        server
+            .logs()
+            .lines()
+            .filter(|l| l.contains("request failed"))
+            .take(5)
+            .collect::<Vec<_>>()
+            .join("\n")
     );
     assert!(
         other_answers.is_empty(),
