@@ -499,9 +499,9 @@ big_backend() {
         "/admin/events/big/attendees?q=person-$sought"; do
         got=$(as_organizer "$what" "$list")
         [ "${got%% *}" = 200 ] || fail "big: GET $what answered ${got%% *}"
-        echo "big: GET $what: ${got#* } s, $(grep -c '<td>Person ' "$list" || true) people listed"
+        echo "big: GET $what: ${got#* } s, $(grep -c '<td data-label="Name">Person ' "$list" || true) people listed"
     done
-    grep -q "<td>Person $sought</td>" "$list" || fail "big: the search did not find Person $sought"
+    grep -q "<td data-label=\"Name\">Person $sought</td>" "$list" || fail "big: the search did not find Person $sought"
 
     # The CSV export, streamed: its time, its rows, the memory while it runs.
     local csv=$WORK/big.csv csv_seconds rows rss_before_csv rss_csv

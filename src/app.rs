@@ -203,6 +203,8 @@ impl Application {
         });
         let https = state.links.is_https();
         let server_gate = gate.clone();
+        let access_log =
+            tracing::enabled!(target: "actix_web::middleware::logger", tracing::Level::INFO);
         let server = HttpServer::new(move || {
             let metrics = shared.metrics.clone();
             let proxies = trusted_proxies.clone();
@@ -241,7 +243,9 @@ impl Application {
                             "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self' https: data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
                         )),
                 )
-                .wrap(
+                // The access log costs each request its formatting: only when it is written.
+                .wrap(middleware::Condition::new(
+                    access_log,
                     middleware::Logger::new("%{client}xi \"%{method}xi %{path}xi\" %s %b %Dms")
                         .custom_request_replace("client", move |req| {
                             let peer = req.peer_addr().map(|a| a.ip());
@@ -255,7 +259,7 @@ impl Application {
                         })
                         .exclude("/healthz")
                         .exclude("/metrics"),
-                )
+                ))
                 .wrap_fn(move |req, service| {
                     let (started, metrics) = (std::time::Instant::now(), metrics.clone());
                     let method = req.method().clone();

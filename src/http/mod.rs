@@ -89,6 +89,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .route("/", get_or_head().to(pages::public::home))
     .route("/static/style.css", web::get().to(pages::site::stylesheet))
     .route("/static/board.js", web::get().to(pages::site::board_script))
+    .route("/favicon.ico", get_or_head().to(pages::site::favicon))
     .route("/events/{slug}/board", get_or_head().to(pages::board::page))
     .route(
         "/events/{slug}/board/stream",
@@ -125,9 +126,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::get().to(pages::public::thanks),
     )
     .route("/manage/{token}", get_or_head().to(pages::manage::manage))
-    .route(
-        "/manage/{token}/cancel",
-        web::post().to(pages::manage::manage_cancel),
+    .service(
+        web::resource("/manage/{token}/cancel")
+            .route(web::post().to(pages::manage::manage_cancel))
+            .route(get_or_head().to(pages::manage::manage_cancel_confirm)),
     )
     .route(
         "/manage/{token}/projects",
@@ -170,9 +172,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route(web::get().to(pages::admin::events::edit_event))
             .route(web::post().to(pages::admin::events::update_event)),
     )
-    .route(
-        "/admin/events/{slug}/cancel",
-        web::post().to(pages::admin::events::cancel_event),
+    .service(
+        web::resource("/admin/events/{slug}/cancel")
+            .route(web::post().to(pages::admin::events::cancel_event))
+            .route(get_or_head().to(pages::admin::events::cancel_event_confirm)),
     )
     .route(
         "/admin/events/{slug}/messages",
@@ -199,9 +202,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route(web::get().to(pages::admin::projects::edit_project))
             .route(web::post().to(pages::admin::projects::update_project)),
     )
-    .route(
-        "/admin/events/{slug}/projects/{project}/delete",
-        web::post().to(pages::admin::projects::delete_project),
+    .service(
+        web::resource("/admin/events/{slug}/projects/{project}/delete")
+            .route(web::post().to(pages::admin::projects::delete_project))
+            .route(get_or_head().to(pages::admin::projects::delete_project_confirm)),
     )
     .route("/calendar", web::get().to(feeds::subscribe_help))
     .route("/calendar.ics", get_or_head().to(feeds::site))

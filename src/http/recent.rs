@@ -10,7 +10,7 @@
 //!   PostgreSQL database shows up.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use chrono::{Duration, NaiveDateTime};
@@ -29,17 +29,36 @@ struct Entry<V> {
 
 pub struct Recent<V> {
     entries: Mutex<HashMap<String, Entry<V>>>,
+    /// A turn per key for reading what is missing (see [`Recent::turn`]).
+    turns: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl<V> Default for Recent<V> {
     fn default() -> Self {
         Recent {
             entries: Mutex::new(HashMap::new()),
+            turns: Mutex::new(HashMap::new()),
         }
     }
 }
 
 impl<V: Clone> Recent<V> {
+    /// Waits for the turn to read `key` anew. When an entry runs out, every reader of a busy
+    /// page misses it at once; with a turn, one of them reads (of a 50,000-person event that
+    /// takes a while) and the others, after their wait, find its result kept. A holder
+    /// checks [`Recent::get`] again first.
+    pub async fn turn(&self, key: &str) -> tokio::sync::OwnedMutexGuard<()> {
+        let turn = {
+            let mut turns = self.turns.lock().unwrap_or_else(|p| p.into_inner());
+            if turns.len() >= CAPACITY && !turns.contains_key(key) {
+                // Only the turns nobody holds or waits for go.
+                turns.retain(|_, turn| Arc::strong_count(turn) > 1);
+            }
+            turns.entry(key.to_owned()).or_default().clone()
+        };
+        turn.lock_owned().await
+    }
+
     /// The value kept under `key`, if it is still current.
     pub fn get(&self, key: &str, generation: u64, now: NaiveDateTime) -> Option<V> {
         let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());

@@ -227,6 +227,24 @@ async fn an_attendee_signs_up_on_a_phone_and_cancels_from_the_email() {
     assert!(page.contains("You are going.") && page.contains("Documentation"));
     assert!(fits(&client).await);
     screenshot(&client, "manage-390").await;
+    // Cancelling asks first: the link shows the question, only "yes" cancels.
+    client
+        .find(Locator::Css("a[href$='/cancel']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let question = client.find(Locator::Css("h1")).await.unwrap();
+    assert_eq!(question.text().await.unwrap(), "Cancel your registration?");
+    let own: serde_json::Value = app
+        .get_json(&format!("/api/v1/registrations/{}", mail[0].manage_token()))
+        .await;
+    assert_eq!(
+        own["status"], "going",
+        "showing the question changes nothing"
+    );
+    assert!(fits(&client).await);
     client
         .find(Locator::Css("form[action$='/cancel'] button"))
         .await

@@ -593,9 +593,9 @@ async fn organizers_log_in_and_run_an_event_from_the_pages(app: TestApp) {
         .unwrap();
     assert_eq!(csv.headers()["content-type"], "text/csv; charset=utf-8");
     let csv = csv.text().await.unwrap();
-    assert!(csv.starts_with("name,email,status,projects,registered\r\n"));
+    assert!(csv.starts_with("\u{feff}name,email,status,waitlist_place,projects,registered\r\n"));
     assert!(
-        csv.contains("\"Yan\",\"yan@example.org\",\"going\",\"Soldering\""),
+        csv.contains("\"Yan\",\"yan@example.org\",\"going\",\"\",\"Soldering\""),
         "{csv}"
     );
     assert!(

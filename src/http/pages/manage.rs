@@ -10,8 +10,8 @@ use crate::domain::{FieldProblem, Problems, RegistrationStatus};
 use crate::error::AppError;
 use crate::http::State;
 use crate::http::pages::site::{
-    HtmlForm, PageError, check_csrf, csrf_token, redirect_or_form_again, render, see_other,
-    with_cookie,
+    ConfirmPage, HtmlForm, PageError, check_csrf, confirm, csrf_token, redirect_or_form_again,
+    render, see_other, with_cookie,
 };
 use crate::links::Links;
 use crate::service;
@@ -44,6 +44,8 @@ struct ManagePage {
     going: bool,
     /// The project whose table the attendee is checked in at now.
     checked_in: Option<String>,
+    /// Its slug: the table picker starts at it.
+    checked_in_slug: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -78,6 +80,7 @@ async fn manage_page(
         ),
         RegistrationStatus::Cancelled => "Cancelled.".to_owned(),
     };
+    let here = checked_in.and_then(|id| all_projects.iter().find(|p| p.id == id));
     let (csrf, cookie) = csrf_token(req, &state.links);
     let page = ManagePage {
         csrf,
@@ -102,22 +105,12 @@ async fn manage_page(
         alarms: alarm_choices(feed_alarm_minutes),
         flash,
         going: view.registration.status() == RegistrationStatus::Going,
-        checked_in: checked_in
-            .and_then(|id| all_projects.iter().find(|p| p.id == id))
-            .map(|p| p.name.clone()),
+        checked_in: here.map(|p| p.name.clone()),
+        checked_in_slug: here.map(|p| p.slug.clone()),
         token,
     };
     let mut response = with_cookie(render(status, &page)?, cookie);
-    // The token is in the address: never send it on to another site, never cache the page.
-    let headers = response.headers_mut();
-    headers.insert(
-        actix_web::http::header::REFERRER_POLICY,
-        actix_web::http::header::HeaderValue::from_static("no-referrer"),
-    );
-    headers.insert(
-        actix_web::http::header::CACHE_CONTROL,
-        actix_web::http::header::HeaderValue::from_static("no-store"),
-    );
+    private_page(&mut response);
     Ok(response)
 }
 
@@ -157,6 +150,61 @@ pub struct TokenForm {
     csrf: String,
     #[serde(default)]
     projects: Vec<String>,
+}
+
+/// "Cancel my registration": asks first.
+pub async fn manage_cancel_confirm(
+    req: HttpRequest,
+    state: State,
+    token: web::Path<String>,
+) -> Result<HttpResponse, PageError> {
+    let token = token.into_inner();
+    let own = service::registrations::own_page(&state.service, token.clone()).await?;
+    let registration = &own.own.view.registration;
+    if registration.status() == RegistrationStatus::Cancelled {
+        return Ok(see_other(&format!("/manage/{token}")));
+    }
+    let consequence = if registration.status() == RegistrationStatus::Going {
+        format!(
+            "Your seat at {} goes to the next person on the waitlist. You can sign up again later, if there is room.",
+            own.own.event.title
+        )
+    } else {
+        format!(
+            "You leave the waitlist of {}. Signing up again puts you at its end.",
+            own.own.event.title
+        )
+    };
+    let action = format!("/manage/{token}/cancel");
+    let back = format!("/manage/{token}");
+    let mut response = confirm(
+        &req,
+        &state.links,
+        ConfirmPage {
+            question: "Cancel your registration?",
+            consequence: &consequence,
+            action: &action,
+            csrf: String::new(),
+            yes: "Yes, cancel my registration",
+            no: "No, keep it",
+            back: &back,
+        },
+    )?;
+    private_page(&mut response);
+    Ok(response)
+}
+
+/// The token is in the address: never send it on to another site, never cache the page.
+fn private_page(response: &mut HttpResponse) {
+    let headers = response.headers_mut();
+    headers.insert(
+        actix_web::http::header::REFERRER_POLICY,
+        actix_web::http::header::HeaderValue::from_static("no-referrer"),
+    );
+    headers.insert(
+        actix_web::http::header::CACHE_CONTROL,
+        actix_web::http::header::HeaderValue::from_static("no-store"),
+    );
 }
 
 pub async fn manage_cancel(

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
+use chrono::NaiveDateTime;
 use serde::Deserialize;
 
 use crate::db::events::{EventRow, EventSummary, Period};
@@ -23,9 +24,13 @@ use crate::links::Links;
 use crate::service;
 
 /// "12 seats left", "waitlist: 3", "open".
-fn seats_text(event: &EventRow, waitlist: i64) -> (String, &'static str) {
+/// The seats badge: one wording for every state, so that related states read alike.
+fn seats_text(event: &EventRow, waitlist: i64, now: NaiveDateTime) -> (String, &'static str) {
+    if now >= event.ends_at {
+        return ("over".into(), "past");
+    }
     match event.capacity {
-        None => ("open".into(), "seats"),
+        None => ("no seat limit".into(), "seats"),
         Some(c) if event.going_count < c && waitlist == 0 => {
             let left = c - event.going_count;
             (
@@ -39,12 +44,42 @@ fn seats_text(event: &EventRow, waitlist: i64) -> (String, &'static str) {
         }
         Some(_) => (
             if waitlist == 0 {
-                "full: waitlist open".into()
+                "full · waitlist open".into()
             } else {
-                format!("waitlist: {waitlist}")
+                format!("full · {waitlist} on the waitlist")
             },
             "waitlist",
         ),
+    }
+}
+
+/// The start as `<time datetime>` gives it: the day of a whole-day event, else the instant.
+fn machine_start(event: &EventRow) -> String {
+    if event.all_day {
+        event.starts_local.format("%Y-%m-%d").to_string()
+    } else {
+        event.starts_at.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+    }
+}
+
+/// Whether a new signup goes to the waitlist.
+fn is_full(event: &EventRow, waitlist: i64) -> bool {
+    event
+        .capacity
+        .is_some_and(|c| waitlist > 0 || event.going_count >= c)
+}
+
+/// The seats line of the event page, for the state the event is in.
+fn seats_detail(event: &EventRow, waitlist: i64, closed: bool) -> String {
+    let going = event.going_count;
+    match event.capacity {
+        None if closed => format!("{going} signed up; there was no seat limit."),
+        None => format!("{going} going, no seat limit."),
+        Some(c) if closed => format!("{going} of {c} seats taken, {waitlist} on the waitlist."),
+        Some(c) if is_full(event, waitlist) => format!(
+            "All {c} seats are taken; {waitlist} on the waitlist. Join it to move up in order when a seat frees."
+        ),
+        Some(c) => format!("{} of {c} seats left.", c - going),
     }
 }
 
@@ -58,6 +93,8 @@ struct EventLine {
     kind: String,
     summary: String,
     when: String,
+    /// The start for machines (`<time datetime>`).
+    starts: String,
     place: String,
     seats: String,
     seats_class: &'static str,
@@ -163,16 +200,27 @@ pub async fn kept_page(
     key: String,
     render: impl std::future::Future<Output = Result<web::Bytes, PageError>>,
 ) -> Result<HttpResponse, PageError> {
-    let now = state.clock.now();
-    let generation = state.db.generation();
-    let html = match state.recent_pages.get(&key, generation, now) {
-        Some(PageRead::Html(html)) => html,
-        _ => {
-            let html = render.await?;
-            state
-                .recent_pages
-                .put(&key, generation, now, PageRead::Html(html.clone()));
-            html
+    let kept = |state: &State| {
+        let (now, generation) = (state.clock.now(), state.db.generation());
+        match state.recent_pages.get(&key, generation, now) {
+            Some(PageRead::Html(html)) => Ok(html),
+            _ => Err((now, generation)),
+        }
+    };
+    let html = match kept(state) {
+        Ok(html) => html,
+        Err(_) => {
+            let _turn = state.recent_pages.turn(&key).await;
+            match kept(state) {
+                // Rendered by the reader whose turn came before.
+                Ok(html) => html,
+                Err((now, generation)) => {
+                    let html = render.await?;
+                    let page = PageRead::Html(html.clone());
+                    state.recent_pages.put(&key, generation, now, page);
+                    html
+                }
+            }
         }
     };
     Ok(HttpResponse::Ok()
@@ -191,6 +239,7 @@ async fn home_html(
     let (summaries, more) =
         service::events::list_page(&state.service, period, kind, page, EVENTS_PER_PAGE).await?;
     let shown = summaries.len();
+    let now = state.clock.now();
     let mut days: Vec<Day> = Vec::new();
     for EventSummary {
         event: e,
@@ -200,13 +249,14 @@ async fn home_html(
         let waitlist_count = *waitlist_count;
         // Grouped by the day the event starts, in its own zone.
         let label = e.starts_local.format("%A %-d %B %Y").to_string();
-        let (seats, seats_class) = seats_text(e, waitlist_count);
+        let (seats, seats_class) = seats_text(e, waitlist_count, now);
         let line = EventLine {
             slug: e.slug.clone(),
             title: e.title.clone(),
             kind: e.kind.to_string(),
             summary: e.summary.clone(),
             when: e.window()?.human(),
+            starts: machine_start(e),
             place: place_of(e),
             seats,
             seats_class,
@@ -284,6 +334,8 @@ struct ProjectCard {
 struct EventPage {
     e: EventRow,
     when: String,
+    /// The start for machines (`<time datetime>`).
+    starts: String,
     cancelled: bool,
     seats: String,
     seats_class: &'static str,
@@ -291,7 +343,10 @@ struct EventPage {
     description_html: String,
     projects: Vec<ProjectCard>,
     feed_webcal: String,
-    closed: Option<&'static str>,
+    /// Why nobody can sign up now, as a sentence.
+    closed: Option<String>,
+    /// Whether a signup goes to the waitlist.
+    full: bool,
     csrf: String,
     form_name: String,
     form_email: String,
@@ -299,8 +354,18 @@ struct EventPage {
     email_problem: Option<String>,
     projects_problem: Option<String>,
     problems: Vec<FieldProblem>,
+    /// The problems at the top of the form, each linked to its field: (field id, label,
+    /// message).
+    problem_summary: Vec<(String, &'static str, String)>,
     /// Booked sessions, by day.
     schedule: Vec<(String, Vec<crate::board::SlotBody>)>,
+}
+
+/// `reason` as a sentence: a capital first letter and a full stop.
+fn sentence(reason: &str) -> String {
+    let mut chars = reason.chars();
+    let first = chars.next().map(|c| c.to_uppercase().collect::<String>());
+    format!("{}{}.", first.unwrap_or_default(), chars.as_str())
 }
 
 /// What the signup form held when it comes back with problems.
@@ -344,9 +409,32 @@ async fn event_page(
     entered: Entered,
     status: StatusCode,
 ) -> Result<HttpResponse, PageError> {
+    let key = format!("event:{slug}");
+    let html_key = format!("{key}:html");
+    // A first visit gets the page rendered for the visitors before it, with its own token.
+    let first_visit = status == StatusCode::OK && entered.is_blank();
+    let kept_html = |state: &State| {
+        let (now, generation) = (state.clock.now(), state.db.generation());
+        match state.recent_pages.get(&html_key, generation, now) {
+            Some(PageRead::EventHtml(parts)) => Some(parts),
+            _ => None,
+        }
+    };
+    let mut _html_turn = None;
+    if first_visit {
+        if let Some(parts) = kept_html(state) {
+            let (csrf, cookie) = csrf_token(req, &state.links);
+            return Ok(with_cookie(page_with_token(&parts, &csrf), cookie));
+        }
+        // One first visitor at a time renders the page; the others find it kept.
+        _html_turn = Some(state.recent_pages.turn(&html_key).await);
+        if let Some(parts) = kept_html(state) {
+            let (csrf, cookie) = csrf_token(req, &state.links);
+            return Ok(with_cookie(page_with_token(&parts, &csrf), cookie));
+        }
+    }
     let now = state.clock.now();
     let generation = state.db.generation();
-    let key = format!("event:{slug}");
     let read = match state.recent_pages.get(&key, generation, now) {
         Some(PageRead::Event(read)) => read,
         _ => {
@@ -362,29 +450,13 @@ async fn event_page(
             read
         }
     };
-    // A first visit gets the page rendered for the visitors before it, with its own token.
-    let first_visit = status == StatusCode::OK && entered.is_blank();
-    let html_key = format!("{key}:html");
-    if first_visit
-        && let Some(PageRead::EventHtml(parts)) = state.recent_pages.get(&html_key, generation, now)
-    {
-        let (csrf, cookie) = csrf_token(req, &state.links);
-        return Ok(with_cookie(page_with_token(&parts, &csrf), cookie));
-    }
     let (summary, details, slots, description_html) = &*read;
     let links = &state.links;
     let e = summary.event.clone();
-    let (seats, seats_class) = seats_text(&e, summary.waitlist_count);
-    let seats_detail = match e.capacity {
-        None => format!("{} going, no limit", e.going_count),
-        Some(c) if summary.waitlist_count > 0 || e.going_count >= c => {
-            format!(
-                "All {c} seats are taken; {} on the waitlist. Sign up to join it: you move up in order.",
-                summary.waitlist_count
-            )
-        }
-        Some(c) => format!("{} of {c} seats left.", c - e.going_count),
-    };
+    let (seats, seats_class) = seats_text(&e, summary.waitlist_count, now);
+    let closed = e.signup_closed_reason(now).map(sentence);
+    let seats_detail = seats_detail(&e, summary.waitlist_count, closed.is_some());
+    let full = is_full(&e, summary.waitlist_count);
     let projects = details
         .iter()
         .map(|d: &ProjectDetail| {
@@ -423,6 +495,7 @@ async fn event_page(
     };
     let page = EventPage {
         when: e.window()?.human(),
+        starts: machine_start(&e),
         cancelled: e.status() == EventStatus::Cancelled,
         seats,
         seats_class,
@@ -430,13 +503,26 @@ async fn event_page(
         description_html: description_html.clone(),
         projects,
         feed_webcal: Links::webcal(&links.event_feed(&e.slug)),
-        closed: e.signup_closed_reason(now),
+        closed,
+        full,
         csrf: token_in_page.clone(),
         form_name: entered.name,
         form_email: entered.email,
         name_problem: problem_for(&entered.problems, "name").map(str::to_owned),
         email_problem: problem_for(&entered.problems, "email").map(str::to_owned),
         projects_problem: problem_for(&entered.problems, "projects").map(str::to_owned),
+        problem_summary: entered
+            .problems
+            .iter()
+            .map(|p| {
+                let (target, label) = match p.field.as_str() {
+                    "name" => ("name", "Your name"),
+                    "email" => ("email", "Email"),
+                    _ => ("projects", "Projects"),
+                };
+                (target.to_owned(), label, p.message.clone())
+            })
+            .collect(),
         problems: entered.problems,
         schedule: crate::board::by_day(
             &slots

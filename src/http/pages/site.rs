@@ -27,6 +27,14 @@ pub async fn stylesheet() -> HttpResponse {
         .body(include_str!("../../../web/static/style.css"))
 }
 
+/// The site's icon, shipped inside the binary (one 32 px PNG in an ICO).
+pub async fn favicon() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("image/x-icon")
+        .insert_header(("Cache-Control", "public, max-age=86400"))
+        .body(&include_bytes!("../../../web/static/favicon.ico")[..])
+}
+
 /// The board's live-update script (the only script; the board works without it).
 pub async fn board_script() -> HttpResponse {
     HttpResponse::Ok()
@@ -95,6 +103,34 @@ pub fn render<T: Template>(status: StatusCode, page: &T) -> Result<HttpResponse,
     Ok(HttpResponse::build(status)
         .content_type("text/html; charset=utf-8")
         .body(html))
+}
+
+/// The step before a drastic action (a cancellation that mails people, a removal): a page
+/// that says what will happen and posts the action only on "yes". It works without
+/// JavaScript, and the GET that shows it changes nothing.
+#[derive(Template)]
+#[template(path = "confirm.html")]
+pub struct ConfirmPage<'a> {
+    pub question: &'a str,
+    pub consequence: &'a str,
+    pub action: &'a str,
+    /// Filled in by [`confirm`].
+    pub csrf: String,
+    pub yes: &'a str,
+    pub no: &'a str,
+    pub back: &'a str,
+}
+
+/// The confirmation page `page`, with the visitor's form token.
+pub fn confirm(
+    req: &HttpRequest,
+    links: &Links,
+    mut page: ConfirmPage<'_>,
+) -> Result<HttpResponse, PageError> {
+    let (csrf, cookie) = csrf_token(req, links);
+    page.csrf = csrf;
+    let response = render(StatusCode::OK, &page)?;
+    Ok(with_cookie(response, cookie))
 }
 
 #[derive(Template)]

@@ -141,7 +141,21 @@ fn csv_lines(views: &[RegistrationView]) -> web::Bytes {
     let mut csv = String::with_capacity(views.len() * 96);
     for v in views {
         let r = AttendeeLine::of(v);
-        let cells = [&r.name, &r.email, &r.status, &r.projects, &r.registered].map(|c| csv_cell(c));
+        // Status and waitlist place in columns of their own, so a spreadsheet can sort both.
+        let status = v.registration.status.to_string();
+        let place = v
+            .waitlist_position
+            .map(|n| n.to_string())
+            .unwrap_or_default();
+        let cells = [
+            &r.name,
+            &r.email,
+            &status,
+            &place,
+            &r.projects,
+            &r.registered,
+        ]
+        .map(|c| csv_cell(c));
         csv.push_str(&cells.join(","));
         csv.push_str("\r\n");
     }
@@ -157,7 +171,11 @@ pub async fn attendees_csv(
 ) -> Result<HttpResponse, PageError> {
     let event = service::events::find(&state.service, slug.into_inner()).await?;
     let (sender, receiver) = tokio::sync::mpsc::channel::<Result<web::Bytes, AppError>>(4);
-    let header = web::Bytes::from_static(b"name,email,status,projects,registered\r\n");
+    // The byte order mark tells spreadsheets (Excel above all) that the file is UTF-8, so
+    // "Spärck" stays "Spärck".
+    let header = web::Bytes::from_static(
+        "\u{feff}name,email,status,waitlist_place,projects,registered\r\n".as_bytes(),
+    );
     let _ = sender.try_send(Ok(header));
     let service = state.service.clone();
     let event_id = event.id;

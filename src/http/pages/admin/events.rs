@@ -14,8 +14,8 @@ use crate::domain::{EventKind, EventStatus, FieldProblem, Problems};
 use crate::http::State;
 use crate::http::api::events::EventInput;
 use crate::http::pages::site::{
-    HtmlForm, PageError, check_csrf, csrf_token, problem_for, redirect_or_form_again, render,
-    see_other, with_cookie,
+    ConfirmPage, HtmlForm, PageError, check_csrf, confirm, csrf_token, problem_for,
+    redirect_or_form_again, render, see_other, with_cookie,
 };
 use crate::service;
 use crate::service::messages::Message;
@@ -497,6 +497,40 @@ pub async fn update_event(
     let again = |problems| event_form(&req, &state, Some(slug), form, problems, None, INVALID);
     let done = |s: EventSummary| format!("/admin/events/{}?done=saved", s.event.slug);
     redirect_or_form_again(outcome, done, again).await
+}
+
+/// "Cancel this event": asks first, saying how many people will be mailed.
+pub async fn cancel_event_confirm(
+    req: HttpRequest,
+    state: State,
+    _admin: Admin,
+    slug: web::Path<String>,
+) -> Result<HttpResponse, PageError> {
+    let slug = slug.into_inner();
+    let summary = service::events::get(&state.service, slug.clone()).await?;
+    let back = format!("/admin/events/{slug}");
+    if summary.event.status() == EventStatus::Cancelled {
+        return Ok(see_other(&back));
+    }
+    let question = format!("Cancel {}?", summary.event.title);
+    let consequence = format!(
+        "Everyone signed up ({} going, {} on the waitlist) is told by email that it will not take place. The event stays on its page and in calendar feeds, marked cancelled. This cannot be undone.",
+        summary.event.going_count, summary.waitlist_count
+    );
+    let action = format!("/admin/events/{slug}/cancel");
+    confirm(
+        &req,
+        &state.links,
+        ConfirmPage {
+            question: &question,
+            consequence: &consequence,
+            action: &action,
+            csrf: String::new(),
+            yes: "Yes, cancel the event",
+            no: "No, keep it",
+            back: &back,
+        },
+    )
 }
 
 pub async fn cancel_event(

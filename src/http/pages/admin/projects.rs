@@ -11,8 +11,8 @@ use crate::domain::{FieldProblem, Problems};
 use crate::http::State;
 use crate::http::api::projects::{LeadInput, ProjectInput};
 use crate::http::pages::site::{
-    HtmlForm, PageError, check_csrf, csrf_token, redirect_or_form_again, render, see_other,
-    with_cookie,
+    ConfirmPage, HtmlForm, PageError, check_csrf, confirm, csrf_token, redirect_or_form_again,
+    render, see_other, with_cookie,
 };
 use crate::service;
 
@@ -277,6 +277,37 @@ pub async fn update_project(
         project_form(&req, &state, slug.clone(), project, form, problems, INVALID)
     };
     redirect_or_form_again(outcome, done, again).await
+}
+
+/// "Remove" a project: asks first.
+pub async fn delete_project_confirm(
+    req: HttpRequest,
+    state: State,
+    _admin: Admin,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, PageError> {
+    let (slug, project) = path.into_inner();
+    let detail = service::projects::get(&state.service, slug.clone(), project.clone()).await?;
+    let question = format!("Remove {}?", detail.project.name);
+    let consequence = format!(
+        "The project leaves the event page, the board and the feeds, with its sessions. The {} people who joined it stay registered for the event, without it.",
+        detail.joined
+    );
+    let action = format!("/admin/events/{slug}/projects/{project}/delete");
+    let back = format!("/admin/events/{slug}");
+    confirm(
+        &req,
+        &state.links,
+        ConfirmPage {
+            question: &question,
+            consequence: &consequence,
+            action: &action,
+            csrf: String::new(),
+            yes: "Yes, remove the project",
+            no: "No, keep it",
+            back: &back,
+        },
+    )
 }
 
 pub async fn delete_project(
