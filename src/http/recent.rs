@@ -112,6 +112,43 @@ mod tests {
         assert_eq!(recent.get("k", 7, at(-5)), None);
     }
 
+    #[tokio::test]
+    async fn one_reader_at_a_time_reads_a_key_anew_and_the_next_finds_its_result() {
+        let recent = Arc::new(Recent::default());
+        let first = recent.turn("page").await;
+        // Another key has a turn of its own.
+        drop(recent.turn("other page").await);
+        let waiting = tokio::spawn({
+            let recent = recent.clone();
+            async move {
+                let _turn = recent.turn("page").await;
+                recent.get("page", 1, at(0))
+            }
+        });
+        tokio::task::yield_now().await;
+        assert!(
+            !waiting.is_finished(),
+            "the second reader waits for the first"
+        );
+        recent.put("page", 1, at(0), "rendered once");
+        drop(first);
+        assert_eq!(waiting.await.unwrap(), Some("rendered once"));
+    }
+
+    #[test]
+    fn the_turns_stay_bounded() {
+        let recent: Recent<()> = Recent::default();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            for i in 0..(CAPACITY + 10) {
+                drop(recent.turn(&i.to_string()).await);
+            }
+        });
+        assert!(recent.turns.lock().unwrap().len() <= CAPACITY);
+    }
+
     #[test]
     fn the_cache_stays_bounded() {
         let recent = Recent::default();
