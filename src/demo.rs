@@ -384,6 +384,11 @@ pub async fn seed(service: &Service) -> Result<Option<Seeded>, AppError> {
             "Vegetarian and vegan dishes are marked. The tables stay open until 18:00 each day; the last day ends with short demos from every table.",
             None,
         )?,
+        // Replies reach the demo's organizer.
+        Some(crate::domain::notice::ReplyTo {
+            name: "Demo Organizer".into(),
+            email: ORGANIZER.into(),
+        }),
     )
     .await?;
     // Someone going to the full summit cancels: the head of the waitlist moves up.

@@ -128,3 +128,46 @@ mod tests {
         }
     }
 }
+
+/// How long before the start people can check in at a table: doors open a little early.
+pub const CHECK_IN_OPENS_BEFORE_MINUTES: i64 = 60;
+
+/// Why nobody can check in at `now` to an event running from `starts_at` to `ends_at`
+/// (instants): check-in counts on the board only while the event runs, from an hour before.
+pub fn check_in_closed_reason(
+    starts_at: chrono::NaiveDateTime,
+    ends_at: chrono::NaiveDateTime,
+    now: chrono::NaiveDateTime,
+) -> Option<&'static str> {
+    let opens = starts_at - chrono::Duration::minutes(CHECK_IN_OPENS_BEFORE_MINUTES);
+    if now < opens {
+        Some("check-in opens an hour before the event starts")
+    } else if now >= ends_at {
+        Some("the event is over; check-in has closed")
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod check_in_tests {
+    use super::*;
+
+    #[test]
+    fn check_in_is_open_from_an_hour_before_the_start_until_the_end() {
+        let at = |h: u32, m: u32| {
+            chrono::NaiveDate::from_ymd_opt(2027, 3, 6)
+                .unwrap()
+                .and_hms_opt(h, m, 0)
+                .unwrap()
+        };
+        let (start, end) = (at(9, 0), at(17, 0));
+        assert!(check_in_closed_reason(start, end, at(7, 59)).is_some());
+        assert_eq!(check_in_closed_reason(start, end, at(8, 0)), None);
+        assert_eq!(check_in_closed_reason(start, end, at(16, 59)), None);
+        assert_eq!(
+            check_in_closed_reason(start, end, at(17, 0)),
+            Some("the event is over; check-in has closed")
+        );
+    }
+}

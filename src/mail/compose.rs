@@ -83,6 +83,11 @@ pub fn compose(
         .subject(subject.replace(['\r', '\n'], " "))
         .message_id(Some(format!("<{message_id}@{host}>")))
         .header(AutoSubmitted("auto-generated".into()));
+    if let Some((name, address)) = mail.reply_to() {
+        // A typed mailbox: lettre encodes the name, so nothing in it can add a header.
+        let address = address.parse().map_err(|e| internal(format!("{e}")))?;
+        builder = builder.reply_to(Mailbox::new(Some(name.clone()), address));
+    }
     if kind.is_bulk()
         && let Some(url) = &recipient.unsubscribe_url
     {
@@ -247,8 +252,9 @@ mod tests {
                 to,
                 event,
                 subject: "Bring a <laptop>".into(),
-                body: "Power strips\n.\nat every table & <b>more</b>".into(),
+                body: "Power strips\n.\nat every table & <b>more</b>, see https://example.org/plan?a=1&b=<2> (not javascript:alert(1))".into(),
                 project: Some("Twisted <web>".into()),
+                reply_to: Some(("Olga \"The\" Organizer".into(), "olga@example.org".into())),
             }
             .into(),
             NoticeKind::LeadLink => LeadLink {
@@ -317,6 +323,13 @@ mod tests {
                 message.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click"),
                 kind.is_bulk(),
                 "{kind}"
+            );
+            // Only an organizer's message has someone to answer it; the name stays one quoted
+            // phrase of the header.
+            assert_eq!(
+                message.contains("Reply-To: \"Olga \\\"The\\\" Organizer\" <olga@example.org>\r\n"),
+                *kind == NoticeKind::OrganizerMessage,
+                "{kind}: {message}"
             );
         }
     }

@@ -122,6 +122,35 @@ pub struct OrganizerMessage {
     pub body: String,
     /// The project whose people it goes to; none: everyone at the event.
     pub project: Option<String>,
+    /// The organizer who wrote it, whom replies reach: (name, address).
+    pub reply_to: Option<(String, String)>,
+}
+
+impl OrganizerMessage {
+    /// The body for the HTML part: escaped, with each web address in it made a link (only
+    /// `http` and `https` ones: a `javascript:` address stays text).
+    pub fn body_html(&self) -> String {
+        let escape = |text: &str| {
+            askama::filters::escape(text, askama::filters::Html)
+                .map(|safe| safe.to_string())
+                .unwrap_or_default()
+        };
+        let mut finder = linkify::LinkFinder::new();
+        finder.kinds(&[linkify::LinkKind::Url]);
+        let mut html = String::with_capacity(self.body.len() + 64);
+        for span in finder.spans(&self.body) {
+            let text = span.as_str();
+            let web = text.starts_with("https://") || text.starts_with("http://");
+            match span.kind() {
+                Some(linkify::LinkKind::Url) if web => {
+                    let url = escape(text);
+                    html.push_str(&format!("<a href=\"{url}\">{url}</a>"));
+                }
+                _ => html.push_str(&escape(text)),
+            }
+        }
+        html
+    }
 }
 
 /// A project lead's secret link to the project's board.
@@ -204,6 +233,14 @@ macro_rules! notice_mails {
             pub fn kind(&self) -> NoticeKind {
                 match self {
                     $(NoticeMail::$kind(_) => NoticeKind::$kind,)+
+                }
+            }
+
+            /// Where replies go, for the kinds that have someone to answer them.
+            pub fn reply_to(&self) -> Option<&(String, String)> {
+                match self {
+                    NoticeMail::OrganizerMessage(c) => c.reply_to.as_ref(),
+                    _ => None,
                 }
             }
 

@@ -191,6 +191,13 @@ pub async fn set_checkin(
             let event = events::find(conn, registration.event_id)?;
             match &project {
                 Some(slug) => {
+                    if let Some(reason) = crate::domain::seats::check_in_closed_reason(
+                        event.starts_at,
+                        event.ends_at,
+                        now,
+                    ) {
+                        return Err(AppError::Conflict(reason.into()));
+                    }
                     let project = projects::find_by_slug(conn, event.id, slug).map_err(|_| {
                         AppError::Invalid(Problems::single(
                             "project",

@@ -5,6 +5,7 @@ use super::Service;
 use super::registrations::notify_all;
 use crate::db::outbox::{self, OutboxRow};
 use crate::db::{events, projects, registrations};
+use crate::domain::notice::ReplyTo;
 use crate::domain::{LongText, Notice, Problems, SingleLine};
 use crate::error::AppError;
 
@@ -46,7 +47,12 @@ impl Message {
 /// Queues the message for the attendees (going and waitlisted, not opted out) of the event
 /// named `slug`, or of one of its projects; returns how many it goes to. A project the event
 /// does not have is a field error.
-pub async fn send(service: &Service, slug: String, message: Message) -> Result<usize, AppError> {
+pub async fn send(
+    service: &Service,
+    slug: String,
+    message: Message,
+    reply_to: Option<ReplyTo>,
+) -> Result<usize, AppError> {
     let now = service.clock.now();
     service
         .write(move |conn, fx| {
@@ -71,6 +77,7 @@ pub async fn send(service: &Service, slug: String, message: Message) -> Result<u
                 subject: message.subject.as_str().into(),
                 body: message.body.as_str().into(),
                 project: project.as_ref().map(|p| p.name.clone()),
+                reply_to,
             };
             notify_all(conn, fx, &recipients, &notice, now)
         })

@@ -340,8 +340,16 @@ async fn slots_book_rooms_and_a_move_tells_the_people_who_joined(app: TestApp) {
 }
 
 async fn attendees_check_in_and_out_and_check_ins_expire(app: TestApp) {
+    // An event that started half an hour ago (UTC, so the times below are the instants).
+    let minute = |m: i64| {
+        (app.clock.now() + chrono::Duration::minutes(m))
+            .format("%Y-%m-%dT%H:%M")
+            .to_string()
+    };
     let mut event = event_json("checkins", Some(1));
     event["timezone"] = "UTC".into();
+    event["starts_at"] = minute(-30).into();
+    event["ends_at"] = minute(8 * 60).into();
     app.create_event(&event).await;
     app.create_project("checkins", &json!({"slug": "docs", "name": "Docs"}))
         .await;
@@ -363,6 +371,31 @@ async fn attendees_check_in_and_out_and_check_ins_expire(app: TestApp) {
         }
     };
     assert_eq!(check_in(ann.clone(), json!({"project": "docs"})).await, 204);
+    // Check-in opens an hour before the start: a month ahead it is refused, and nothing counts.
+    let mut later = event_json("later", None);
+    later["timezone"] = "UTC".into();
+    app.create_event(&later).await;
+    app.create_project("later", &json!({"slug": "docs", "name": "Docs"}))
+        .await;
+    app.sign_up("later", "Ann", "ann@example.org", &[]).await;
+    let early = app.wait_for_mail("ann@example.org", 2).await[1].manage_token();
+    let refused = app
+        .post_json(
+            &format!("/api/v1/registrations/{early}/checkin"),
+            &json!({"project": "docs"}),
+            false,
+        )
+        .await;
+    assert_eq!(refused.status(), 409);
+    let problem: Value = refused.json().await.unwrap();
+    assert_eq!(
+        problem["detail"],
+        "check-in opens an hour before the event starts"
+    );
+    assert_eq!(
+        card(&board_of(&app, "later").await, "docs")["checked_in"],
+        0
+    );
     // Bob is on the waitlist: not at the event.
     assert_eq!(check_in(bob.clone(), json!({"project": "docs"})).await, 409);
     assert_eq!(check_in(ann.clone(), json!({"project": "nope"})).await, 422);

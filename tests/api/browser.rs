@@ -202,7 +202,9 @@ async fn an_attendee_signs_up_on_a_phone_and_cancels_from_the_email() {
         .await
         .unwrap();
     client
-        .find(Locator::Css("form[action$='/signup'] button[type=submit]"))
+        .find(Locator::Css(
+            "form[action$='/signup#signup'] button[type=submit]",
+        ))
         .await
         .unwrap()
         .click()

@@ -157,6 +157,14 @@ async fn every_kind_of_message_arrives_over_smtp(app: TestApp) {
         .unwrap();
     assert!(message.body.contains("Power strips at every table."));
     assert!(
+        message.raw.contains(&format!("<{}>", app.organizer_email))
+            && message.raw.contains("Reply-To:"),
+        "replies reach the organizer who wrote: {}",
+        message.raw
+    );
+    assert!(message.body.contains("a reply to this message goes to"));
+    assert!(message.html.contains("a reply to this message goes to"));
+    assert!(
         message
             .raw
             .contains("List-Unsubscribe: <https://convene.example/unsubscribe/")
@@ -772,6 +780,7 @@ async fn a_message_whose_payload_cannot_be_read_fails_with_the_reason(app: TestA
                     subject: "Still here".into(),
                     body: "The next message goes.".into(),
                     project: None,
+                    reply_to: None,
                 }),
                 now,
             )

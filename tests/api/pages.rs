@@ -118,6 +118,10 @@ async fn signing_up_through_the_form(app: TestApp) {
     let html = bad.text().await.unwrap();
     assert!(html.contains("value=\"Ada\"") && html.contains("value=\"not-an-address\""));
     assert!(html.contains("id=\"email-error\"") && html.contains("aria-invalid=\"true\""));
+    // The answer says so in its title, lands on the form, and links each problem to its field.
+    assert!(html.contains("<title>Error: "), "{html}");
+    assert!(html.contains(r#"action="/events/form/signup#signup""#));
+    assert!(html.contains(r##"<li><a href="#email">Email: "##), "{html}");
     assert!(
         html.contains("value=\"docs\" checked"),
         "the chosen project stays checked"
@@ -631,6 +635,16 @@ async fn organizers_log_in_and_run_an_event_from_the_pages(app: TestApp) {
     );
     let (_, admin_page) = page(&browser, &app, "/admin/events/hack-night").await;
     assert!(admin_page.contains("0 failed") && admin_page.contains("Message the attendees"));
+    // Cancelling asks first, saying who will be mailed; asking changes nothing.
+    let (status, question) = page(&browser, &app, "/admin/events/hack-night/cancel").await;
+    assert_eq!(status, 200);
+    assert!(
+        question.contains("going, 0 on the waitlist) is told by email")
+            && question.contains("Yes, cancel the event")
+            && question.contains(r#"action="/admin/events/hack-night/cancel""#),
+        "{question}"
+    );
+    assert_eq!(app.event("hack-night").await["status"], "scheduled");
     let cancel = post_form(
         &browser,
         &app,

@@ -27,6 +27,13 @@ impl From<&crate::domain::drafts::EventChange> for Change {
     }
 }
 
+/// Who answers an organizer's message: the organizer who sent it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplyTo {
+    pub name: String,
+    pub email: String,
+}
+
 /// A message to be sent, with exactly what its kind needs beyond the current state of its
 /// registration and event (which the worker reads when the message goes). The outbox keeps
 /// the kind apart from the rest, as the rows of earlier releases do; [`NoticeKind`], the list
@@ -68,6 +75,9 @@ pub enum Notice {
         subject: String,
         body: String,
         project: Option<String>,
+        /// Where replies go (rows of earlier releases have none).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reply_to: Option<ReplyTo>,
     },
     /// To a project lead: the secret link to the project's board and slots.
     LeadLink { lead_link_id: i64 },
@@ -183,6 +193,10 @@ pub(crate) mod tests {
                 subject: "Bring a laptop".into(),
                 body: "Power\nstrips".into(),
                 project: Some("Docs".into()),
+                reply_to: Some(ReplyTo {
+                    name: "Olga Organizer".into(),
+                    email: "olga@example.org".into(),
+                }),
             },
             NoticeKind::LeadLink => Notice::LeadLink { lead_link_id: 7 },
             NoticeKind::SlotMoved => Notice::SlotMoved {
@@ -251,6 +265,7 @@ pub(crate) mod tests {
                     subject: "Hi".into(),
                     body: "x".into(),
                     project: None,
+                    reply_to: None,
                 },
             ),
             (

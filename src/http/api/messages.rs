@@ -5,6 +5,7 @@ use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::domain::notice::ReplyTo;
 use crate::domain::time::instant_text;
 use crate::error::AppError;
 use crate::http::State;
@@ -35,13 +36,18 @@ pub struct MessageQueued {
                (status = 422, body = crate::error::ProblemDocument, content_type = "application/problem+json")))]
 pub async fn send(
     state: State,
-    _organizer: Organizer,
+    organizer: Organizer,
     slug: web::Path<String>,
     input: web::Json<MessageInput>,
 ) -> Result<HttpResponse, AppError> {
     let input = input.into_inner();
     let message = Message::parse(&input.subject, &input.body, input.project.as_deref())?;
-    let recipients = service::messages::send(&state.service, slug.into_inner(), message).await?;
+    let reply_to = ReplyTo {
+        name: organizer.0.name,
+        email: organizer.0.email,
+    };
+    let recipients =
+        service::messages::send(&state.service, slug.into_inner(), message, Some(reply_to)).await?;
     Ok(HttpResponse::Accepted().json(MessageQueued { recipients }))
 }
 

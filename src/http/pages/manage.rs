@@ -46,6 +46,8 @@ struct ManagePage {
     checked_in: Option<String>,
     /// Its slug: the table picker starts at it.
     checked_in_slug: Option<String>,
+    /// Why nobody can check in now (before the doors open, after the end).
+    checkin_closed: Option<&'static str>,
 }
 
 #[derive(Deserialize)]
@@ -107,6 +109,11 @@ async fn manage_page(
         going: view.registration.status() == RegistrationStatus::Going,
         checked_in: here.map(|p| p.name.clone()),
         checked_in_slug: here.map(|p| p.slug.clone()),
+        checkin_closed: crate::domain::seats::check_in_closed_reason(
+            event.starts_at,
+            event.ends_at,
+            state.clock.now(),
+        ),
         token,
     };
     let mut response = with_cookie(render(status, &page)?, cookie);

@@ -266,12 +266,14 @@ impl Composer {
                 subject,
                 body,
                 project,
+                reply_to,
             } => OrganizerMessage {
                 to,
                 event,
                 subject: subject.clone(),
                 body: body.clone(),
                 project: project.clone(),
+                reply_to: reply_to.as_ref().map(|r| (r.name.clone(), r.email.clone())),
             }
             .into(),
             Notice::SlotMoved { changes, .. } => {

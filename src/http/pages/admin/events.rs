@@ -10,6 +10,7 @@ use serde::Deserialize;
 use super::login::CsrfForm;
 use super::{Admin, FormField, field, form_capacity};
 use crate::db::events::{EventRow, EventSummary};
+use crate::domain::notice::ReplyTo;
 use crate::domain::{EventKind, EventStatus, FieldProblem, Problems};
 use crate::http::State;
 use crate::http::api::events::EventInput;
@@ -563,7 +564,7 @@ pub struct MessageForm {
 pub async fn send_message(
     req: HttpRequest,
     state: State,
-    _admin: Admin,
+    admin: Admin,
     slug: web::Path<String>,
     form: HtmlForm<MessageForm>,
 ) -> Result<HttpResponse, PageError> {
@@ -571,7 +572,13 @@ pub async fn send_message(
     check_csrf(&req, &state.links, &form.csrf)?;
     let slug = slug.into_inner();
     let sent = match Message::parse(&form.subject, &form.body, Some(&form.project)) {
-        Ok(message) => service::messages::send(&state.service, slug.clone(), message).await,
+        Ok(message) => {
+            let reply_to = ReplyTo {
+                name: admin.0.name.clone(),
+                email: admin.0.email.clone(),
+            };
+            service::messages::send(&state.service, slug.clone(), message, Some(reply_to)).await
+        }
         Err(problems) => Err(problems.into()),
     };
     let done = |_| format!("/admin/events/{slug}?done=message");
