@@ -119,6 +119,24 @@ async fn fits(client: &Client) -> bool {
     value.as_bool().unwrap_or(false)
 }
 
+/// Types `text` into the element `at`.
+async fn type_in(client: &Client, at: Locator<'_>, text: &str) {
+    let field = client.find(at).await.unwrap();
+    field.send_keys(text).await.unwrap();
+}
+
+/// Clicks the element `at`.
+async fn click(client: &Client, at: Locator<'_>) {
+    client.find(at).await.unwrap().click().await.unwrap();
+}
+
+/// Signs the test's organizer in on the login page the browser shows.
+async fn sign_in(client: &Client, app: &TestApp) {
+    type_in(client, Locator::Id("email"), &app.organizer_email).await;
+    type_in(client, Locator::Id("password"), &app.organizer_password).await;
+    click(client, Locator::Css("form button[type=submit]")).await;
+}
+
 /// Waits until the browser's address contains `part` (a form's redirect has landed).
 async fn wait_for_address(client: &Client, part: &str) {
     for _ in 0..100 {
@@ -162,13 +180,7 @@ async fn an_attendee_signs_up_on_a_phone_and_cancels_from_the_email() {
     client.goto(&app.url("/")).await.unwrap();
     assert!(fits(&client).await, "the home page fits 390 px");
     screenshot(&client, "home-390").await;
-    client
-        .find(Locator::LinkText("Sprint phone-sprint"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&client, Locator::LinkText("Sprint phone-sprint")).await;
     assert!(
         client
             .current_url()
@@ -180,36 +192,14 @@ async fn an_attendee_signs_up_on_a_phone_and_cancels_from_the_email() {
     assert!(fits(&client).await, "the event page fits 390 px");
     screenshot(&client, "event-390").await;
 
-    client
-        .find(Locator::Id("name"))
-        .await
-        .unwrap()
-        .send_keys("Ada Lovelace")
-        .await
-        .unwrap();
-    client
-        .find(Locator::Id("email"))
-        .await
-        .unwrap()
-        .send_keys("ada@example.org")
-        .await
-        .unwrap();
-    client
-        .find(Locator::Css("input[name=projects][value=docs]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    client
-        .find(Locator::Css(
-            "form[action$='/signup#signup'] button[type=submit]",
-        ))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    type_in(&client, Locator::Id("name"), "Ada Lovelace").await;
+    type_in(&client, Locator::Id("email"), "ada@example.org").await;
+    click(&client, Locator::Css("input[name=projects][value=docs]")).await;
+    click(
+        &client,
+        Locator::Css("form[action$='/signup#signup'] button[type=submit]"),
+    )
+    .await;
     wait_for_address(&client, "/thanks").await;
     let heading = client
         .find(Locator::Css("h1"))
@@ -230,13 +220,7 @@ async fn an_attendee_signs_up_on_a_phone_and_cancels_from_the_email() {
     assert!(fits(&client).await);
     screenshot(&client, "manage-390").await;
     // Cancelling asks first: the link shows the question, only "yes" cancels.
-    client
-        .find(Locator::Css("a[href$='/cancel']"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&client, Locator::Css("a[href$='/cancel']")).await;
     let question = client.find(Locator::Css("h1")).await.unwrap();
     assert_eq!(question.text().await.unwrap(), "Cancel your registration?");
     let own: serde_json::Value = app
@@ -247,13 +231,7 @@ async fn an_attendee_signs_up_on_a_phone_and_cancels_from_the_email() {
         "showing the question changes nothing"
     );
     assert!(fits(&client).await);
-    client
-        .find(Locator::Css("form[action$='/cancel'] button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&client, Locator::Css("form[action$='/cancel'] button")).await;
     wait_for_address(&client, "done=cancelled").await;
     let status = client
         .find(Locator::Css("p.notice"))
@@ -288,35 +266,9 @@ async fn an_organizer_creates_an_event_with_a_project_from_a_laptop() {
             .ends_with("/login")
     );
     screenshot(&client, "login").await;
-    client
-        .find(Locator::Id("email"))
-        .await
-        .unwrap()
-        .send_keys(&app.organizer_email)
-        .await
-        .unwrap();
-    client
-        .find(Locator::Id("password"))
-        .await
-        .unwrap()
-        .send_keys(&app.organizer_password)
-        .await
-        .unwrap();
-    client
-        .find(Locator::Css("form button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    sign_in(&client, &app).await;
     wait_for_address(&client, "/admin").await;
-    client
-        .find(Locator::LinkText("New event"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&client, Locator::LinkText("New event")).await;
     let fill = |id: &'static str, text: String| {
         let client = client.clone();
         async move {
@@ -327,13 +279,7 @@ async fn an_organizer_creates_an_event_with_a_project_from_a_laptop() {
     };
     let day = (chrono::Utc::now() + chrono::Duration::days(20)).format("%Y-%m-%d");
     fill("title", "Spring Hack-in".into()).await;
-    client
-        .find(Locator::Css("#kind option[value=hack-in]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&client, Locator::Css("#kind option[value=hack-in]")).await;
     fill("timezone", "Europe/Amsterdam".into()).await;
     fill("starts_at", format!("{day}T18:00")).await;
     fill("ends_at", format!("{day}T22:00")).await;
@@ -341,31 +287,13 @@ async fn an_organizer_creates_an_event_with_a_project_from_a_laptop() {
     fill("capacity", "25".into()).await;
     fill("description", "Bring your own project.".into()).await;
     screenshot(&client, "admin-new-event").await;
-    client
-        .find(Locator::Css("form.stack button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&client, Locator::Css("form.stack button[type=submit]")).await;
     wait_for_address(&client, "done=created").await;
-    client
-        .find(Locator::LinkText("Add a project"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&client, Locator::LinkText("Add a project")).await;
     fill("name", "Retro computers".into()).await;
     fill("location", "Table 5".into()).await;
     fill("leads", "Rita <rita@example.org>".into()).await;
-    client
-        .find(Locator::Css("form.stack button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&client, Locator::Css("form.stack button[type=submit]")).await;
     wait_for_address(&client, "done=project").await;
     screenshot(&client, "admin-edit-event").await;
     client.goto(&app.url("/admin")).await.unwrap();
@@ -377,13 +305,7 @@ async fn an_organizer_creates_an_event_with_a_project_from_a_laptop() {
         home.contains("Spring Hack-in") && home.contains("25 seats left"),
         "the new event is on the home page"
     );
-    client
-        .find(Locator::LinkText("Spring Hack-in"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&client, Locator::LinkText("Spring Hack-in")).await;
     let page = client.source().await.unwrap();
     assert!(
         page.contains("Retro computers")
@@ -484,5 +406,113 @@ async fn a_lead_posts_a_now_line_and_an_open_board_shows_it_live() {
     screenshot(&board, "board-signage").await;
     let _ = board.close().await;
     let _ = lead.close().await;
+    lifecycle.shutdown().await;
+}
+
+/// axe-core's violations on the page the browser shows, one line per rule ("rule: where"); None
+/// where axe-core is not installed (a failure in CI, where `.ci/run` installs it).
+async fn axe_violations(client: &Client) -> Option<Vec<String>> {
+    let axe = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/a11y/node_modules/axe-core/axe.min.js");
+    let Ok(source) = std::fs::read_to_string(&axe) else {
+        assert!(
+            std::env::var("CI").map_or(true, |v| v != "true"),
+            "axe-core must be installed in CI (cd tests/a11y && npm ci)"
+        );
+        eprintln!("skipped: axe-core is not installed (cd tests/a11y && npm ci)");
+        return None;
+    };
+    client.execute(&source, vec![]).await.unwrap();
+    let found = client
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             axe.run(document).then(
+               r => done(r.violations.map(v => v.id + ': ' + v.nodes.map(n => n.target.join(' ')).join(', '))),
+               e => done(['axe-core failed: ' + e]));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    Some(serde_json::from_value(found).unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_page_passes_axe_core_on_a_phone() {
+    let app = app_for_browser().await;
+    let lifecycle = app.lifecycle();
+    app.create_event(&event_json("axe-sprint", Some(1))).await;
+    app.create_project("axe-sprint", &json!({"slug": "docs", "name": "Documentation", "location": "Table 1", "leads": [{"name": "Lee", "email": "lee@example.org"}]})).await;
+    app.sign_up("axe-sprint", "Ann", "ann@example.org", &["docs"])
+        .await;
+    app.sign_up("axe-sprint", "Bob", "bob@example.org", &[])
+        .await;
+    let ann = app.wait_for_mail("ann@example.org", 1).await[0].manage_token();
+    let bob = app.wait_for_mail("bob@example.org", 1).await[0].manage_token();
+    let lead_mail = &app.wait_for_mail("lee@example.org", 1).await[0].body;
+    let lead = lead_mail[lead_mail.find("/lead/").unwrap()..]
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+    let Some((client, _profile)) = browser(390).await else {
+        return;
+    };
+    let mut checked = Vec::new();
+    let mut check = async |path: &str| {
+        client.goto(&app.url(path)).await.unwrap();
+        let Some(violations) = axe_violations(&client).await else {
+            return false;
+        };
+        assert!(violations.is_empty(), "{path}: {violations:#?}");
+        checked.push(path.to_owned());
+        true
+    };
+    for path in [
+        "/".to_owned(),
+        "/?period=past".into(),
+        "/calendar".into(),
+        "/events/axe-sprint".into(),
+        "/events/axe-sprint/board".into(),
+        "/events/axe-sprint/board?view=signage".into(),
+        format!("/manage/{ann}"),
+        format!("/manage/{bob}"),
+        format!("/manage/{ann}/cancel"),
+        lead.clone(),
+        "/login".into(),
+    ] {
+        if !check(&path).await {
+            return;
+        }
+    }
+    // A failed signup: the form with its errors.
+    client.goto(&app.url("/events/axe-sprint")).await.unwrap();
+    type_in(&client, Locator::Id("email"), "not-an-address").await;
+    click(
+        &client,
+        Locator::Css("form[action$='/signup#signup'] button[type=submit]"),
+    )
+    .await;
+    wait_for_address(&client, "/signup").await;
+    let violations = axe_violations(&client).await.unwrap();
+    assert!(violations.is_empty(), "failed signup: {violations:#?}");
+    // The organizer's pages, signed in.
+    client.goto(&app.url("/login")).await.unwrap();
+    sign_in(&client, &app).await;
+    wait_for_address(&client, "/admin").await;
+    for path in [
+        "/admin",
+        "/admin/tokens",
+        "/admin/events/new",
+        "/admin/events/axe-sprint",
+        "/admin/events/axe-sprint/attendees",
+        "/admin/events/axe-sprint/cancel",
+        "/admin/events/axe-sprint/projects/new",
+        "/admin/events/axe-sprint/projects/docs",
+        "/admin/events/axe-sprint/projects/docs/delete",
+    ] {
+        check(path).await;
+    }
+    assert_eq!(checked.len(), 20, "{checked:?}");
+    client.close().await.unwrap();
     lifecycle.shutdown().await;
 }
