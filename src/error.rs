@@ -204,14 +204,13 @@ impl From<diesel::result::Error> for AppError {
                 "the connection to the database was lost ({}); try again",
                 info.message().trim()
             )),
-            diesel::result::Error::DatabaseError(_, info)
-                if is_server_going_away(info.message()) =>
-            {
-                AppError::Unavailable(format!(
-                    "the database is restarting ({}); try again",
-                    info.message().trim()
-                ))
-            }
+            diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::Unknown,
+                info,
+            ) if is_server_going_away(info.message()) => AppError::Unavailable(format!(
+                "the database is restarting ({}); try again",
+                info.message().trim()
+            )),
             diesel::result::Error::DatabaseError(_, info) if is_storage_full(info.message()) => {
                 AppError::StorageFull(info.message().trim().to_owned())
             }
@@ -335,6 +334,12 @@ mod tests {
         }
         let broken = AppError::from(DieselError::BrokenTransactionManager);
         assert_eq!(broken.status_code(), StatusCode::SERVICE_UNAVAILABLE);
+        // A refusal that happens to quote such words stays what it is.
+        let quoted = AppError::from(DieselError::DatabaseError(
+            DatabaseErrorKind::UniqueViolation,
+            Box::new("duplicate key: \"no connection to the server\"".to_owned()),
+        ));
+        assert!(!matches!(quoted, AppError::Unavailable(_)));
         let refused = AppError::from(database_error(
             "duplicate key value violates unique constraint",
         ));

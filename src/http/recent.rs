@@ -17,6 +17,8 @@ use chrono::{Duration, NaiveDateTime};
 
 /// How long a result read here may be reused when other instances may write.
 pub const FRESH_FOR: Duration = Duration::seconds(1);
+/// The longest a reader waits for another to read what both missed.
+pub const TURN_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 /// Entries kept; beyond this the cache starts afresh (keys come from URLs).
 const CAPACITY: usize = 1024;
 
@@ -25,6 +27,13 @@ struct Entry<V> {
     read_at: NaiveDateTime,
     read: Instant,
     value: V,
+}
+
+/// What a reader's turn comes to: a value another reader kept since it asked, or the turn to
+/// read it itself (held until dropped; none if the wait ran out).
+pub enum Turned<V> {
+    Kept(V),
+    Yours(Option<tokio::sync::OwnedMutexGuard<()>>),
 }
 
 pub struct Recent<V> {
@@ -43,11 +52,24 @@ impl<V> Default for Recent<V> {
 }
 
 impl<V: Clone> Recent<V> {
-    /// Waits for the turn to read `key` anew. When an entry runs out, every reader of a busy
-    /// page misses it at once; with a turn, one of them reads (of a 50,000-person event that
-    /// takes a while) and the others, after their wait, find its result kept. A holder
-    /// checks [`Recent::get`] again first.
-    pub async fn turn(&self, key: &str) -> tokio::sync::OwnedMutexGuard<()> {
+    /// Waits for the turn to read `key` anew, for a reader that missed it when the process
+    /// had finished `generation` writes. When an entry runs out, every reader of a busy page
+    /// misses it at once; with a turn, one of them reads (of a 50,000-person event that takes
+    /// a while) and the others take its result: any value read after they asked is as good
+    /// as one they would have read themselves. A reader that waits longer than [`TURN_WAIT`]
+    /// (the database is slow or down, and reads fail one after another) reads without a turn,
+    /// as every reader did before turns.
+    pub async fn after_turn(&self, key: &str, generation: u64) -> Turned<V> {
+        self.after_turn_within(key, generation, TURN_WAIT).await
+    }
+
+    async fn after_turn_within(
+        &self,
+        key: &str,
+        generation: u64,
+        wait: std::time::Duration,
+    ) -> Turned<V> {
+        let asked = Instant::now();
         let turn = {
             let mut turns = self.turns.lock().unwrap_or_else(|p| p.into_inner());
             if turns.len() >= CAPACITY && !turns.contains_key(key) {
@@ -56,7 +78,14 @@ impl<V: Clone> Recent<V> {
             }
             turns.entry(key.to_owned()).or_default().clone()
         };
-        turn.lock_owned().await
+        let turn = tokio::time::timeout(wait, turn.lock_owned()).await.ok();
+        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        match entries.get(key) {
+            Some(entry) if entry.generation >= generation && entry.read >= asked => {
+                Turned::Kept(entry.value.clone())
+            }
+            _ => Turned::Yours(turn),
+        }
     }
 
     /// The value kept under `key`, if it is still current.
@@ -115,14 +144,21 @@ mod tests {
     #[tokio::test]
     async fn one_reader_at_a_time_reads_a_key_anew_and_the_next_finds_its_result() {
         let recent = Arc::new(Recent::default());
-        let first = recent.turn("page").await;
+        let Turned::Yours(Some(first)) = recent.after_turn("page", 1).await else {
+            panic!("the first reader gets the turn");
+        };
         // Another key has a turn of its own.
-        drop(recent.turn("other page").await);
+        assert!(matches!(
+            recent.after_turn("other page", 1).await,
+            Turned::Yours(Some(_))
+        ));
         let waiting = tokio::spawn({
             let recent = recent.clone();
             async move {
-                let _turn = recent.turn("page").await;
-                recent.get("page", 1, at(0))
+                match recent.after_turn("page", 1).await {
+                    Turned::Kept(value) => Some(value),
+                    Turned::Yours(_) => None,
+                }
             }
         });
         tokio::task::yield_now().await;
@@ -130,20 +166,38 @@ mod tests {
             !waiting.is_finished(),
             "the second reader waits for the first"
         );
-        recent.put("page", 1, at(0), "rendered once");
+        // A write happened meanwhile, and the clock moved on: the value was still read after
+        // the second reader asked, so it takes it.
+        recent.put("page", 2, at(5), "rendered once");
         drop(first);
         assert_eq!(waiting.await.unwrap(), Some("rendered once"));
+        // A value kept before a reader asked is not taken.
+        let later = recent.after_turn("page", 3).await;
+        assert!(matches!(later, Turned::Yours(Some(_))));
+    }
+
+    #[tokio::test]
+    async fn a_reader_waits_for_its_turn_a_bounded_time() {
+        let recent: Recent<&str> = Recent::default();
+        let _held = recent.after_turn("page", 1).await;
+        let wait = std::time::Duration::from_millis(20);
+        let waited = recent.after_turn_within("page", 1, wait).await;
+        assert!(
+            matches!(waited, Turned::Yours(None)),
+            "it reads without a turn"
+        );
     }
 
     #[test]
     fn the_turns_stay_bounded() {
         let recent: Recent<()> = Recent::default();
         let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
             .build()
             .unwrap();
         runtime.block_on(async {
             for i in 0..(CAPACITY + 10) {
-                drop(recent.turn(&i.to_string()).await);
+                drop(recent.after_turn(&i.to_string(), 0).await);
             }
         });
         assert!(recent.turns.lock().unwrap().len() <= CAPACITY);

@@ -84,9 +84,14 @@ pub fn compose(
         .message_id(Some(format!("<{message_id}@{host}>")))
         .header(AutoSubmitted("auto-generated".into()));
     if let Some((name, address)) = mail.reply_to() {
-        // A typed mailbox: lettre encodes the name, so nothing in it can add a header.
-        let address = address.parse().map_err(|e| internal(format!("{e}")))?;
-        builder = builder.reply_to(Mailbox::new(Some(name.clone()), address));
+        // A typed mailbox: lettre encodes the name, so nothing in it can add a header. An
+        // address lettre does not take costs the message its Reply-To, never its delivery.
+        match address.parse() {
+            Ok(address) => builder = builder.reply_to(Mailbox::new(Some(name.clone()), address)),
+            Err(e) => {
+                tracing::warn!(error = %e, "an organizer's address is no Reply-To; sent without")
+            }
+        }
     }
     if kind.is_bulk()
         && let Some(url) = &recipient.unsubscribe_url

@@ -20,6 +20,7 @@ use crate::http::pages::site::{
     HtmlForm, PageError, check_csrf, csrf_token, markdown, problem_for, redirect_or_form_again,
     render, see_other, with_cookie,
 };
+use crate::http::recent::Turned;
 use crate::links::Links;
 use crate::service;
 
@@ -209,17 +210,18 @@ pub async fn kept_page(
     };
     let html = match kept(state) {
         Ok(html) => html,
-        Err(_) => {
-            let _turn = state.recent_pages.turn(&key).await;
-            match kept(state) {
+        Err((_, missed_at)) => {
+            let turned = state.recent_pages.after_turn(&key, missed_at).await;
+            if let Turned::Kept(PageRead::Html(html)) = &turned {
                 // Rendered by the reader whose turn came before.
-                Ok(html) => html,
-                Err((now, generation)) => {
-                    let html = render.await?;
-                    let page = PageRead::Html(html.clone());
-                    state.recent_pages.put(&key, generation, now, page);
-                    html
-                }
+                html.clone()
+            } else {
+                // `turned` holds the turn (if any) until the page is kept.
+                let (now, generation) = (state.clock.now(), state.db.generation());
+                let html = render.await?;
+                let page = PageRead::Html(html.clone());
+                state.recent_pages.put(&key, generation, now, page);
+                html
             }
         }
     };
@@ -426,11 +428,15 @@ async fn event_page(
             let (csrf, cookie) = csrf_token(req, &state.links);
             return Ok(with_cookie(page_with_token(&parts, &csrf), cookie));
         }
-        // One first visitor at a time renders the page; the others find it kept.
-        _html_turn = Some(state.recent_pages.turn(&html_key).await);
-        if let Some(parts) = kept_html(state) {
-            let (csrf, cookie) = csrf_token(req, &state.links);
-            return Ok(with_cookie(page_with_token(&parts, &csrf), cookie));
+        // One first visitor at a time renders the page; the others take what it kept.
+        let missed_at = state.db.generation();
+        match state.recent_pages.after_turn(&html_key, missed_at).await {
+            Turned::Kept(PageRead::EventHtml(parts)) => {
+                let (csrf, cookie) = csrf_token(req, &state.links);
+                return Ok(with_cookie(page_with_token(&parts, &csrf), cookie));
+            }
+            Turned::Kept(_) => {}
+            Turned::Yours(turn) => _html_turn = turn,
         }
     }
     let now = state.clock.now();
