@@ -7,7 +7,7 @@
 
 use chrono::{Duration, NaiveDateTime};
 
-use crate::db::events::Period;
+use crate::db::events::{Filter, Period};
 use crate::db::organizers::{self, NewCredentials};
 use crate::domain::time::local_naive;
 use crate::domain::{
@@ -15,6 +15,7 @@ use crate::domain::{
     RegistrationId, SignupRequest, SingleLine, Slug, WebUrl,
 };
 use crate::error::AppError;
+use crate::service::events::Publish;
 use crate::service::messages::Message;
 use crate::service::registrations::SignupOutcome;
 use crate::service::{Service, board, events, messages, projects, registrations};
@@ -262,6 +263,25 @@ const EVENTS: &[DemoEvent] = &[
     },
 ];
 
+/// An event still in the making: a draft, seen by organizers only until they publish it.
+const DRAFT_EVENT: DemoEvent = DemoEvent {
+    slug: "spring-design-summit",
+    kind: EventKind::Summit,
+    title: "Spring Design Summit",
+    summary: "Planning the next release, room by room (a draft: not public yet).",
+    description: "The program is still being put together; publish it from the organizer pages.",
+    timezone: "America/New_York",
+    start: (75, 9),
+    end: (76, 17),
+    venue: "Convention Center, Hall B",
+    address: "201 E Main St, Durham",
+    online_url: None,
+    capacity: Some(120),
+    geo: Some((35.9940, -78.8986)),
+    projects: &[],
+    signups: 0,
+};
+
 /// The sprint board as the leads keep it: project, "now" line, "next" line.
 const BOARD_LINES: &[(&str, &str, &str)] = &[
     (
@@ -332,16 +352,17 @@ pub struct Seeded {
 /// Fills an empty database through the use cases; returns what it made, or None when the
 /// database had events already.
 pub async fn seed(service: &Service) -> Result<Option<Seeded>, AppError> {
-    if !events::list(service, Period::All, None, 1)
+    if !events::list(service, Period::All, Filter::organizers(), 1)
         .await?
         .is_empty()
     {
         return Ok(None);
     }
     let now = service.clock.now();
+    events::create(service, draft(&DRAFT_EVENT, now)?, Publish::Later).await?;
     let mut signups = Vec::new();
     for (n, e) in EVENTS.iter().enumerate() {
-        events::create(service, draft(e, now)?).await?;
+        events::create(service, draft(e, now)?, Publish::Now).await?;
         let mut slugs = Vec::new();
         for p in e.projects {
             let project = project_draft(e, p)?;

@@ -181,7 +181,7 @@ pub fn check_slot(
 ) -> Result<(), AppError> {
     let mut problems = Problems::default();
     if draft.ends_at <= draft.starts_at {
-        problems.add("ends_at", "must be after starts_at");
+        problems.add("ends_at", "must be after the start");
     }
     if draft.starts_at < event.starts_at || draft.ends_at > event.ends_at {
         problems.add("starts_at", "the slot must lie within the event's time");

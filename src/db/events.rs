@@ -48,6 +48,8 @@ pub struct EventRow {
     pub contact_email: Option<String>,
     pub latitude: Option<f64>,
     pub longitude: Option<f64>,
+    /// When it went public; None: a draft, seen by its organizers only.
+    pub published_at: Option<NaiveDateTime>,
 }
 
 impl EventRow {
@@ -68,6 +70,22 @@ impl EventRow {
 
     pub fn status(&self) -> EventStatus {
         self.status
+    }
+
+    /// Not yet published: only its organizers see it, nobody can sign up, nothing is mailed.
+    pub fn is_draft(&self) -> bool {
+        self.published_at.is_none()
+    }
+
+    /// The event as the public may see it: a draft is not found.
+    pub fn public(self) -> Result<Self, AppError> {
+        if self.is_draft() {
+            return Err(AppError::not_found(format!(
+                "no event with the slug `{}`",
+                self.slug
+            )));
+        }
+        Ok(self)
     }
 
     pub fn capacity(&self) -> Capacity {
@@ -139,6 +157,9 @@ impl EventRow {
 
     /// Why a signup cannot be taken now, if it cannot.
     pub fn signup_closed_reason(&self, now: NaiveDateTime) -> Option<&'static str> {
+        if self.is_draft() {
+            return Some("this event is not published yet");
+        }
         if self.status() == EventStatus::Cancelled {
             return Some("this event has been cancelled");
         }
@@ -216,19 +237,22 @@ impl<'a> EventColumns<'a> {
 fn slug_taken(slug: &Slug) -> AppError {
     AppError::Invalid(crate::domain::Problems::single(
         "slug",
-        format!("an event with the slug `{slug}` already exists"),
+        format!("\"{slug}\" is taken by another event; choose another web address"),
     ))
 }
 
+/// Stores a new event, published at once or kept as a draft (`published` false).
 pub fn insert(
     conn: &mut DbConn,
     draft: &EventDraft,
+    published: bool,
     now: NaiveDateTime,
 ) -> Result<EventRow, AppError> {
     let result = diesel::insert_into(events::table)
         .values((
             EventColumns::of(draft, now),
             events::created_at.eq(now),
+            events::published_at.eq(published.then_some(now)),
             events::uid.eq(uuid::Uuid::new_v4().simple().to_string()),
         ))
         .returning(events::id)
@@ -276,6 +300,34 @@ pub fn mark_cancelled(
     Ok(())
 }
 
+/// Publishes a draft; an event already published keeps its time of publication.
+pub fn mark_published(
+    conn: &mut DbConn,
+    event_id: EventId,
+    now: NaiveDateTime,
+) -> Result<(), AppError> {
+    diesel::update(events::table.find(event_id))
+        .filter(events::published_at.is_null())
+        .set((events::published_at.eq(now), events::updated_at.eq(now)))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Whether anybody ever signed up for the event (cancelled registrations count: their
+/// history would go with the event).
+pub fn has_registrations(conn: &mut DbConn, event_id: EventId) -> Result<bool, AppError> {
+    Ok(diesel::select(diesel::dsl::exists(
+        registrations::table.filter(registrations::event_id.eq(event_id)),
+    ))
+    .get_result(conn)?)
+}
+
+/// Deletes an event with its projects, board and mail (callers check that nobody signed up).
+pub fn delete(conn: &mut DbConn, event_id: EventId) -> Result<(), AppError> {
+    diesel::delete(events::table.find(event_id)).execute(conn)?;
+    Ok(())
+}
+
 pub fn find(conn: &mut DbConn, event_id: EventId) -> Result<EventRow, AppError> {
     events::table
         .find(event_id)
@@ -316,24 +368,53 @@ pub enum Period {
 pub fn list(
     conn: &mut DbConn,
     period: Period,
-    kind: Option<EventKind>,
+    filter: Filter,
     now: NaiveDateTime,
     limit: i64,
 ) -> Result<Vec<EventRow>, AppError> {
-    list_from(conn, period, kind, now, (0, limit))
+    list_from(conn, period, filter, now, (0, limit))
+}
+
+/// Which events of a period a list shows: of one kind or every kind, with drafts (for
+/// organizers) or without.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Filter {
+    pub kind: Option<EventKind>,
+    pub drafts: bool,
+}
+
+impl Filter {
+    /// What the public sees: published events of `kind` (None: every kind).
+    pub fn public(kind: Option<EventKind>) -> Self {
+        Self {
+            kind,
+            drafts: false,
+        }
+    }
+
+    /// What organizers see: every event, drafts too.
+    pub fn organizers() -> Self {
+        Self {
+            kind: None,
+            drafts: true,
+        }
+    }
 }
 
 /// The events of `list` from the `offset`-th on, at most `limit` of them: one page of a list.
 pub fn list_from(
     conn: &mut DbConn,
     period: Period,
-    kind: Option<EventKind>,
+    filter: Filter,
     now: NaiveDateTime,
     (offset, limit): (i64, i64),
 ) -> Result<Vec<EventRow>, AppError> {
     let mut query = events::table.select(EventRow::as_select()).into_boxed();
-    if let Some(kind) = kind {
+    if let Some(kind) = filter.kind {
         query = query.filter(events::kind.eq(kind));
+    }
+    if !filter.drafts {
+        query = query.filter(events::published_at.is_not_null());
     }
     query = match period {
         Period::Upcoming => query
@@ -401,6 +482,7 @@ pub fn starting_between(
 ) -> Result<Vec<EventRow>, AppError> {
     Ok(events::table
         .filter(events::status.eq(EventStatus::Scheduled))
+        .filter(events::published_at.is_not_null())
         .filter(events::starts_at.gt(from))
         .filter(events::starts_at.le(to))
         .select(EventRow::as_select())

@@ -99,6 +99,7 @@ tables! {
         // missing Option is None).
         #[serde(default)] contact_name: String,
         contact_email: Option<String>, latitude: Option<f64>, longitude: Option<f64>,
+        published_at: Option<NaiveDateTime>,
     }
     projects => Project {
         id: i64, event_id: i64, slug: String, name: String, description: String,
@@ -220,6 +221,9 @@ pub fn export(conn: &mut DbConn, out: &mut dyn Write) -> Result<Counts, AppError
     })
 }
 
+/// The migration that brought drafts: an export written before it has only published events.
+const DRAFTS_MIGRATION: &str = "20261208000110";
+
 #[derive(Deserialize)]
 struct Line {
     table: String,
@@ -267,6 +271,19 @@ pub fn import(conn: &mut DbConn, input: &mut dyn BufRead) -> Result<Counts, AppE
             insert_line(conn, &table, row)
                 .map_err(|e| AppError::config(format!("line {number} ({table}): {e}")))?;
             counts.add(&table);
+        }
+        if !header
+            .migrations
+            .iter()
+            .any(|m| m.as_str() == DRAFTS_MIGRATION)
+        {
+            // A release before drafts published every event it had.
+            diesel::update(super::schema::events::table)
+                .set(
+                    super::schema::events::published_at
+                        .eq(super::schema::events::created_at.nullable()),
+                )
+                .execute(conn)?;
         }
         if let DbConn::Postgres(pg) = conn {
             // Ids were copied; the sequences must continue after them.

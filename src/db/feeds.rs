@@ -44,6 +44,7 @@ pub fn public_events(
 ) -> Result<Vec<EventRow>, AppError> {
     let mut query = events::table
         .filter(events::ends_at.gt(window_start(now)))
+        .filter(events::published_at.is_not_null())
         .order((events::starts_at.asc(), events::id.asc()))
         .select(EventRow::as_select())
         .into_boxed();
@@ -60,6 +61,7 @@ pub fn public_fingerprint(
 ) -> Result<Fingerprint, AppError> {
     let mut query = events::table
         .filter(events::ends_at.gt(window_start(now)))
+        .filter(events::published_at.is_not_null())
         .select((count_star(), max(events::updated_at)))
         .into_boxed();
     if let Some(kind) = kind {

@@ -32,6 +32,7 @@ diesel::table! {
         contact_email -> Nullable<Text>,
         latitude -> Nullable<Double>,
         longitude -> Nullable<Double>,
+        published_at -> Nullable<Timestamp>,
     }
 }
 

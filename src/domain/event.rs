@@ -27,7 +27,7 @@ macro_rules! string_enum {
                     $($text => Ok($name::$variant),)+
                     _ => Err(format!(
                         "must be one of {}",
-                        [$($text),+].map(|t| format!("`{t}`")).join(", ")
+                        [$($text),+].join(", ")
                     )),
                 }
             }
@@ -122,7 +122,7 @@ mod tests {
             assert_eq!(EventKind::parse(kind.as_str()), Ok(*kind));
         }
         let err = EventKind::parse("party").unwrap_err();
-        assert!(err.contains("`hack-in`"), "{err}");
+        assert!(err.contains("sprint, hack-in, summit"), "{err}");
     }
 
     #[test]

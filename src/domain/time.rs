@@ -39,7 +39,9 @@ impl TimeZoneName {
             .then(|| TimeZone::get(name).ok())
             .flatten()
             .ok_or_else(|| {
-                format!("`{name}` is not a time zone of the IANA database (such as Europe/Berlin)")
+                format!(
+                    "\"{name}\" is not a time zone Convene knows; choose one such as Europe/Berlin"
+                )
             })?;
         Ok(Self {
             name: name.to_owned(),
@@ -84,7 +86,22 @@ impl EventWindow {
         let mut problems = Problems::new();
         let tz = problems.check("timezone", TimeZoneName::parse(timezone));
         let Some(tz) = tz else {
-            // Without a zone the times cannot be read; say so once.
+            // Without a zone the times can still be read as written, so that every problem
+            // shows at once: a badly written time, or an end before the start.
+            let read = |raw: &str| match all_day {
+                true => parse_date(raw),
+                false => parse_given(raw).map(|g| match g {
+                    Given::Wall(local) => local,
+                    Given::Instant(ts) => ts.to_zoned_datetime(TimeZone::UTC).datetime(),
+                }),
+            };
+            let start = problems.check("starts_at", read(starts));
+            let end = problems.check("ends_at", read(ends));
+            if let (Some(start), Some(end)) = (start, end)
+                && (end < start || (!all_day && end == start))
+            {
+                problems.add("ends_at", "must be after the start");
+            }
             return Err(problems);
         };
         let (start, end) = if all_day {

@@ -14,7 +14,14 @@ impl WebUrl {
         if trimmed.chars().any(char::is_control) {
             return Err("must not contain control characters".into());
         }
-        let url = Url::parse(trimmed).map_err(|e| format!("is not a valid URL ({e})"))?;
+        let url = Url::parse(trimmed).map_err(|e| match e {
+            url::ParseError::RelativeUrlWithoutBase => {
+                "must be a full web address starting with https://, such as https://meet.example.org/sprint".to_owned()
+            }
+            url::ParseError::EmptyHost => "must name a host after https://".to_owned(),
+            url::ParseError::InvalidPort => "has a port that is not a number from 1 to 65535".to_owned(),
+            _ => "is not a web address Convene can read; copy it from the browser's address bar".to_owned(),
+        })?;
         match url.scheme() {
             "http" | "https" => {}
             other => {

@@ -399,7 +399,9 @@ pub async fn event(
     if let Some(response) = seen.answer(&req, &state) {
         return Ok(response);
     }
-    let event = service::events::find(&state.service, slug).await?;
+    let event = service::events::find(&state.service, slug)
+        .await?
+        .public()?;
     let fingerprint = Fingerprint {
         rows: event.id.get(),
         last_modified: Some(event.updated_at),

@@ -177,6 +177,15 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route(web::post().to(pages::admin::events::cancel_event))
             .route(get_or_head().to(pages::admin::events::cancel_event_confirm)),
     )
+    .service(
+        web::resource("/admin/events/{slug}/delete")
+            .route(web::post().to(pages::admin::events::delete_event))
+            .route(get_or_head().to(pages::admin::events::delete_event_confirm)),
+    )
+    .route(
+        "/admin/events/{slug}/publish",
+        web::post().to(pages::admin::events::publish_event),
+    )
     .route(
         "/admin/events/{slug}/messages",
         web::post().to(pages::admin::events::send_message),
@@ -236,9 +245,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(
                 web::resource("/events/{slug}")
                     .route(web::get().to(api::events::get))
-                    .route(web::patch().to(api::events::update)),
+                    .route(web::patch().to(api::events::update))
+                    .route(web::delete().to(api::events::delete)),
             )
             .route("/events/{slug}/cancel", web::post().to(api::events::cancel))
+            .route(
+                "/events/{slug}/publish",
+                web::post().to(api::events::publish),
+            )
             .service(
                 web::resource("/events/{slug}/projects")
                     .route(web::get().to(api::projects::list))

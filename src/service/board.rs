@@ -21,7 +21,7 @@ pub async fn get(service: &Service, slug: String) -> Result<(EventRow, BoardStat
     let now = service.clock.now();
     service
         .read(move |conn| {
-            let event = events::find_by_slug(conn, &slug)?;
+            let event = events::find_by_slug(conn, &slug)?.public()?;
             let board = board_state(conn, &event, now)?;
             Ok((event, board))
         })
@@ -281,7 +281,7 @@ pub async fn watch(
         .clone()
         .ok_or_else(|| AppError::unavailable("this process serves no live boards"))?;
     let event = service
-        .read(move |conn| events::find_by_slug(conn, &slug))
+        .read(move |conn| events::find_by_slug(conn, &slug)?.public())
         .await?;
     let updates = hub.subscribe(event.id);
     let now = service.clock.now();

@@ -6,20 +6,67 @@ use chrono::NaiveDateTime;
 use super::registrations::{fill_free_seats, notify_all};
 use super::{Effects, Service};
 use crate::db::board::{self, SlotRow};
-use crate::db::events::{self, EventRow, EventSummary, Period};
+use crate::db::events::{self, EventRow, EventSummary, Filter, Period};
 use crate::db::projects::{self, ProjectDetail};
 use crate::db::{DbConn, lock_event, registrations};
 use crate::domain::notice::Change;
-use crate::domain::{EventDraft, EventId, EventKind, EventStatus, Notice, Problems};
+use crate::domain::{EventDraft, EventId, EventStatus, Notice, Problems};
 use crate::error::AppError;
 
+/// Whether a new event goes public at once or waits, as a draft, until it is published.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Publish {
+    Now,
+    Later,
+}
+
 /// Creates an event; a taken slug is a field error.
-pub async fn create(service: &Service, draft: EventDraft) -> Result<EventSummary, AppError> {
+pub async fn create(
+    service: &Service,
+    draft: EventDraft,
+    publish: Publish,
+) -> Result<EventSummary, AppError> {
     let now = service.clock.now();
     service
         .write(move |conn, _fx| {
-            let row = events::insert(conn, &draft, now)?;
+            let row = events::insert(conn, &draft, publish == Publish::Now, now)?;
             events::summary_by_slug(conn, &row.slug)
+        })
+        .await
+}
+
+/// Publishes a draft: from now on it is on the public pages and in the feeds, people can sign
+/// up, and its leads get the links to their boards that waited for it. Publishing twice
+/// changes nothing.
+pub async fn publish(service: &Service, slug: String) -> Result<EventSummary, AppError> {
+    let now = service.clock.now();
+    service
+        .write(move |conn, fx| {
+            let id = events::find_by_slug(conn, &slug)?.id;
+            lock_event(conn, id)?;
+            if events::find(conn, id)?.is_draft() {
+                events::mark_published(conn, id, now)?;
+                super::projects::send_waiting_lead_links(conn, fx, id, now)?;
+                fx.board(conn, id)?;
+            }
+            events::summary_by_slug(conn, &slug)
+        })
+        .await
+}
+
+/// Deletes an event nobody ever signed up for, with its projects and board; one with
+/// registrations can only be cancelled (its attendees are told, its history stays).
+pub async fn delete(service: &Service, slug: String) -> Result<(), AppError> {
+    service
+        .write(move |conn, _fx| {
+            let id = events::find_by_slug(conn, &slug)?.id;
+            lock_event(conn, id)?;
+            if events::has_registrations(conn, id)? {
+                return Err(AppError::Conflict(
+                    "people have signed up for this event, so it cannot be deleted; cancel it instead (they are told by email)".into(),
+                ));
+            }
+            events::delete(conn, id)
         })
         .await
 }
@@ -150,17 +197,17 @@ pub async fn for_public(
         .await
 }
 
-/// Events of a period (and kind), with their waitlists, at most `limit`.
+/// Events of a period (of a kind, with drafts or not), with their waitlists, at most `limit`.
 pub async fn list(
     service: &Service,
     period: Period,
-    kind: Option<EventKind>,
+    filter: Filter,
     limit: i64,
 ) -> Result<Vec<EventSummary>, AppError> {
     let now = service.clock.now();
     service
         .read(move |conn| {
-            let rows = events::list(conn, period, kind, now, limit)?;
+            let rows = events::list(conn, period, filter, now, limit)?;
             events::with_waitlists(conn, rows)
         })
         .await
@@ -171,7 +218,7 @@ pub async fn list(
 pub async fn list_page(
     service: &Service,
     period: Period,
-    kind: Option<EventKind>,
+    filter: Filter,
     page: u32,
     per_page: u32,
 ) -> Result<(Vec<EventSummary>, bool), AppError> {
@@ -181,7 +228,7 @@ pub async fn list_page(
         .read(move |conn| {
             // One more than shown tells whether a next page exists.
             let window = (offset, i64::from(per_page) + 1);
-            let mut rows = events::list_from(conn, period, kind, now, window)?;
+            let mut rows = events::list_from(conn, period, filter, now, window)?;
             let more = rows.len() > per_page as usize;
             rows.truncate(per_page as usize);
             Ok((events::with_waitlists(conn, rows)?, more))
@@ -195,6 +242,8 @@ pub struct ForOrganizers {
     pub projects: Vec<crate::db::projects::ProjectDetail>,
     /// The latest 5,000 messages the event caused, newest first.
     pub messages: Vec<crate::db::outbox::OutboxRow>,
+    /// Whether anybody ever signed up (then it can be cancelled, no longer deleted).
+    pub has_registrations: bool,
 }
 
 /// The event named `slug` as its organizers see it.
@@ -205,6 +254,7 @@ pub async fn for_organizers(service: &Service, slug: String) -> Result<ForOrgani
             Ok(ForOrganizers {
                 projects: crate::db::projects::details_for_event(conn, event.id)?,
                 messages: crate::db::outbox::for_event(conn, event.id, 5000)?,
+                has_registrations: events::has_registrations(conn, event.id)?,
                 event,
             })
         })

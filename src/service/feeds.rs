@@ -54,7 +54,7 @@ pub async fn project(
 ) -> Result<ProjectFeed, AppError> {
     service
         .read(move |conn| {
-            let event = events::find_by_slug(conn, &slug)?;
+            let event = events::find_by_slug(conn, &slug)?.public()?;
             let project = projects::find_by_slug(conn, event.id, &project)?;
             let slots = board::slots_for_project(conn, project.id)?;
             Ok(ProjectFeed {

@@ -6,7 +6,7 @@ use chrono::NaiveDateTime;
 use super::{Effects, Service};
 use crate::db::projects::{self, ProjectDetail, ProjectRow};
 use crate::db::{DbConn, board, events, outbox};
-use crate::domain::{Notice, Problems, ProjectDraft};
+use crate::domain::{EventId, Notice, Problems, ProjectDraft};
 use crate::error::AppError;
 use crate::tokens::SecretKey;
 
@@ -100,6 +100,7 @@ fn sync_lead_links(
     key: &SecretKey,
     now: NaiveDateTime,
 ) -> Result<usize, AppError> {
+    let draft = events::find(conn, project.event_id)?.is_draft();
     let wanted = board::leads_with_address(conn, project.id)?;
     let existing = board::lead_links_of(conn, project.id)?;
     let removed: Vec<i64> = existing
@@ -114,15 +115,45 @@ fn sync_lead_links(
             continue;
         }
         let id = board::insert_lead_link(conn, project.id, (name, email, normalized), key, now)?;
-        outbox::enqueue_without_registration(
-            conn,
-            Notice::LeadLink { lead_link_id: id },
-            project.event_id,
-            email,
-            now,
-        )?;
-        added += 1;
+        // A draft's leads get their links when it is published.
+        if !draft {
+            outbox::enqueue_without_registration(
+                conn,
+                Notice::LeadLink { lead_link_id: id },
+                project.event_id,
+                email,
+                now,
+            )?;
+            added += 1;
+        }
     }
     fx.mail(added);
     Ok(added)
+}
+
+/// Mails every lead of a just-published event the link to their board (kept from when the
+/// event was a draft).
+pub(super) fn send_waiting_lead_links(
+    conn: &mut DbConn,
+    fx: &mut Effects,
+    event_id: EventId,
+    now: NaiveDateTime,
+) -> Result<(), AppError> {
+    let mut sent = 0;
+    for project in projects::for_event(conn, event_id)? {
+        for link in board::lead_links_of(conn, project.id)? {
+            outbox::enqueue_without_registration(
+                conn,
+                Notice::LeadLink {
+                    lead_link_id: link.id,
+                },
+                event_id,
+                &link.email,
+                now,
+            )?;
+            sent += 1;
+        }
+    }
+    fx.mail(sent);
+    Ok(())
 }

@@ -277,18 +277,35 @@ async fn an_organizer_creates_an_event_with_a_project_from_a_laptop() {
             field.send_keys(&text).await.unwrap();
         }
     };
+    // Date pickers take their value as a person's picker would set it.
+    let pick = |id: &'static str, value: String| {
+        let client = client.clone();
+        async move {
+            client
+                .execute(
+                    "document.getElementById(arguments[0]).value = arguments[1]",
+                    vec![id.into(), value.into()],
+                )
+                .await
+                .unwrap();
+        }
+    };
     let day = (chrono::Utc::now() + chrono::Duration::days(20)).format("%Y-%m-%d");
     fill("title", "Spring Hack-in".into()).await;
     click(&client, Locator::Css("#kind option[value=hack-in]")).await;
-    fill("timezone", "Europe/Amsterdam".into()).await;
-    fill("starts_at", format!("{day}T18:00")).await;
-    fill("ends_at", format!("{day}T22:00")).await;
+    click(
+        &client,
+        Locator::Css("#timezone option[value='Europe/Amsterdam']"),
+    )
+    .await;
+    pick("starts_at", format!("{day}T18:00")).await;
+    pick("ends_at", format!("{day}T22:00")).await;
     fill("venue", "Library, room 3".into()).await;
     fill("capacity", "25".into()).await;
     fill("description", "Bring your own project.".into()).await;
     screenshot(&client, "admin-new-event").await;
-    click(&client, Locator::Css("form.stack button[type=submit]")).await;
-    wait_for_address(&client, "done=created").await;
+    click(&client, Locator::Css("button[value=draft]")).await;
+    wait_for_address(&client, "done=draft").await;
     click(&client, Locator::LinkText("Add a project")).await;
     fill("name", "Retro computers".into()).await;
     fill("location", "Table 5".into()).await;
@@ -296,6 +313,13 @@ async fn an_organizer_creates_an_event_with_a_project_from_a_laptop() {
     click(&client, Locator::Css("form.stack button[type=submit]")).await;
     wait_for_address(&client, "done=project").await;
     screenshot(&client, "admin-edit-event").await;
+    let draft_home = app.get("/").await.text().await.unwrap();
+    assert!(
+        !draft_home.contains("Spring Hack-in"),
+        "a draft is not on the public home page"
+    );
+    click(&client, Locator::Css("form[action$='/publish'] button")).await;
+    wait_for_address(&client, "done=published").await;
     client.goto(&app.url("/admin")).await.unwrap();
     screenshot(&client, "admin-events").await;
 

@@ -9,6 +9,7 @@ mod browser;
 mod busy_pages;
 mod cli;
 mod demo;
+mod drafts;
 mod events;
 mod faults;
 mod feeds;

@@ -524,7 +524,12 @@ async fn organizers_log_in_and_run_an_event_from_the_pages(app: TestApp) {
     .await;
     assert_eq!(bad.status(), 422);
     let html = bad.text().await.unwrap();
-    assert!(html.contains("value=\"Hack night\"") && html.contains("whole number"));
+    assert!(
+        html.contains("value=\"Hack night\"")
+            && html.contains("whole number")
+            && html.contains("is not a time zone Convene knows"),
+        "every problem at once"
+    );
     let created = post_form(
         &browser,
         &app,

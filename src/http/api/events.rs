@@ -4,7 +4,7 @@ use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::db::events::{EventSummary, Period};
+use crate::db::events::{EventSummary, Filter, Period};
 use crate::domain::ReminderOffsets;
 use crate::domain::drafts::{DESCRIPTION_MAX, NAME_MAX, PLACE_MAX, SUMMARY_MAX, TITLE_MAX};
 use crate::domain::time::{instant_text, parse_instant};
@@ -18,6 +18,7 @@ use crate::http::auth::Organizer;
 use crate::http::input::{nullable, nullable_whole};
 use crate::links::Links;
 use crate::service;
+use crate::service::events::Publish;
 
 /// An event as the API shows it.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -45,6 +46,11 @@ pub struct EventBody {
     pub capacity: Option<i32>,
     #[schema(value_type = crate::domain::EventStatus)]
     pub status: String,
+    /// Not yet published: only organizers see it, nobody can sign up, nothing is mailed.
+    pub draft: bool,
+    /// When it was published; null for a draft.
+    #[schema(format = DateTime)]
+    pub published_at: Option<String>,
     pub going_count: i32,
     pub waitlist_count: i64,
     #[schema(format = DateTime)]
@@ -92,6 +98,8 @@ impl EventBody {
             online_url: e.online_url.clone(),
             capacity: e.capacity,
             status: e.status.to_string(),
+            draft: e.is_draft(),
+            published_at: e.published_at.map(instant_text),
             going_count: e.going_count,
             waitlist_count: summary.waitlist_count,
             signup_opens_at: e.signup_opens_at.map(instant_text),
@@ -166,6 +174,9 @@ pub struct EventInput {
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<f64>, minimum = -180, maximum = 180)]
     pub longitude: Option<Option<f64>>,
+    /// On creation only: `true` keeps the new event a draft (not public, no signups, no
+    /// mail) until `POST /api/v1/events/{slug}/publish`. Default: published at once.
+    pub draft: Option<bool>,
 }
 
 impl EventInput {
@@ -414,7 +425,7 @@ impl EventInput {
         {
             return Err(Problems::single(
                 "signup_closes_at",
-                "must be after signup_opens_at",
+                "must be after signup opens",
             ));
         }
         Ok(draft)
@@ -435,7 +446,11 @@ pub struct ListQuery {
 #[utoipa::path(get, path = "/api/v1/events", tag = "events", params(ListQuery),
     responses((status = 200, description = "Events, soonest first (past: most recent first)", body = [EventBody]),
                (status = 400, description = "Unknown kind or period", body = crate::error::ProblemDocument, content_type = "application/problem+json")))]
-pub async fn list(state: State, query: web::Query<ListQuery>) -> Result<HttpResponse, AppError> {
+pub async fn list(
+    state: State,
+    organizer: Option<Organizer>,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, AppError> {
     let query = query.into_inner();
     let kind = match query.kind.as_deref() {
         None | Some("") => None,
@@ -453,7 +468,12 @@ pub async fn list(state: State, query: web::Query<ListQuery>) -> Result<HttpResp
             ));
         }
     };
-    let summaries = service::events::list(&state.service, period, kind, 1000).await?;
+    // Organizers see their drafts in the list too.
+    let filter = Filter {
+        kind,
+        drafts: organizer.is_some(),
+    };
+    let summaries = service::events::list(&state.service, period, filter, 1000).await?;
     let bodies = summaries
         .iter()
         .map(|s| EventBody::of(s, &state.links))
@@ -470,8 +490,14 @@ pub async fn create(
     _organizer: Organizer,
     input: web::Json<EventInput>,
 ) -> Result<HttpResponse, AppError> {
-    let draft = input.into_inner().into_draft(None)?;
-    let summary = service::events::create(&state.service, draft).await?;
+    let input = input.into_inner();
+    let publish = if input.draft == Some(true) {
+        Publish::Later
+    } else {
+        Publish::Now
+    };
+    let draft = input.into_draft(None)?;
+    let summary = service::events::create(&state.service, draft, publish).await?;
     let body = EventBody::of(&summary, &state.links)?;
     Ok(HttpResponse::Created()
         .insert_header(("Location", body.url.clone()))
@@ -480,8 +506,15 @@ pub async fn create(
 
 #[utoipa::path(get, path = "/api/v1/events/{slug}", tag = "events", params(("slug" = String, Path)),
     responses((status = 200, body = EventBody), (status = 404, body = crate::error::ProblemDocument, content_type = "application/problem+json")))]
-pub async fn get(state: State, slug: web::Path<String>) -> Result<HttpResponse, AppError> {
+pub async fn get(
+    state: State,
+    organizer: Option<Organizer>,
+    slug: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
     let summary = service::events::get(&state.service, slug.into_inner()).await?;
+    if organizer.is_none() {
+        summary.event.clone().public()?;
+    }
     Ok(HttpResponse::Ok().json(EventBody::of(&summary, &state.links)?))
 }
 
@@ -497,6 +530,13 @@ pub async fn update(
     input: web::Json<EventInput>,
 ) -> Result<HttpResponse, AppError> {
     let (slug, input) = (slug.into_inner(), input.into_inner());
+    if input.draft.is_some() {
+        return Err(Problems::single(
+            "draft",
+            "can only be given when creating an event; publish a draft with POST /api/v1/events/{slug}/publish",
+        )
+        .into());
+    }
     let summary = service::events::change(&state.service, slug, move |current| {
         input.into_draft(Some(current))
     })
@@ -515,4 +555,31 @@ pub async fn cancel(
 ) -> Result<HttpResponse, AppError> {
     let summary = service::events::cancel(&state.service, slug.into_inner()).await?;
     Ok(HttpResponse::Ok().json(EventBody::of(&summary, &state.links)?))
+}
+
+#[utoipa::path(post, path = "/api/v1/events/{slug}/publish", tag = "events", params(("slug" = String, Path)), security(("bearer" = [])),
+    responses((status = 200, description = "The published event: public, open for signup, and its leads mailed their links (publishing twice changes nothing)", body = EventBody),
+               (status = 401, body = crate::error::ProblemDocument, content_type = "application/problem+json"),
+               (status = 404, body = crate::error::ProblemDocument, content_type = "application/problem+json")))]
+pub async fn publish(
+    state: State,
+    _organizer: Organizer,
+    slug: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let summary = service::events::publish(&state.service, slug.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(EventBody::of(&summary, &state.links)?))
+}
+
+#[utoipa::path(delete, path = "/api/v1/events/{slug}", tag = "events", params(("slug" = String, Path)), security(("bearer" = [])),
+    responses((status = 204, description = "Deleted, with its projects and board"),
+               (status = 401, body = crate::error::ProblemDocument, content_type = "application/problem+json"),
+               (status = 404, body = crate::error::ProblemDocument, content_type = "application/problem+json"),
+               (status = 409, description = "People signed up: cancel it instead", body = crate::error::ProblemDocument, content_type = "application/problem+json")))]
+pub async fn delete(
+    state: State,
+    _organizer: Organizer,
+    slug: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    service::events::delete(&state.service, slug.into_inner()).await?;
+    Ok(HttpResponse::NoContent().finish())
 }

@@ -17,6 +17,7 @@ use super::{board, events, messages, projects, registrations};
     info(title = "Convene API", description = "Events, projects and signups for code sprints, hack-ins, design summits and meetups. Organizer calls need `Authorization: Bearer TOKEN` (from `convene organizer add` or `convene organizer token create`; an expired or revoked token is refused like a wrong one). Errors are RFC 9457 `application/problem+json` documents that name every invalid field."),
     paths(
         events::list, events::create, events::get, events::update, events::cancel,
+        events::publish, events::delete,
         projects::list, projects::create, projects::get, projects::update, projects::delete,
         registrations::sign_up, registrations::list, registrations::get_own, registrations::change_own, registrations::cancel_own, registrations::rotate_feed, registrations::set_feed_alarm,
         messages::send, messages::outbox,

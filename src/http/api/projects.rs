@@ -187,8 +187,14 @@ impl ProjectInput {
 
 #[utoipa::path(get, path = "/api/v1/events/{slug}/projects", tag = "projects", params(("slug" = String, Path)),
     responses((status = 200, body = [ProjectBody]), (status = 404, body = crate::error::ProblemDocument, content_type = "application/problem+json")))]
-pub async fn list(state: State, slug: web::Path<String>) -> Result<HttpResponse, AppError> {
-    let details = service::projects::list(&state.service, slug.into_inner()).await?;
+pub async fn list(
+    state: State,
+    organizer: Option<Organizer>,
+    slug: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let slug = slug.into_inner();
+    visible(&state, organizer.as_ref(), &slug).await?;
+    let details = service::projects::list(&state.service, slug).await?;
     Ok(HttpResponse::Ok().json(details.iter().map(ProjectBody::from).collect::<Vec<_>>()))
 }
 
@@ -212,9 +218,11 @@ pub async fn create(
     responses((status = 200, body = ProjectBody), (status = 404, body = crate::error::ProblemDocument, content_type = "application/problem+json")))]
 pub async fn get(
     state: State,
+    organizer: Option<Organizer>,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, AppError> {
     let (slug, project) = path.into_inner();
+    visible(&state, organizer.as_ref(), &slug).await?;
     let detail = service::projects::get(&state.service, slug, project).await?;
     Ok(HttpResponse::Ok().json(ProjectBody::from(&detail)))
 }
@@ -250,4 +258,14 @@ pub async fn delete(
     let (slug, project) = path.into_inner();
     service::projects::remove(&state.service, slug, project).await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// The projects of a draft are for organizers only: to anybody else its event is not found.
+async fn visible(state: &State, organizer: Option<&Organizer>, slug: &str) -> Result<(), AppError> {
+    if organizer.is_none() {
+        service::events::find(&state.service, slug.to_owned())
+            .await?
+            .public()?;
+    }
+    Ok(())
 }

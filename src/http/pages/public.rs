@@ -10,12 +10,13 @@ use askama::Template;
 use chrono::NaiveDateTime;
 use serde::Deserialize;
 
-use crate::db::events::{EventRow, EventSummary, Period};
+use crate::db::events::{EventRow, EventSummary, Filter, Period};
 use crate::db::projects::ProjectDetail;
 use crate::domain::seats::project_has_room;
 use crate::domain::{EventKind, EventStatus, FieldProblem, Slug};
 use crate::error::AppError;
 use crate::http::State;
+use crate::http::pages::admin::Admin;
 use crate::http::pages::site::{
     HtmlForm, PageError, check_csrf, csrf_token, markdown, problem_for, redirect_or_form_again,
     render, see_other, with_cookie,
@@ -238,8 +239,14 @@ async fn home_html(
     page: u32,
 ) -> Result<web::Bytes, PageError> {
     let period = if past { Period::Past } else { Period::Upcoming };
-    let (summaries, more) =
-        service::events::list_page(&state.service, period, kind, page, EVENTS_PER_PAGE).await?;
+    let (summaries, more) = service::events::list_page(
+        &state.service,
+        period,
+        Filter::public(kind),
+        page,
+        EVENTS_PER_PAGE,
+    )
+    .await?;
     let shown = summaries.len();
     let now = state.clock.now();
     let mut days: Vec<Day> = Vec::new();
@@ -339,6 +346,8 @@ struct EventPage {
     /// The start for machines (`<time datetime>`).
     starts: String,
     cancelled: bool,
+    /// A draft, previewed by an organizer.
+    draft: bool,
     seats: String,
     seats_class: &'static str,
     seats_detail: String,
@@ -457,6 +466,12 @@ async fn event_page(
         }
     };
     let (summary, details, slots, description_html) = &*read;
+    // A draft is seen by its organizers only, and never kept for other visitors.
+    let draft = summary.event.is_draft();
+    if draft && !Admin::signed_in(req, state).await {
+        return Err(PageError(AppError::not_found("no such event")));
+    }
+    let first_visit = first_visit && !draft;
     let links = &state.links;
     let e = summary.event.clone();
     let (seats, seats_class) = seats_text(&e, summary.waitlist_count, now);
@@ -503,6 +518,7 @@ async fn event_page(
         when: e.window()?.human(),
         starts: machine_start(&e),
         cancelled: e.status() == EventStatus::Cancelled,
+        draft,
         seats,
         seats_class,
         seats_detail,
@@ -668,7 +684,9 @@ struct ThanksPage {
 
 pub async fn thanks(state: State, slug: web::Path<String>) -> Result<HttpResponse, PageError> {
     let slug = slug.into_inner();
-    let event = service::events::find(&state.service, slug).await?;
+    let event = service::events::find(&state.service, slug)
+        .await?
+        .public()?;
     render(
         StatusCode::OK,
         &ThanksPage {

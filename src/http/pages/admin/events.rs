@@ -11,7 +11,7 @@ use super::login::CsrfForm;
 use super::{Admin, FormField, field, form_capacity};
 use crate::db::events::{EventRow, EventSummary};
 use crate::domain::notice::ReplyTo;
-use crate::domain::{EventKind, EventStatus, FieldProblem, Problems};
+use crate::domain::{EventDraft, EventKind, EventStatus, FieldProblem, Problems};
 use crate::http::State;
 use crate::http::api::events::EventInput;
 use crate::http::pages::site::{
@@ -19,6 +19,7 @@ use crate::http::pages::site::{
     redirect_or_form_again, render, see_other, with_cookie,
 };
 use crate::service;
+use crate::service::events::Publish;
 use crate::service::messages::Message;
 
 /// A form sent back with its problems.
@@ -64,21 +65,59 @@ pub struct EventForm {
     latitude: String,
     #[serde(default)]
     longitude: String,
+    #[serde(default)]
+    signup_opens_at: String,
+    #[serde(default)]
+    signup_closes_at: String,
+    /// Which button created it: `draft` keeps a new event a draft.
+    #[serde(default)]
+    save: String,
 }
 
 impl EventForm {
-    fn input(&self, creating: bool) -> Result<EventInput, Problems> {
-        let capacity = form_capacity(&self.capacity)?;
-        let degrees = |field: &str, raw: &str| match raw.trim() {
-            "" => Ok(None),
-            n => n.parse::<f64>().map(Some).map_err(|_| {
-                Problems::single(field, "must be a number of degrees, such as 52.5125")
-            }),
+    /// The API input this form stands for, and the problems of the fields the form itself
+    /// reads (numbers, the signup window); a field with a problem is left out of the input,
+    /// so that the checks of the use case still report every other field at once.
+    fn input(&self, creating: bool) -> (EventInput, Problems) {
+        let mut early = Problems::new();
+        let capacity = match form_capacity(&self.capacity) {
+            Ok(capacity) => Some(capacity),
+            Err(problems) => {
+                for f in problems.into_list() {
+                    early.add(f.field, f.message);
+                }
+                None
+            }
         };
-        let latitude = degrees("latitude", &self.latitude)?;
-        let longitude = degrees("longitude", &self.longitude)?;
+        let mut degrees = |field: &str, raw: &str| match raw.trim() {
+            "" => Some(None),
+            n => match n.parse::<f64>() {
+                Ok(v) => Some(Some(v)),
+                Err(_) => {
+                    early.add(field, "must be a number of degrees, such as 52.5125");
+                    None
+                }
+            },
+        };
+        let latitude = degrees("latitude", &self.latitude);
+        let longitude = degrees("longitude", &self.longitude);
+        // The signup window is written in the event's own zone, as its times are.
+        let mut instant = |field: &str, raw: &str| match raw.trim() {
+            "" => Some(None),
+            raw => match wall_time_instant(raw, self.timezone.trim()) {
+                Some(Ok(text)) => Some(Some(text)),
+                Some(Err(message)) => {
+                    early.add(field, message);
+                    None
+                }
+                // Without a zone there is nothing to read it in: the zone's problem is shown.
+                None => None,
+            },
+        };
+        let signup_opens_at = instant("signup_opens_at", &self.signup_opens_at);
+        let signup_closes_at = instant("signup_closes_at", &self.signup_closes_at);
         let text = |s: &str| Some(s.to_owned());
-        Ok(EventInput {
+        let input = EventInput {
             slug: (!self.slug.trim().is_empty() || !creating)
                 .then(|| self.slug.clone())
                 .filter(|s| !s.trim().is_empty()),
@@ -93,9 +132,9 @@ impl EventForm {
             venue: text(&self.venue),
             address: text(&self.address),
             online_url: Some(Some(self.online_url.clone())),
-            capacity: Some(capacity),
-            signup_opens_at: None,
-            signup_closes_at: None,
+            capacity,
+            signup_opens_at,
+            signup_closes_at,
             reminder_offsets: Some(match self.reminder_offsets.trim() {
                 "" => None,
                 "none" => Some(String::new()),
@@ -103,9 +142,38 @@ impl EventForm {
             }),
             contact_name: text(&self.contact_name),
             contact_email: Some(Some(self.contact_email.clone())),
-            latitude: Some(latitude),
-            longitude: Some(longitude),
-        })
+            latitude,
+            longitude,
+            draft: None,
+        };
+        (input, early)
+    }
+
+    /// The event this form asks for (`base`: the stored one it changes), or every problem of
+    /// the form at once.
+    fn draft(&self, base: Option<EventDraft>) -> Result<EventDraft, Problems> {
+        let (input, mut problems) = self.input(base.is_none());
+        match input.into_draft(base) {
+            Ok(draft) if problems.is_empty() => Ok(draft),
+            Ok(_) => Err(problems),
+            Err(more) => {
+                for f in more.into_list() {
+                    if !problems.has(&f.field) {
+                        problems.add(f.field, f.message);
+                    }
+                }
+                Err(problems)
+            }
+        }
+    }
+
+    /// Whether the organizer asked to keep a new event a draft.
+    fn publish(&self) -> Publish {
+        if self.save == "draft" {
+            Publish::Later
+        } else {
+            Publish::Now
+        }
     }
 
     fn of(e: &EventRow) -> Self {
@@ -159,6 +227,18 @@ impl EventForm {
             contact_email: e.contact_email.clone().unwrap_or_default(),
             latitude: e.latitude.map(|v| v.to_string()).unwrap_or_default(),
             longitude: e.longitude.map(|v| v.to_string()).unwrap_or_default(),
+            signup_opens_at: window_field(e.signup_opens_at, &e.timezone),
+            signup_closes_at: window_field(e.signup_closes_at, &e.timezone),
+            save: String::new(),
+        }
+    }
+
+    /// A copy to start a new event from: everything but the web address, titled as a copy.
+    fn duplicate(e: &EventRow) -> Self {
+        Self {
+            slug: String::new(),
+            title: format!("{} (copy)", e.title),
+            ..Self::of(e)
         }
     }
 
@@ -168,12 +248,55 @@ impl EventForm {
             .iter()
             .map(|k| k.as_str().to_owned())
             .collect();
-        vec![
+        let mut timezone = field(
+            "timezone",
+            "Time zone",
+            "(the times below are in it)",
+            "select",
+            &self.timezone,
+            problems,
+        );
+        timezone.options = zone_names(&self.timezone);
+        // A time the browser's picker cannot hold (with an offset: a wall time that happens
+        // twice) stays a text field, so that saving the form unchanged keeps it.
+        let time_kind = |value: &str| match (self.all_day == "on", value.len() > 19) {
+            (true, _) => "date",
+            (false, false) => "datetime-local",
+            (false, true) => "text",
+        };
+        let mut capacity = field(
+            "capacity",
+            "Seats",
+            "(empty: no limit)",
+            "number",
+            &self.capacity,
+            problems,
+        );
+        capacity.extra = "min=\"0\" max=\"100000\" step=\"1\"";
+        let mut latitude = field(
+            "latitude",
+            "Latitude",
+            "(degrees north, such as 52.5125; for the map pin in calendars)",
+            "number",
+            &self.latitude,
+            problems,
+        );
+        latitude.extra = "min=\"-90\" max=\"90\" step=\"any\"";
+        let mut longitude = field(
+            "longitude",
+            "Longitude",
+            "(degrees east, such as 13.3269)",
+            "number",
+            &self.longitude,
+            problems,
+        );
+        longitude.extra = "min=\"-180\" max=\"180\" step=\"any\"";
+        let mut fields = vec![
             field("title", "Title", "", "text", &self.title, problems),
             field(
                 "slug",
-                "Address",
-                "(letters, digits and hyphens; made from the title if empty)",
+                "Web address",
+                "(the end of the event's link, /events/…: letters, digits and hyphens; made from the title if empty)",
                 "text",
                 &self.slug,
                 problems,
@@ -195,14 +318,7 @@ impl EventForm {
                 &self.description,
                 problems,
             ),
-            field(
-                "timezone",
-                "Time zone",
-                "(such as Europe/Berlin)",
-                "text",
-                &self.timezone,
-                problems,
-            ),
+            timezone,
             field(
                 "all_day",
                 "All day",
@@ -214,8 +330,8 @@ impl EventForm {
             field(
                 "starts_at",
                 "Starts",
-                "(2027-03-06T09:30, or a date for all-day events)",
-                "text",
+                "",
+                time_kind(&self.starts_at),
                 &self.starts_at,
                 problems,
             ),
@@ -223,26 +339,42 @@ impl EventForm {
                 "ends_at",
                 "Ends",
                 "(for all-day events: the last day)",
-                "text",
+                time_kind(&self.ends_at),
                 &self.ends_at,
                 problems,
             ),
             field("venue", "Venue", "", "text", &self.venue, problems),
-            field("address", "Address", "", "text", &self.address, problems),
+            field(
+                "address",
+                "Street address",
+                "(a map link is made from it)",
+                "text",
+                &self.address,
+                problems,
+            ),
             field(
                 "online_url",
                 "Online link",
                 "(https://...)",
-                "text",
+                "url",
                 &self.online_url,
                 problems,
             ),
+            capacity,
             field(
-                "capacity",
-                "Seats",
-                "(empty: no limit)",
-                "text",
-                &self.capacity,
+                "signup_opens_at",
+                "Signup opens",
+                "(in the event's time zone; empty: now)",
+                "datetime-local",
+                &self.signup_opens_at,
+                problems,
+            ),
+            field(
+                "signup_closes_at",
+                "Signup closes",
+                "(in the event's time zone; empty: when the event ends)",
+                "datetime-local",
+                &self.signup_closes_at,
                 problems,
             ),
             field(
@@ -269,24 +401,56 @@ impl EventForm {
                 &self.contact_email,
                 problems,
             ),
-            field(
-                "latitude",
-                "Latitude",
-                "(degrees north, such as 52.5125; for the map pin in calendars)",
-                "text",
-                &self.latitude,
-                problems,
-            ),
-            field(
-                "longitude",
-                "Longitude",
-                "(degrees east, such as 13.3269)",
-                "text",
-                &self.longitude,
-                problems,
-            ),
-        ]
+            latitude,
+            longitude,
+        ];
+        for f in &mut fields {
+            if f.kind == "datetime-local" && f.value.len() > 16 {
+                // The picker shows minutes; seconds, when given, stay.
+                f.extra = "step=\"1\"";
+            }
+        }
+        fields
     }
+}
+
+/// Every time zone Convene knows, for the zone list, with the current one even if unknown.
+fn zone_names(current: &str) -> Vec<String> {
+    let mut names: Vec<String> = jiff::tz::db()
+        .available()
+        .map(|name| name.as_str().to_owned())
+        .filter(|name| name.contains('/') || name == "UTC")
+        .collect();
+    names.sort();
+    names.dedup();
+    if !current.is_empty() && !names.iter().any(|n| n == current) {
+        names.insert(0, current.to_owned());
+    }
+    names
+}
+
+/// A stored signup-window instant as the form shows it: wall time in the event's zone.
+fn window_field(at: Option<NaiveDateTime>, tz: &str) -> String {
+    at.and_then(|at| crate::domain::time::local_naive(at, tz))
+        .map(|local| local.format("%Y-%m-%dT%H:%M").to_string())
+        .unwrap_or_default()
+}
+
+/// A wall time written in the form, read in the event's zone, as the instant the API takes;
+/// None when the zone is unknown (its own problem is shown). A time the clocks skip is read
+/// as the time after the gap, as clocks show it.
+fn wall_time_instant(raw: &str, tz: &str) -> Option<Result<String, String>> {
+    let zone = jiff::tz::TimeZone::get(tz).ok()?;
+    Some(
+        raw.parse::<jiff::civil::DateTime>()
+            .map_err(|_| "must be a date and time such as 2027-03-01T12:00".to_owned())
+            .and_then(|local| {
+                zone.to_ambiguous_zoned_datetime(local)
+                    .compatible()
+                    .map(|z| z.timestamp().to_string())
+                    .map_err(|_| "is out of range".to_owned())
+            }),
+    )
 }
 
 struct ProjectLine {
@@ -303,6 +467,9 @@ struct EventFormPage {
     editing: bool,
     slug: String,
     cancelled: bool,
+    draft: bool,
+    /// Nobody ever signed up: it may be deleted.
+    deletable: bool,
     f: EventForm,
     fields: Vec<FormField>,
     problems: Vec<FieldProblem>,
@@ -336,15 +503,25 @@ struct MailSummary {
     failed: Vec<(String, String, String)>,
 }
 
+#[derive(Deserialize)]
+pub struct NewQuery {
+    /// The event to start from ("duplicate this event").
+    from: Option<String>,
+}
+
 pub async fn new_event(
     req: HttpRequest,
     state: State,
     _admin: Admin,
+    query: web::Query<NewQuery>,
 ) -> Result<HttpResponse, PageError> {
-    let f = EventForm {
-        kind: "sprint".into(),
-        timezone: "UTC".into(),
-        ..EventForm::default()
+    let f = match query.into_inner().from {
+        Some(slug) => EventForm::duplicate(&service::events::find(&state.service, slug).await?),
+        None => EventForm {
+            kind: "sprint".into(),
+            timezone: "UTC".into(),
+            ..EventForm::default()
+        },
     };
     event_form(&req, &state, None, f, Vec::new(), None, StatusCode::OK).await
 }
@@ -372,7 +549,7 @@ async fn event_page(
     message: MessageValues,
 ) -> Result<HttpResponse, PageError> {
     let (slug, f, problems) = form;
-    let (projects, cancelled, mail) = match slug.clone() {
+    let (projects, (cancelled, draft, deletable), mail) = match slug.clone() {
         Some(slug) => {
             let view = service::events::for_organizers(&state.service, slug).await?;
             let mut mail = MailSummary::default();
@@ -398,13 +575,14 @@ async fn event_page(
                     joined: d.joined,
                 })
                 .collect();
-            (
-                projects,
+            let states = (
                 view.event.status() == EventStatus::Cancelled,
-                mail,
-            )
+                view.event.is_draft(),
+                !view.has_registrations,
+            );
+            (projects, states, mail)
         }
-        None => (Vec::new(), false, MailSummary::default()),
+        None => (Vec::new(), (false, true, false), MailSummary::default()),
     };
     let (csrf, cookie) = csrf_token(req, &state.links);
     let page = EventFormPage {
@@ -412,6 +590,8 @@ async fn event_page(
         editing: slug.is_some(),
         slug: slug.unwrap_or_default(),
         cancelled,
+        draft,
+        deletable,
         fields: f.fields(&problems),
         f,
         problems,
@@ -431,12 +611,19 @@ pub async fn create_event(
 ) -> Result<HttpResponse, PageError> {
     let form = form.0;
     check_csrf(&req, &state.links, &form.csrf)?;
-    let outcome = match form.input(true).and_then(|input| input.into_draft(None)) {
-        Ok(draft) => service::events::create(&state.service, draft).await,
+    let outcome = match form.draft(None) {
+        Ok(draft) => service::events::create(&state.service, draft, form.publish()).await,
         Err(problems) => Err(problems.into()),
     };
     let again = |problems| event_form(&req, &state, None, form, problems, None, INVALID);
-    let done = |s: EventSummary| format!("/admin/events/{}?done=created", s.event.slug);
+    let done = |s: EventSummary| {
+        let done = if s.event.is_draft() {
+            "draft"
+        } else {
+            "created"
+        };
+        format!("/admin/events/{}?done={done}", s.event.slug)
+    };
     redirect_or_form_again(outcome, done, again).await
 }
 
@@ -464,6 +651,12 @@ pub async fn edit_event(
         Some("cancelled") => Some("The event is cancelled and everyone signed up is told."),
         Some("project") => Some("The projects are updated."),
         Some("message") => Some("Your message is on its way to the attendees."),
+        Some("draft") => Some(
+            "Saved as a draft: only organizers see it. Add its projects below, then publish it.",
+        ),
+        Some("published") => Some(
+            "Published: the event is on the public pages and in the feeds, and open for signup.",
+        ),
         _ => None,
     };
     event_form(
@@ -488,13 +681,9 @@ pub async fn update_event(
     let form = form.0;
     check_csrf(&req, &state.links, &form.csrf)?;
     let slug = slug.into_inner();
-    let outcome = match form.input(false) {
-        Ok(input) => {
-            let apply = move |current| input.into_draft(Some(current));
-            service::events::change(&state.service, slug.clone(), apply).await
-        }
-        Err(problems) => Err(problems.into()),
-    };
+    let checked = form.clone();
+    let apply = move |current| checked.draft(Some(current));
+    let outcome = service::events::change(&state.service, slug.clone(), apply).await;
     let again = |problems| event_form(&req, &state, Some(slug), form, problems, None, INVALID);
     let done = |s: EventSummary| format!("/admin/events/{}?done=saved", s.event.slug);
     redirect_or_form_again(outcome, done, again).await
@@ -544,7 +733,71 @@ pub async fn cancel_event(
     check_csrf(&req, &state.links, &form.0.csrf)?;
     let slug = slug.into_inner();
     service::events::cancel(&state.service, slug.clone()).await?;
-    Ok(see_other(&format!("/admin/events/{slug}?done=cancelled")))
+    Ok(back_to_form(&slug, "cancelled"))
+}
+
+/// Back to the event's form, saying what was `done`.
+fn back_to_form(slug: &str, done: &str) -> HttpResponse {
+    see_other(&format!("/admin/events/{slug}?done={done}"))
+}
+
+pub async fn publish_event(
+    req: HttpRequest,
+    state: State,
+    _admin: Admin,
+    slug: web::Path<String>,
+    form: HtmlForm<CsrfForm>,
+) -> Result<HttpResponse, PageError> {
+    check_csrf(&req, &state.links, &form.0.csrf)?;
+    let slug = slug.into_inner();
+    service::events::publish(&state.service, slug.clone()).await?;
+    Ok(back_to_form(&slug, "published"))
+}
+
+/// "Delete this event": asks first; an event people signed up for can only be cancelled.
+pub async fn delete_event_confirm(
+    req: HttpRequest,
+    state: State,
+    _admin: Admin,
+    slug: web::Path<String>,
+) -> Result<HttpResponse, PageError> {
+    let slug = slug.into_inner();
+    let view = service::events::for_organizers(&state.service, slug.clone()).await?;
+    let back = format!("/admin/events/{slug}");
+    if view.has_registrations {
+        return Ok(see_other(&back));
+    }
+    let question = format!("Delete {}?", view.event.title);
+    let consequence = format!(
+        "The event and its {} projects are removed for good. Nobody has signed up, so nobody is told.",
+        view.projects.len()
+    );
+    let action = format!("/admin/events/{slug}/delete");
+    confirm(
+        &req,
+        &state.links,
+        ConfirmPage {
+            question: &question,
+            consequence: &consequence,
+            action: &action,
+            csrf: String::new(),
+            yes: "Yes, delete the event",
+            no: "No, keep it",
+            back: &back,
+        },
+    )
+}
+
+pub async fn delete_event(
+    req: HttpRequest,
+    state: State,
+    _admin: Admin,
+    slug: web::Path<String>,
+    form: HtmlForm<CsrfForm>,
+) -> Result<HttpResponse, PageError> {
+    check_csrf(&req, &state.links, &form.0.csrf)?;
+    service::events::delete(&state.service, slug.into_inner()).await?;
+    Ok(see_other("/admin?done=deleted"))
 }
 
 #[derive(Deserialize)]

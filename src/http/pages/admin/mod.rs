@@ -15,7 +15,7 @@ use actix_web::http::StatusCode;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use askama::Template;
 
-use crate::db::events::Period;
+use crate::db::events::{Filter, Period};
 use crate::db::organizers::OrganizerRow;
 use crate::domain::{FieldProblem, Problems};
 use crate::error::AppError;
@@ -47,6 +47,20 @@ impl FromRequest for Admin {
     }
 }
 
+impl Admin {
+    /// Whether the request comes from a signed-in organizer (who may see drafts).
+    pub async fn signed_in(req: &HttpRequest, state: &State) -> bool {
+        match req.cookie(SESSION_COOKIE) {
+            Some(cookie) => {
+                service::organizers::by_session(&state.service, cookie.value().to_owned())
+                    .await
+                    .is_ok_and(|o| o.is_some())
+            }
+            None => false,
+        }
+    }
+}
+
 struct EventRowView {
     slug: String,
     title: String,
@@ -64,17 +78,34 @@ struct EventsPage {
     csrf: String,
     organizer: String,
     events: Vec<EventRowView>,
+    flash: Option<&'static str>,
+}
+
+#[derive(serde::Deserialize)]
+pub struct DashboardQuery {
+    done: Option<String>,
 }
 
 pub async fn dashboard(
     req: HttpRequest,
     state: State,
     admin: Admin,
+    query: web::Query<DashboardQuery>,
 ) -> Result<HttpResponse, PageError> {
-    let summaries = service::events::list(&state.service, Period::All, None, 2000).await?;
+    let flash = match query.done.as_deref() {
+        Some("deleted") => Some("The event is deleted."),
+        _ => None,
+    };
+    let summaries =
+        service::events::list(&state.service, Period::All, Filter::organizers(), 2000).await?;
     let mut views = Vec::new();
     for s in summaries.into_iter().rev() {
         let e = s.event;
+        let status = if e.is_draft() {
+            "draft".to_owned()
+        } else {
+            e.status.to_string()
+        };
         views.push(EventRowView {
             when: e.window()?.human(),
             slug: e.slug,
@@ -83,7 +114,7 @@ pub async fn dashboard(
             going: e.going_count,
             capacity: e.capacity,
             waitlist: s.waitlist_count,
-            status: e.status.to_string(),
+            status,
         });
     }
     let (csrf, cookie) = csrf_token(&req, &state.links);
@@ -94,6 +125,7 @@ pub async fn dashboard(
                 csrf,
                 organizer: admin.0.name,
                 events: views,
+                flash,
             },
         )?,
         cookie,
@@ -109,6 +141,9 @@ pub struct FormField {
     value: String,
     options: Vec<String>,
     problem: Option<String>,
+    /// Further attributes of the input (such as `min="0"`), written by the code, never from
+    /// input.
+    extra: &'static str,
 }
 
 fn field(
@@ -127,6 +162,7 @@ fn field(
         value: value.to_owned(),
         options: Vec::new(),
         problem: problem_for(problems, name).map(str::to_owned),
+        extra: "",
     }
 }
 
