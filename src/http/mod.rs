@@ -217,6 +217,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route(get_or_head().to(pages::admin::projects::delete_project_confirm)),
     )
     .route("/calendar", web::get().to(feeds::subscribe_help))
+    .route("/sitemap.xml", get_or_head().to(pages::share::sitemap))
+    .route("/robots.txt", get_or_head().to(pages::share::robots))
     .route("/calendar.ics", get_or_head().to(feeds::site))
     .route("/calendar/{kind}.ics", get_or_head().to(feeds::kind))
     .route("/events/{slug}.ics", get_or_head().to(feeds::event))

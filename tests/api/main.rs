@@ -26,6 +26,7 @@ mod processes;
 mod projects;
 mod registrations;
 mod service;
+mod sharing;
 mod signups;
 mod smtp;
 mod storage;

@@ -9,6 +9,7 @@ use serde::Deserialize;
 use crate::domain::{FieldProblem, Problems, RegistrationStatus};
 use crate::error::AppError;
 use crate::http::State;
+use crate::http::pages::share::AddToCalendar;
 use crate::http::pages::site::{
     ConfirmPage, HtmlForm, PageError, check_csrf, confirm, csrf_token, redirect_or_form_again,
     render, see_other, with_cookie,
@@ -41,6 +42,7 @@ struct ManagePage {
     /// The alarm choices of the personal feed: (value, label, chosen).
     alarms: Vec<(String, String, bool)>,
     flash: Option<&'static str>,
+    add: AddToCalendar,
     going: bool,
     /// The project whose table the attendee is checked in at now.
     checked_in: Option<String>,
@@ -106,6 +108,7 @@ async fn manage_page(
         feed_url,
         alarms: alarm_choices(feed_alarm_minutes),
         flash,
+        add: AddToCalendar::of(&event, &state.links),
         going: view.registration.status() == RegistrationStatus::Going,
         checked_in: here.map(|p| p.name.clone()),
         checked_in_slug: here.map(|p| p.slug.clone()),

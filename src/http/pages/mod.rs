@@ -8,4 +8,5 @@ pub mod board;
 pub mod lead;
 pub mod manage;
 pub mod public;
+pub mod share;
 pub mod site;

@@ -17,6 +17,7 @@ use crate::domain::{EventKind, EventStatus, FieldProblem, Slug};
 use crate::error::AppError;
 use crate::http::State;
 use crate::http::pages::admin::Admin;
+use crate::http::pages::share::{AddToCalendar, Preview, json_ld, map_link};
 use crate::http::pages::site::{
     HtmlForm, PageError, check_csrf, csrf_token, markdown, problem_for, redirect_or_form_again,
     render, see_other, with_cookie,
@@ -348,12 +349,15 @@ struct EventPage {
     cancelled: bool,
     /// A draft, previewed by an organizer.
     draft: bool,
+    add: AddToCalendar,
+    map: Option<String>,
+    preview: Preview,
+    json_ld: String,
     seats: String,
     seats_class: &'static str,
     seats_detail: String,
     description_html: String,
     projects: Vec<ProjectCard>,
-    feed_webcal: String,
     /// Why nobody can sign up now, as a sentence.
     closed: Option<String>,
     /// Whether a signup goes to the waitlist.
@@ -514,8 +518,13 @@ async fn event_page(
     } else {
         csrf.clone()
     };
+    let when = e.window()?.human();
     let page = EventPage {
-        when: e.window()?.human(),
+        add: AddToCalendar::of(&e, links),
+        map: map_link(&e),
+        preview: Preview::of(&e, &when, links),
+        json_ld: json_ld(&e, links),
+        when,
         starts: machine_start(&e),
         cancelled: e.status() == EventStatus::Cancelled,
         draft,
@@ -524,7 +533,6 @@ async fn event_page(
         seats_detail,
         description_html: description_html.clone(),
         projects,
-        feed_webcal: Links::webcal(&links.event_feed(&e.slug)),
         closed,
         full,
         csrf: token_in_page.clone(),
@@ -651,8 +659,33 @@ pub async fn sign_up(
             invalid,
         )
     };
-    redirect_or_form_again(outcome, |_| thanks.clone(), again).await
+    let mut response = redirect_or_form_again(outcome, |_| thanks.clone(), again).await?;
+    if response.status() == StatusCode::SEE_OTHER {
+        // The thanks page repeats the address, so that a typo shows; only this browser, for
+        // a few minutes, keeps it.
+        let cookie = actix_web::cookie::Cookie::build(
+            SENT_TO_COOKIE,
+            percent_encoding::utf8_percent_encode(
+                form.email.trim(),
+                percent_encoding::NON_ALPHANUMERIC,
+            )
+            .to_string(),
+        )
+        .path(thanks.clone())
+        .max_age(actix_web::cookie::time::Duration::minutes(10))
+        .http_only(true)
+        .secure(state.links.is_https())
+        .same_site(actix_web::cookie::SameSite::Strict)
+        .finish();
+        response
+            .add_cookie(&cookie)
+            .map_err(|e| PageError(AppError::Internal(e.into())))?;
+    }
+    Ok(response)
 }
+
+/// The address a signup was sent with, for the thanks page that follows it.
+const SENT_TO_COOKIE: &str = "convene_sent_to";
 
 /// The problems of a signup as the form shows them: `projects[2]` is the `projects` field.
 fn form_problems(problems: Vec<FieldProblem>) -> Vec<FieldProblem> {
@@ -680,18 +713,33 @@ pub async fn signup_form(slug: web::Path<String>) -> Result<HttpResponse, PageEr
 struct ThanksPage {
     slug: String,
     title: String,
+    /// The address the signup was sent with, so that a typo shows.
+    email: Option<String>,
+    add: AddToCalendar,
 }
 
-pub async fn thanks(state: State, slug: web::Path<String>) -> Result<HttpResponse, PageError> {
+pub async fn thanks(
+    req: HttpRequest,
+    state: State,
+    slug: web::Path<String>,
+) -> Result<HttpResponse, PageError> {
     let slug = slug.into_inner();
     let event = service::events::find(&state.service, slug)
         .await?
         .public()?;
+    let email = req.cookie(SENT_TO_COOKIE).and_then(|c| {
+        percent_encoding::percent_decode_str(c.value())
+            .decode_utf8()
+            .ok()
+            .map(|e| e.chars().take(320).collect::<String>())
+    });
     render(
         StatusCode::OK,
         &ThanksPage {
+            add: AddToCalendar::of(&event, &state.links),
             slug: event.slug,
             title: event.title,
+            email,
         },
     )
 }

@@ -1,0 +1,111 @@
+//! What lets an event travel: the schema.org Event that search engines read, the link preview,
+//! "add to calendar" links, the map link, the sitemap and robots.txt.
+
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, event_json};
+
+/// The JSON-LD data block of a page, parsed.
+fn json_ld(html: &str) -> Value {
+    let start = html
+        .find("<script type=\"application/ld+json\">")
+        .expect("a JSON-LD block")
+        + 35;
+    let end = start + html[start..].find("</script>").unwrap();
+    serde_json::from_str(&html[start..end]).expect("JSON-LD parses")
+}
+
+async fn the_event_page_describes_the_event_to_search_engines_and_link_previews(app: TestApp) {
+    let mut body = event_json("described", Some(40));
+    body["title"] = "Docs </script><b>sprint</b>".into();
+    body["online_url"] = "https://meet.example.org/docs".into();
+    app.create_event(&body).await;
+    let event = app.event("described").await;
+    let html = app.get("/events/described").await.text().await.unwrap();
+
+    let ld = json_ld(&html);
+    assert_eq!(ld["@context"], "https://schema.org");
+    assert_eq!(ld["@type"], "Event");
+    assert_eq!(ld["name"], "Docs </script><b>sprint</b>");
+    assert_eq!(
+        ld["startDate"], event["starts_at"],
+        "with the event's offset"
+    );
+    assert_eq!(ld["endDate"], event["ends_at"]);
+    assert_eq!(ld["eventStatus"], "https://schema.org/EventScheduled");
+    assert_eq!(
+        ld["eventAttendanceMode"],
+        "https://schema.org/MixedEventAttendanceMode"
+    );
+    assert_eq!(ld["location"][0]["name"], "Hall B");
+    assert_eq!(ld["location"][1]["url"], "https://meet.example.org/docs");
+    assert_eq!(ld["url"], event["url"]);
+    assert_eq!(ld["maximumAttendeeCapacity"], 40);
+
+    assert!(html.contains("<meta property=\"og:title\" content=\"Docs &#60;/script&#62;&#60;b&#62;sprint&#60;/b&#62;\">")
+        || html.contains("<meta property=\"og:title\" content=\"Docs &lt;/script&gt;&lt;b&gt;sprint&lt;/b&gt;\">"),
+        "the preview's title, escaped");
+    assert!(html.contains(&format!(
+        "<link rel=\"canonical\" href=\"{}\">",
+        event["url"].as_str().unwrap()
+    )));
+    assert!(html.contains("https://calendar.google.com/calendar/render?action=TEMPLATE"));
+    assert!(html.contains("https://outlook.live.com/calendar/0/action/compose?"));
+    assert!(html.contains("https://www.openstreetmap.org/search?query=Hall+B%2C+Main+Street+1"));
+
+    let moved = app
+        .patch_json(
+            "/api/v1/events/described",
+            &json!({"venue": "Hall C"}),
+            true,
+        )
+        .await;
+    assert_eq!(moved.status(), 200);
+    let html = app.get("/events/described").await.text().await.unwrap();
+    assert_eq!(
+        json_ld(&html)["eventStatus"],
+        "https://schema.org/EventRescheduled"
+    );
+    app.post_json("/api/v1/events/described/cancel", &json!({}), true)
+        .await;
+    let html = app.get("/events/described").await.text().await.unwrap();
+    assert_eq!(
+        json_ld(&html)["eventStatus"],
+        "https://schema.org/EventCancelled"
+    );
+}
+
+async fn the_sitemap_lists_published_events_and_robots_keep_out_of_private_pages(app: TestApp) {
+    app.create_event(&event_json("listed", None)).await;
+    let mut draft = event_json("unlisted", None);
+    draft["draft"] = true.into();
+    app.create_event(&draft).await;
+
+    let sitemap = app.get("/sitemap.xml").await;
+    assert_eq!(sitemap.status(), 200);
+    assert!(
+        sitemap.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/xml")
+    );
+    let xml = sitemap.text().await.unwrap();
+    assert!(
+        xml.starts_with("<?xml")
+            && xml.contains("<urlset xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">")
+    );
+    assert!(xml.contains(&format!(
+        "<loc>{}</loc>",
+        app.event("listed").await["url"].as_str().unwrap()
+    )));
+    assert!(!xml.contains("unlisted"), "a draft is not listed");
+
+    let robots = app.get("/robots.txt").await.text().await.unwrap();
+    assert!(robots.contains("Disallow: /manage/") && robots.contains("Disallow: /lead/"));
+    assert!(robots.contains("Sitemap: ") && robots.contains("/sitemap.xml"));
+}
+
+crate::on_both_backends!(
+    the_event_page_describes_the_event_to_search_engines_and_link_previews,
+    the_sitemap_lists_published_events_and_robots_keep_out_of_private_pages,
+);
