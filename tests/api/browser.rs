@@ -179,6 +179,14 @@ async fn an_attendee_signs_up_on_a_phone_and_cancels_from_the_email() {
 
     client.goto(&app.url("/")).await.unwrap();
     assert!(fits(&client).await, "the home page fits 390 px");
+    let nav_rows = client
+        .execute(
+            "return new Set(Array.from(document.querySelectorAll('header.site nav a')).map(a => a.getBoundingClientRect().top)).size",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(nav_rows, json!(1), "the site's links share one line");
     screenshot(&client, "home-390").await;
     click(&client, Locator::LinkText("Sprint phone-sprint")).await;
     assert!(
@@ -350,7 +358,7 @@ async fn a_lead_posts_a_now_line_and_an_open_board_shows_it_live() {
     app.create_project("live-sprint", &json!({"slug": "docs", "name": "Documentation", "location": "Table 1", "leads": [{"name": "Lee", "email": "lee@example.org"}]})).await;
     app.create_project(
         "live-sprint",
-        &json!({"slug": "core", "name": "Core library", "location": "Room 2"}),
+        &json!({"slug": "core", "name": "Core library", "location": "Room 2", "notes_url": "https://pad.example.org/core"}),
     )
     .await;
     let mail = app.wait_for_mail("lee@example.org", 1).await;
@@ -386,6 +394,14 @@ async fn a_lead_posts_a_now_line_and_an_open_board_shows_it_live() {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    // A keyboard user sits on a card's link while the board changes.
+    board
+        .execute(
+            "document.querySelector('[data-project=core] a.notes').focus()",
+            vec![],
+        )
+        .await
+        .unwrap();
     lead.goto(&lead_link).await.unwrap();
     assert!(fits(&lead).await, "the lead page fits 390 px");
     screenshot(&lead, "lead-390").await;
@@ -421,6 +437,11 @@ async fn a_lead_posts_a_now_line_and_an_open_board_shows_it_live() {
         shown, "writing the install guide",
         "the open board shows the line within 2 s, without a reload"
     );
+    let focused = board
+        .execute("return document.activeElement.className", vec![])
+        .await
+        .unwrap();
+    assert_eq!(focused, json!("notes"), "the focus stays on the link");
     screenshot(&board, "board-desktop").await;
     board
         .goto(&app.url("/events/live-sprint/board?view=signage"))

@@ -1,4 +1,5 @@
-// Live sprint board: listens to the board's event stream and redraws the cards in place.
+// Live sprint board: listens to the board's event stream and updates the cards in place: only
+// the lines that changed are replaced, so a link someone has focused keeps its focus.
 // Without this script the page is still complete; it just needs a reload.
 (function () {
   "use strict";
@@ -57,12 +58,51 @@
     return a;
   }
 
+  // Replaces those children of `old` that differ from the fresh card's.
+  function patch(old, fresh) {
+    var a = old.children, b = fresh.children;
+    if (a.length !== b.length) {
+      old.replaceChildren.apply(old, Array.prototype.slice.call(b));
+      return;
+    }
+    for (var i = b.length - 1; i >= 0; i--) {
+      if (!a[i].isEqualNode(b[i])) old.replaceChild(b[i], a[i]);
+    }
+  }
+
+  // Brings the board to `cards`: cards kept are patched, new ones added, gone ones removed,
+  // and a card moves only when its place changed.
+  function update(cards) {
+    var existing = {};
+    Array.prototype.forEach.call(board.children, function (el) {
+      var slug = el.getAttribute("data-project");
+      if (slug === null) {
+        if (cards.length) board.removeChild(el);
+      } else {
+        existing[slug] = el;
+      }
+    });
+    var previous = null;
+    cards.forEach(function (c) {
+      var fresh = card(c);
+      var el = existing[c.slug];
+      if (el) {
+        patch(el, fresh);
+        delete existing[c.slug];
+      } else {
+        el = fresh;
+      }
+      var wanted = previous ? previous.nextSibling : board.firstChild;
+      if (wanted !== el) board.insertBefore(el, wanted);
+      previous = el;
+    });
+    Object.keys(existing).forEach(function (slug) { board.removeChild(existing[slug]); });
+  }
+
   var source = new EventSource(board.getAttribute("data-stream"));
   source.addEventListener("board", function (e) {
     var state = JSON.parse(e.data);
-    var cards = document.createDocumentFragment();
-    state.cards.forEach(function (c) { cards.appendChild(card(c)); });
-    board.replaceChildren(cards);
+    update(state.cards);
     if (live) live.textContent = "live";
     cycle();
   });
