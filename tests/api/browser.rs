@@ -558,6 +558,29 @@ async fn every_page_passes_axe_core_on_a_phone() {
         check(path).await;
     }
     assert_eq!(checked.len(), 20, "{checked:?}");
+    // Every kind of mail, as its HTML part is rendered (the golden files the mail tests keep
+    // in step with the templates), read in the same browser.
+    let golden = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden/mail");
+    let scratch = tempfile::tempdir().unwrap();
+    let mut mails = 0;
+    for entry in std::fs::read_dir(&golden).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let html = text.split_once("--- html\n").expect("an HTML part").1;
+        let file = scratch
+            .path()
+            .join(path.file_name().unwrap())
+            .with_extension("html");
+        std::fs::write(&file, html).unwrap();
+        client
+            .goto(&format!("file://{}", file.display()))
+            .await
+            .unwrap();
+        let violations = axe_violations(&client).await.unwrap();
+        assert!(violations.is_empty(), "{}: {violations:#?}", path.display());
+        mails += 1;
+    }
+    assert!(mails >= 11, "every kind of mail: {mails}");
     client.close().await.unwrap();
     lifecycle.shutdown().await;
 }
