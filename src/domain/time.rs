@@ -58,6 +58,22 @@ impl TimeZoneName {
     }
 }
 
+/// Every time zone Convene knows, sorted, for a list to choose from (with `current` first
+/// should it not be one of them, so that a form shows what was sent).
+pub fn zone_names(current: &str) -> Vec<String> {
+    let mut names: Vec<String> = jiff::tz::db()
+        .available()
+        .map(|name| name.as_str().to_owned())
+        .filter(|name| name.contains('/') || name == "UTC")
+        .collect();
+    names.sort();
+    names.dedup();
+    if !current.is_empty() && !names.iter().any(|n| n == current) {
+        names.insert(0, current.to_owned());
+    }
+    names
+}
+
 /// When an event happens: validated, with end after start, in a known time zone.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EventWindow {
@@ -259,6 +275,66 @@ impl EventWindow {
                 e.format("%a %-d %b %Y")
             )
         }
+    }
+
+    /// The same times as `human` in a reader's zone, such as "Sat 5 Dec 2026, 03:00–11:00
+    /// (America/New_York)"; None for whole days (a date is the same everywhere) and where
+    /// the reader's clocks show what the event's show.
+    pub fn human_in(&self, reader: &TimeZoneName) -> Option<String> {
+        if self.all_day || reader.as_str() == self.timezone.as_str() {
+            return None;
+        }
+        let at = |utc: NaiveDateTime| {
+            jiff::Timestamp::from_second(utc.and_utc().timestamp())
+                .ok()
+                .map(|ts| (ts.to_zoned_datetime(reader.zone.clone()), ts))
+        };
+        let ((start, start_ts), (end, end_ts)) = (at(self.starts_at)?, at(self.ends_at)?);
+        let same_clocks =
+            |ts: jiff::Timestamp| self.timezone.zone.to_offset(ts) == reader.zone.to_offset(ts);
+        if same_clocks(start_ts) && same_clocks(end_ts) {
+            return None;
+        }
+        let (s_clock, e_clock) = (
+            clock_in(&reader.zone, self.starts_at),
+            clock_in(&reader.zone, self.ends_at),
+        );
+        let tz = reader.as_str();
+        Some(if start.date() == end.date() {
+            format!(
+                "{}, {s_clock}–{e_clock} ({tz})",
+                start.strftime("%a %-d %b %Y")
+            )
+        } else {
+            format!(
+                "{} {s_clock} – {} {e_clock} ({tz})",
+                start.strftime("%a %-d %b %Y"),
+                end.strftime("%a %-d %b %Y")
+            )
+        })
+    }
+
+    /// How soon it starts, for an online event that people join from anywhere: "starts in 3
+    /// hours", "happening now"; None once it is over or more than a week ahead.
+    pub fn starts_in(&self, now: NaiveDateTime) -> Option<String> {
+        if now >= self.ends_at {
+            return None;
+        }
+        if now >= self.starts_at {
+            return Some("happening now".into());
+        }
+        let minutes = (self.starts_at - now).num_minutes();
+        let (n, unit) = match minutes {
+            0 => return Some("starts in less than a minute".into()),
+            1..60 => (minutes, "minute"),
+            60..2880 => ((minutes + 30) / 60, "hour"),
+            2880..10080 => ((minutes + 720) / 1440, "day"),
+            _ => return None,
+        };
+        Some(format!(
+            "starts in {n} {unit}{}",
+            if n == 1 { "" } else { "s" }
+        ))
     }
 
     /// "09:00", or "01:30 EST" for a time that happens twice that day.
@@ -511,6 +587,60 @@ fn from_civil(dt: civil::DateTime) -> NaiveDateTime {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_reader_elsewhere_sees_the_times_in_their_own_zone() {
+        let w = EventWindow::parse(
+            "Europe/Berlin",
+            false,
+            "2027-03-06T09:30",
+            "2027-03-06T17:00",
+        )
+        .unwrap();
+        let zone = |name: &str| TimeZoneName::parse(name).unwrap();
+        assert_eq!(
+            w.human_in(&zone("America/New_York")).as_deref(),
+            Some("Sat 6 Mar 2027, 03:30–11:00 (America/New_York)")
+        );
+        assert_eq!(
+            w.human_in(&zone("Asia/Tokyo")).as_deref(),
+            Some("Sat 6 Mar 2027 17:30 – Sun 7 Mar 2027 01:00 (Asia/Tokyo)")
+        );
+        assert_eq!(w.human_in(&zone("Europe/Berlin")), None, "the same zone");
+        assert_eq!(w.human_in(&zone("Europe/Paris")), None, "the same clocks");
+        let days = EventWindow::parse("Europe/Berlin", true, "2027-03-06", "2027-03-07").unwrap();
+        assert_eq!(
+            days.human_in(&zone("Asia/Tokyo")),
+            None,
+            "dates are the same anywhere"
+        );
+    }
+
+    #[test]
+    fn an_online_event_says_how_soon_it_starts() {
+        let w = EventWindow::parse("UTC", false, "2027-03-06T09:30", "2027-03-06T17:00").unwrap();
+        let at = |s: &str| NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M").unwrap();
+        let soon = |s: &str| w.starts_in(at(s));
+        assert_eq!(
+            soon("2027-03-06T06:20").as_deref(),
+            Some("starts in 3 hours")
+        );
+        assert_eq!(
+            soon("2027-03-06T09:29").as_deref(),
+            Some("starts in 1 minute")
+        );
+        assert_eq!(
+            soon("2027-03-06T09:10").as_deref(),
+            Some("starts in 20 minutes")
+        );
+        assert_eq!(
+            soon("2027-03-03T09:30").as_deref(),
+            Some("starts in 3 days")
+        );
+        assert_eq!(soon("2027-03-06T12:00").as_deref(), Some("happening now"));
+        assert_eq!(soon("2027-03-06T17:00"), None, "over");
+        assert_eq!(soon("2027-02-01T09:00"), None, "weeks ahead");
+    }
 
     #[test]
     fn unknown_time_zones_are_refused() {

@@ -89,6 +89,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .route("/", get_or_head().to(pages::public::home))
     .route("/static/style.css", web::get().to(pages::site::stylesheet))
     .route("/static/board.js", web::get().to(pages::site::board_script))
+    .route("/static/zone.js", web::get().to(pages::site::zone_script))
+    .service(
+        web::resource("/preferences/zone")
+            .route(get_or_head().to(pages::preferences::zone_form))
+            .route(web::post().to(pages::preferences::choose_zone)),
+    )
     .route("/favicon.ico", get_or_head().to(pages::site::favicon))
     .route("/events/{slug}/board", get_or_head().to(pages::board::page))
     .route(

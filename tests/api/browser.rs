@@ -198,6 +198,24 @@ async fn an_attendee_signs_up_on_a_phone_and_cancels_from_the_email() {
             .ends_with("/events/phone-sprint")
     );
     assert!(fits(&client).await, "the event page fits 390 px");
+    // The script adds the times on the reader's clocks where they differ from the event's.
+    let zone = client
+        .execute(
+            "return Intl.DateTimeFormat().resolvedOptions().timeZone",
+            vec![],
+        )
+        .await
+        .unwrap();
+    if matches!(zone.as_str(), Some("UTC" | "Etc/UTC")) {
+        let mine = client
+            .find(Locator::Css(".facts .reader-time"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(mine.ends_with("UTC)"), "{mine}");
+    }
     screenshot(&client, "event-390").await;
 
     type_in(&client, Locator::Id("name"), "Ada Lovelace").await;

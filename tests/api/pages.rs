@@ -63,9 +63,10 @@ async fn the_event_page_shows_everything_escaped_and_sanitized(app: TestApp) {
     assert_security_headers(&response);
     let html = response.text().await.unwrap();
     assert!(html.starts_with("<!doctype html>") && html.contains("<html lang=\"en\">"));
-    // No script runs: the one script element is the JSON-LD data block, where the title's
-    // `<` is written as \u003c.
-    assert_eq!(html.matches("<script").count(), 1, "{html}");
+    // No inline script runs: the script elements are this site's zone script and the JSON-LD
+    // data block, where the title's `<` is written as \u003c.
+    assert_eq!(html.matches("<script").count(), 2, "{html}");
+    assert!(html.contains("<script src=\"/static/zone.js\" defer></script>"));
     assert!(html.contains("<script type=\"application/ld+json\">{"));
     assert!(html.contains("\\u003c/title>\\u003cscript>"), "{html}");
     assert!(!html.contains("javascript:") && !html.contains("onerror"));

@@ -105,7 +105,101 @@ async fn the_sitemap_lists_published_events_and_robots_keep_out_of_private_pages
     assert!(robots.contains("Sitemap: ") && robots.contains("/sitemap.xml"));
 }
 
+async fn a_reader_chooses_a_zone_and_sees_the_times_on_their_clocks_too(app: TestApp) {
+    let mut body = event_json("far-away", None);
+    body["starts_at"] = "2031-03-06T09:30".into();
+    body["ends_at"] = "2031-03-06T17:00".into();
+    body["online_url"] = "https://meet.example.org/far".into();
+    app.create_event(&body).await;
+    let browser = app.browser_client();
+    let page = |path: &'static str| {
+        let browser = browser.clone();
+        let url = app.url(path);
+        async move { browser.get(url).send().await.unwrap().text().await.unwrap() }
+    };
+    let before = page("/events/far-away").await;
+    assert!(before.contains("Thu 6 Mar 2031, 09:30–17:00 (Europe/Berlin)"));
+    assert!(
+        !before.contains("class=\"reader-time\""),
+        "no zone chosen yet"
+    );
+    assert!(
+        before.contains("data-zone=\"Europe/Berlin\""),
+        "the script's cue"
+    );
+
+    let form = page("/preferences/zone?back=/events/far-away").await;
+    let csrf = crate::pages::csrf_of(&form);
+    let choose = |zone: &'static str, back: &'static str| {
+        browser
+            .post(app.url("/preferences/zone"))
+            .form(&[("csrf", csrf.as_str()), ("zone", zone), ("back", back)])
+            .send()
+    };
+    let bad = choose("Mars/Base", "/events/far-away").await.unwrap();
+    assert_eq!(bad.status(), 422);
+    assert!(
+        bad.text()
+            .await
+            .unwrap()
+            .contains("is not a time zone Convene knows")
+    );
+    let chosen = choose("America/New_York", "/events/far-away")
+        .await
+        .unwrap();
+    assert_eq!(chosen.status(), 303);
+    assert_eq!(
+        chosen.headers()["location"],
+        "/events/far-away",
+        "back to the event"
+    );
+    let after = page("/events/far-away").await;
+    assert!(
+        after.contains("Thu 6 Mar 2031, 09:30–17:00 (Europe/Berlin)"),
+        "its own zone first"
+    );
+    assert!(
+        after.contains(
+            "<span class=\"reader-time\">Thu 6 Mar 2031, 03:30–11:00 (America/New_York)</span>"
+        ),
+        "{after}"
+    );
+    let elsewhere = choose("Asia/Tokyo", "//evil.example/").await.unwrap();
+    assert_eq!(
+        elsewhere.headers()["location"],
+        "/",
+        "back only to this site"
+    );
+    let forgotten = choose("", "/events/far-away").await.unwrap();
+    assert_eq!(forgotten.status(), 303);
+    let plain = page("/events/far-away").await;
+    assert!(
+        !plain.contains("class=\"reader-time\""),
+        "an empty choice forgets the zone"
+    );
+}
+
+async fn an_online_event_says_how_soon_it_starts(app: TestApp) {
+    let soon = chrono::Utc::now() + chrono::Duration::minutes(190);
+    let mut body = event_json("online-soon", None);
+    body["timezone"] = "UTC".into();
+    body["starts_at"] = soon.format("%Y-%m-%dT%H:%M:00Z").to_string().into();
+    body["ends_at"] = (soon + chrono::Duration::hours(2))
+        .format("%Y-%m-%dT%H:%M:00Z")
+        .to_string()
+        .into();
+    body["online_url"] = "https://meet.example.org/soon".into();
+    app.create_event(&body).await;
+    let html = app.get("/events/online-soon").await.text().await.unwrap();
+    assert!(
+        html.contains("<strong class=\"soon\">starts in 3 hours</strong>"),
+        "{html}"
+    );
+}
+
 crate::on_both_backends!(
+    a_reader_chooses_a_zone_and_sees_the_times_on_their_clocks_too,
+    an_online_event_says_how_soon_it_starts,
     the_event_page_describes_the_event_to_search_engines_and_link_previews,
     the_sitemap_lists_published_events_and_robots_keep_out_of_private_pages,
 );

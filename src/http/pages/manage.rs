@@ -32,6 +32,8 @@ struct ManagePage {
     slug: String,
     title: String,
     when: String,
+    /// The times in the zone the reader chose, when their clocks differ.
+    reader_when: Option<String>,
     name: String,
     status: String,
     active: bool,
@@ -91,6 +93,8 @@ async fn manage_page(
         slug: event.slug.clone(),
         title: event.title.clone(),
         when: event.window()?.human(),
+        reader_when: crate::http::pages::site::reader_zone(req)
+            .and_then(|zone| event.window().ok()?.human_in(&zone)),
         name: view.registration.name.clone(),
         status: status_text,
         active: view.registration.status() != RegistrationStatus::Cancelled,

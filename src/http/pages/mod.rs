@@ -7,6 +7,7 @@ pub mod admin;
 pub mod board;
 pub mod lead;
 pub mod manage;
+pub mod preferences;
 pub mod public;
 pub mod share;
 pub mod site;

@@ -19,8 +19,8 @@ use crate::http::State;
 use crate::http::pages::admin::Admin;
 use crate::http::pages::share::{AddToCalendar, Preview, json_ld, map_link};
 use crate::http::pages::site::{
-    HtmlForm, PageError, check_csrf, csrf_token, markdown, problem_for, redirect_or_form_again,
-    render, see_other, with_cookie,
+    HtmlForm, PageError, check_csrf, csrf_token, markdown, problem_for, reader_zone,
+    redirect_or_form_again, render, see_other, with_cookie,
 };
 use crate::http::recent::Turned;
 use crate::links::Links;
@@ -65,6 +65,12 @@ fn machine_start(event: &EventRow) -> String {
     }
 }
 
+/// The end for the script that shows times in the reader's zone; None for whole days, whose
+/// dates are the same everywhere.
+fn machine_end(event: &EventRow) -> Option<String> {
+    (!event.all_day).then(|| event.ends_at.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+}
+
 /// Whether a new signup goes to the waitlist.
 fn is_full(event: &EventRow, waitlist: i64) -> bool {
     event
@@ -98,6 +104,9 @@ struct EventLine {
     when: String,
     /// The start for machines (`<time datetime>`).
     starts: String,
+    /// The end for the reader's-zone script (None for whole days).
+    ends: Option<String>,
+    zone: String,
     place: String,
     seats: String,
     seats_class: &'static str,
@@ -267,6 +276,8 @@ async fn home_html(
             summary: e.summary.clone(),
             when: e.window()?.human(),
             starts: machine_start(e),
+            ends: machine_end(e),
+            zone: e.timezone.clone(),
             place: place_of(e),
             seats,
             seats_class,
@@ -346,6 +357,11 @@ struct EventPage {
     when: String,
     /// The start for machines (`<time datetime>`).
     starts: String,
+    ends: Option<String>,
+    /// The times in the zone the reader chose, when their clocks differ.
+    reader_when: Option<String>,
+    /// How soon an online event starts ("starts in 3 hours").
+    starts_in: Option<String>,
     cancelled: bool,
     /// A draft, previewed by an organizer.
     draft: bool,
@@ -426,8 +442,10 @@ async fn event_page(
 ) -> Result<HttpResponse, PageError> {
     let key = format!("event:{slug}");
     let html_key = format!("{key}:html");
-    // A first visit gets the page rendered for the visitors before it, with its own token.
-    let first_visit = status == StatusCode::OK && entered.is_blank();
+    // A first visit gets the page rendered for the visitors before it, with its own token. A
+    // reader who chose a zone gets a page of their own, not kept for others.
+    let reader = reader_zone(req);
+    let first_visit = status == StatusCode::OK && entered.is_blank() && reader.is_none();
     let kept_html = |state: &State| {
         let (now, generation) = (state.clock.now(), state.db.generation());
         match state.recent_pages.get(&html_key, generation, now) {
@@ -518,7 +536,8 @@ async fn event_page(
     } else {
         csrf.clone()
     };
-    let when = e.window()?.human();
+    let window = e.window()?;
+    let when = window.human();
     let page = EventPage {
         add: AddToCalendar::of(&e, links),
         map: map_link(&e),
@@ -526,6 +545,13 @@ async fn event_page(
         json_ld: json_ld(&e, links),
         when,
         starts: machine_start(&e),
+        ends: machine_end(&e),
+        reader_when: reader.as_ref().and_then(|z| window.human_in(z)),
+        starts_in: e
+            .online_url
+            .is_some()
+            .then(|| window.starts_in(now))
+            .flatten(),
         cancelled: e.status() == EventStatus::Cancelled,
         draft,
         seats,

@@ -35,12 +35,32 @@ pub async fn favicon() -> HttpResponse {
         .body(&include_bytes!("../../../web/static/favicon.ico")[..])
 }
 
-/// The board's live-update script (the only script; the board works without it).
+/// The board's live-update script (the board works without it).
 pub async fn board_script() -> HttpResponse {
+    script(include_str!("../../../web/static/board.js"))
+}
+
+/// The script that adds times in the reader's zone (every page works without it).
+pub async fn zone_script() -> HttpResponse {
+    script(include_str!("../../../web/static/zone.js"))
+}
+
+fn script(source: &'static str) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/javascript; charset=utf-8")
         .insert_header(("Cache-Control", "public, max-age=3600"))
-        .body(include_str!("../../../web/static/board.js"))
+        .body(source)
+}
+
+/// The zone a reader chose to see times in too (`/preferences/zone`), if any.
+pub const READER_ZONE_COOKIE: &str = "convene_tz";
+
+pub fn reader_zone(req: &HttpRequest) -> Option<crate::domain::time::TimeZoneName> {
+    let cookie = req.cookie(READER_ZONE_COOKIE)?;
+    let raw = percent_encoding::percent_decode_str(cookie.value())
+        .decode_utf8()
+        .ok()?;
+    crate::domain::time::TimeZoneName::parse(&raw).ok()
 }
 
 /// A submitted HTML form (`application/x-www-form-urlencoded`), where a repeated field (the

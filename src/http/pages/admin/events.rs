@@ -256,7 +256,7 @@ impl EventForm {
             &self.timezone,
             problems,
         );
-        timezone.options = zone_names(&self.timezone);
+        timezone.options = crate::domain::time::zone_names(&self.timezone);
         // A time the browser's picker cannot hold (with an offset: a wall time that happens
         // twice) stays a text field, so that saving the form unchanged keeps it.
         let time_kind = |value: &str| match (self.all_day == "on", value.len() > 19) {
@@ -412,21 +412,6 @@ impl EventForm {
         }
         fields
     }
-}
-
-/// Every time zone Convene knows, for the zone list, with the current one even if unknown.
-fn zone_names(current: &str) -> Vec<String> {
-    let mut names: Vec<String> = jiff::tz::db()
-        .available()
-        .map(|name| name.as_str().to_owned())
-        .filter(|name| name.contains('/') || name == "UTC")
-        .collect();
-    names.sort();
-    names.dedup();
-    if !current.is_empty() && !names.iter().any(|n| n == current) {
-        names.insert(0, current.to_owned());
-    }
-    names
 }
 
 /// A stored signup-window instant as the form shows it: wall time in the event's zone.
