@@ -120,6 +120,7 @@ tables! {
         status: String, waitlist_seq: Option<i64>, manage_nonce: String,
         manage_token_hash: String, created_at: NaiveDateTime, updated_at: NaiveDateTime,
         muted: bool,
+        #[serde(default)] show_name: bool,
     }
     registration_projects => RegistrationProject {
         registration_id: i64, project_id: i64,

@@ -34,6 +34,8 @@ pub struct RegistrationRow {
     pub updated_at: NaiveDateTime,
     /// Opted out of reminders and organizer messages for this event.
     pub muted: bool,
+    /// Wants their name on the event page, among who's going.
+    pub show_name: bool,
 }
 
 impl RegistrationRow {
@@ -166,6 +168,7 @@ pub fn insert_unless_known(
         registrations::manage_token_hash.eq(token_hash),
         registrations::created_at.eq(now),
         registrations::updated_at.eq(now),
+        registrations::show_name.eq(request.show_name),
     );
     let conflict = (registrations::event_id, registrations::email_normalized);
     // Upserts do not build on the multi-backend connection.
@@ -628,6 +631,7 @@ pub fn rejoin(
             registrations::status.eq(status),
             registrations::waitlist_seq.eq(waitlist_seq),
             registrations::updated_at.eq(now),
+            registrations::show_name.eq(request.show_name),
         ))
         .returning(registrations::id)
         .get_result(conn)?)
@@ -722,4 +726,56 @@ pub fn going_in_project(
         .filter(registrations::status.eq(RegistrationStatus::Going))
         .select(RegistrationRow::as_select())
         .load(conn)?)
+}
+
+/// Whether a person's name shows among who's going.
+pub fn set_show_name(
+    conn: &mut DbConn,
+    registration_id: RegistrationId,
+    show: bool,
+    now: NaiveDateTime,
+) -> Result<(), AppError> {
+    diesel::update(registrations::table.find(registration_id))
+        .set((
+            registrations::show_name.eq(show),
+            registrations::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Who's going, as the event page shows it: the names of at most `limit` people with a seat
+/// who asked to be shown, in the order they signed up, each with the projects they joined.
+pub fn shown_going(
+    conn: &mut DbConn,
+    event_id: EventId,
+    limit: i64,
+) -> Result<Vec<(String, Vec<ProjectId>)>, AppError> {
+    let people: Vec<(RegistrationId, String)> = registrations::table
+        .filter(registrations::event_id.eq(event_id))
+        .filter(registrations::status.eq(RegistrationStatus::Going))
+        .filter(registrations::show_name.eq(true))
+        .order(registrations::id.asc())
+        .limit(limit)
+        .select((registrations::id, registrations::name))
+        .load(conn)?;
+    let ids: Vec<RegistrationId> = people.iter().map(|(id, _)| *id).collect();
+    let joined: Vec<(RegistrationId, ProjectId)> = registration_projects::table
+        .filter(registration_projects::registration_id.eq_any(&ids))
+        .select((
+            registration_projects::registration_id,
+            registration_projects::project_id,
+        ))
+        .load(conn)?;
+    Ok(people
+        .into_iter()
+        .map(|(id, name)| {
+            let projects = joined
+                .iter()
+                .filter(|(r, _)| *r == id)
+                .map(|(_, p)| *p)
+                .collect();
+            (name, projects)
+        })
+        .collect())
 }

@@ -81,6 +81,7 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         muted -> Bool,
+        show_name -> Bool,
     }
 }
 

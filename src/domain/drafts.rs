@@ -120,4 +120,6 @@ pub struct SignupRequest {
     pub name: SingleLine,
     pub email: EmailAddress,
     pub projects: Vec<Slug>,
+    /// Show the name on the event page, among who's going (off unless asked).
+    pub show_name: bool,
 }

@@ -149,6 +149,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         "/manage/{token}/feed-alarm",
         web::post().to(pages::manage::manage_feed_alarm),
     )
+    .route(
+        "/manage/{token}/show-name",
+        web::post().to(pages::manage::manage_show_name),
+    )
     .service(
         web::resource("/login")
             .route(web::get().to(pages::admin::login::login_page))
@@ -327,6 +331,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route(
                 "/registrations/{token}/feed-alarm",
                 web::put().to(api::registrations::set_feed_alarm),
+            )
+            .route(
+                "/registrations/{token}/show-name",
+                web::put().to(api::registrations::set_show_name),
             )
             .default_service(web::to(not_found)),
     )

@@ -171,7 +171,12 @@ pub struct ForPublic {
     pub projects: Vec<ProjectDetail>,
     pub slots: Vec<SlotRow>,
     pub description_html: String,
+    /// Who's going: the people with a seat who asked to be shown, with their projects.
+    pub shown_going: Vec<(String, Vec<crate::domain::ProjectId>)>,
 }
+
+/// The most names the event page lists among who's going; the rest are counted.
+pub const SHOWN_GOING_MAX: i64 = 200;
 
 /// The event named `slug` as everyone sees it on its page. `describe` makes the description
 /// (Markdown) HTML; it runs with the read, off the request's thread, being the costliest
@@ -187,7 +192,9 @@ pub async fn for_public(
             let projects = projects::details_for_event(conn, summary.event.id)?;
             let slots = board::slots_for_event(conn, summary.event.id)?;
             let description_html = describe(&summary.event.description);
+            let shown_going = registrations::shown_going(conn, summary.event.id, SHOWN_GOING_MAX)?;
             Ok(ForPublic {
+                shown_going,
                 summary,
                 projects,
                 slots,

@@ -524,6 +524,17 @@ pub async fn set_feed_alarm(
         .await
 }
 
+/// Shows or hides a person's name among who's going on the event page.
+pub async fn set_show_name(service: &Service, token: String, show: bool) -> Result<(), AppError> {
+    let now = service.clock.now();
+    service
+        .write_grouped(move |conn, _fx| {
+            let row = registrations::find_by_token(conn, &token)?;
+            registrations::set_show_name(conn, row.id, show, now)
+        })
+        .await
+}
+
 /// Every registration of the event named `slug`, for its organizers.
 pub async fn list(service: &Service, slug: String) -> Result<Vec<RegistrationView>, AppError> {
     Ok(of_event(service, slug).await?.1)

@@ -1,5 +1,6 @@
 //! What lets an event travel: the schema.org Event that search engines read, the link preview,
-//! "add to calendar" links, the map link, the sitemap and robots.txt.
+//! "add to calendar" links, the map link, the sitemap and robots.txt, times on the reader's
+//! clocks, and who's going (for those who say so).
 
 use serde_json::{Value, json};
 
@@ -197,7 +198,50 @@ async fn an_online_event_says_how_soon_it_starts(app: TestApp) {
     );
 }
 
+async fn only_people_who_ask_are_named_among_who_is_going(app: TestApp) {
+    app.create_event(&event_json("named", Some(10))).await;
+    app.create_project("named", &json!({"slug": "docs", "name": "Docs"}))
+        .await;
+    let shown = app
+        .post_json(
+            "/api/v1/events/named/registrations",
+            &json!({"name": "Ada Lovelace", "email": "ada@example.org", "projects": ["docs"], "show_name": true}),
+            false,
+        )
+        .await;
+    assert_eq!(shown.status(), 202);
+    app.sign_up("named", "Quiet Person", "quiet@example.org", &["docs"])
+        .await;
+    let html = app.get("/events/named").await.text().await.unwrap();
+    assert!(html.contains("<h2>Who's going</h2>") || html.contains("<h2>Who&#39;s going</h2>"));
+    assert!(html.contains("Ada Lovelace, and 1 more."), "{html}");
+    assert!(
+        html.contains("2 people joined: Ada Lovelace"),
+        "on the project too"
+    );
+    assert!(
+        !html.contains("Quiet Person"),
+        "nobody is named unless they ask"
+    );
+
+    let mail = app.wait_for_mail("ada@example.org", 1).await;
+    let token = mail[0].manage_token();
+    let hidden = app
+        .client
+        .put(app.url(&format!("/api/v1/registrations/{token}/show-name")))
+        .json(&json!({"show": false}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(hidden.status(), 200);
+    let body: Value = hidden.json().await.unwrap();
+    assert_eq!(body["show_name"], false);
+    let html = app.get("/events/named").await.text().await.unwrap();
+    assert!(!html.contains("Ada Lovelace"), "taken back at once");
+}
+
 crate::on_both_backends!(
+    only_people_who_ask_are_named_among_who_is_going,
     a_reader_chooses_a_zone_and_sees_the_times_on_their_clocks_too,
     an_online_event_says_how_soon_it_starts,
     the_event_page_describes_the_event_to_search_engines_and_link_previews,

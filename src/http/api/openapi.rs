@@ -19,7 +19,7 @@ use super::{board, events, messages, projects, registrations};
         events::list, events::create, events::get, events::update, events::cancel,
         events::publish, events::delete,
         projects::list, projects::create, projects::get, projects::update, projects::delete,
-        registrations::sign_up, registrations::list, registrations::get_own, registrations::change_own, registrations::cancel_own, registrations::rotate_feed, registrations::set_feed_alarm,
+        registrations::sign_up, registrations::list, registrations::get_own, registrations::change_own, registrations::cancel_own, registrations::rotate_feed, registrations::set_feed_alarm, registrations::set_show_name,
         messages::send, messages::outbox,
         board::get_board, board::put_lines, board::list_slots, board::create_slot, board::update_slot, board::delete_slot,
         board::api_checkin, board::api_checkout,

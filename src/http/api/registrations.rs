@@ -25,6 +25,9 @@ pub struct SignupInput {
     /// Slugs of the projects to join.
     #[serde(default)]
     pub projects: Vec<String>,
+    /// Show the name on the event page among who's going (default: not shown).
+    #[serde(default)]
+    pub show_name: bool,
 }
 
 pub fn project_slugs(p: &mut Problems, raw: &[String]) -> Vec<Slug> {
@@ -50,6 +53,7 @@ impl SignupInput {
                 name,
                 email,
                 projects,
+                show_name: self.show_name,
             }),
             _ => Err(Problems::single("name", "is required")),
         }
@@ -112,6 +116,8 @@ pub struct OwnRegistrationBody {
     pub feed_url: Option<String>,
     /// Minutes before each start that the personal feed sets an alarm; null: no alarm.
     pub feed_alarm_minutes: Option<i32>,
+    /// Whether the name shows on the event page among who's going.
+    pub show_name: bool,
 }
 
 /// A registration in an organizer's list.
@@ -167,6 +173,7 @@ async fn own_body(state: &State, token: String) -> Result<OwnRegistrationBody, A
         projects: own.view.projects.iter().map(|p| p.slug.clone()).collect(),
         feed_url: own.feed_url,
         feed_alarm_minutes: own.feed_alarm_minutes,
+        show_name: v.show_name,
     })
 }
 
@@ -251,6 +258,30 @@ pub async fn set_feed_alarm(
     let token = token.into_inner();
     let minutes = input.minutes.flatten();
     service::registrations::set_feed_alarm(&state.service, token.clone(), minutes).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(own_body(&state, token).await?))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ShowNameInput {
+    /// true: the name shows on the event page among who's going (while going); false: not.
+    pub show: bool,
+}
+
+#[utoipa::path(put, path = "/api/v1/registrations/{token}/show-name", tag = "registrations", params(("token" = String, Path)),
+    request_body = ShowNameInput,
+    responses((status = 200, description = "The registration, its name shown or not", body = OwnRegistrationBody),
+               (status = 404, body = crate::error::ProblemDocument, content_type = "application/problem+json"),
+               (status = 422, body = crate::error::ProblemDocument, content_type = "application/problem+json")))]
+pub async fn set_show_name(
+    state: State,
+    token: web::Path<String>,
+    input: web::Json<ShowNameInput>,
+) -> Result<HttpResponse, AppError> {
+    let token = token.into_inner();
+    service::registrations::set_show_name(&state.service, token.clone(), input.show).await?;
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
         .json(own_body(&state, token).await?))

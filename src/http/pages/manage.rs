@@ -45,6 +45,7 @@ struct ManagePage {
     alarms: Vec<(String, String, bool)>,
     flash: Option<&'static str>,
     add: AddToCalendar,
+    show_name: bool,
     going: bool,
     /// The project whose table the attendee is checked in at now.
     checked_in: Option<String>,
@@ -113,6 +114,7 @@ async fn manage_page(
         alarms: alarm_choices(feed_alarm_minutes),
         flash,
         add: AddToCalendar::of(&event, &state.links),
+        show_name: view.registration.show_name,
         going: view.registration.status() == RegistrationStatus::Going,
         checked_in: here.map(|p| p.name.clone()),
         checked_in_slug: here.map(|p| p.slug.clone()),
@@ -145,6 +147,9 @@ pub async fn manage(
         }
         Some("checkin") => Some("You are checked in. It ends by itself after a few hours."),
         Some("checkout") => Some("You are checked out."),
+        Some("show-name") => {
+            Some("Saved: the event page shows your name among who's going, or not, as you chose.")
+        }
         _ => None,
     };
     manage_page(
@@ -315,6 +320,28 @@ pub async fn manage_feed_alarm(
     };
     service::registrations::set_feed_alarm(&state.service, token.clone(), minutes).await?;
     Ok(see_other(&format!("/manage/{token}?done=alarm")))
+}
+
+#[derive(Deserialize)]
+pub struct ShowNameForm {
+    #[serde(default)]
+    csrf: String,
+    /// The checkbox: `on` when ticked, absent when not.
+    #[serde(default)]
+    show: String,
+}
+
+pub async fn manage_show_name(
+    req: HttpRequest,
+    state: State,
+    token: web::Path<String>,
+    form: HtmlForm<ShowNameForm>,
+) -> Result<HttpResponse, PageError> {
+    check_csrf(&req, &state.links, &form.0.csrf)?;
+    let token = token.into_inner();
+    let show = form.0.show == "on";
+    service::registrations::set_show_name(&state.service, token.clone(), show).await?;
+    Ok(see_other(&format!("/manage/{token}?done=show-name")))
 }
 
 pub async fn manage_feed(

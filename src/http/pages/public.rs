@@ -160,6 +160,7 @@ pub type EventRead = (
     Vec<ProjectDetail>,
     Vec<crate::db::board::SlotRow>,
     String,
+    Vec<(String, Vec<crate::domain::ProjectId>)>,
 );
 
 pub type RecentPages = crate::http::recent::Recent<PageRead>;
@@ -348,6 +349,8 @@ struct ProjectCard {
     full: bool,
     checked: bool,
     feed_webcal: String,
+    /// Who's going to it, of those who asked to be shown.
+    people: String,
 }
 
 #[derive(Template)]
@@ -362,6 +365,10 @@ struct EventPage {
     reader_when: Option<String>,
     /// How soon an online event starts ("starts in 3 hours").
     starts_in: Option<String>,
+    /// Who's going, of those who asked to be shown, and how many more have a seat.
+    going_names: Vec<String>,
+    going_others: i64,
+    show_name: bool,
     cancelled: bool,
     /// A draft, previewed by an organizer.
     draft: bool,
@@ -405,6 +412,7 @@ struct Entered {
     name: String,
     email: String,
     projects: Vec<String>,
+    show_name: bool,
     problems: Vec<FieldProblem>,
 }
 
@@ -414,6 +422,7 @@ impl Entered {
         self.name.is_empty()
             && self.email.is_empty()
             && self.projects.is_empty()
+            && !self.show_name
             && self.problems.is_empty()
     }
 }
@@ -481,13 +490,14 @@ async fn event_page(
                 page.projects,
                 page.slots,
                 page.description_html,
+                page.shown_going,
             ));
             let kept = PageRead::Event(read.clone());
             state.recent_pages.put(&key, generation, now, kept);
             read
         }
     };
-    let (summary, details, slots, description_html) = &*read;
+    let (summary, details, slots, description_html, shown_going) = &*read;
     // A draft is seen by its organizers only, and never kept for other visitors.
     let draft = summary.event.is_draft();
     if draft && !Admin::signed_in(req, state).await {
@@ -525,6 +535,12 @@ async fn event_page(
                 },
                 full,
                 checked: entered.projects.contains(&p.slug),
+                people: shown_going
+                    .iter()
+                    .filter(|(_, joined)| joined.contains(&p.id))
+                    .map(|(name, _)| name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 feed_webcal: Links::webcal(&links.project_feed(&e.slug, &p.slug)),
             }
         })
@@ -546,6 +562,9 @@ async fn event_page(
         when,
         starts: machine_start(&e),
         ends: machine_end(&e),
+        going_names: shown_going.iter().map(|(name, _)| name.clone()).collect(),
+        going_others: (i64::from(e.going_count) - shown_going.len() as i64).max(0),
+        show_name: entered.show_name,
         reader_when: reader.as_ref().and_then(|z| window.human_in(z)),
         starts_in: e
             .online_url
@@ -635,6 +654,9 @@ pub struct SignupForm {
     /// The honeypot: people leave it empty, form-filling bots do not.
     #[serde(default)]
     website: String,
+    /// "Show my name among who's going" (a checkbox: `on` when ticked).
+    #[serde(default)]
+    show_name: String,
 }
 
 pub async fn sign_up(
@@ -660,6 +682,7 @@ pub async fn sign_up(
         name: form.name.clone(),
         email: form.email.clone(),
         projects: form.projects.clone(),
+        show_name: form.show_name == "on",
         problems,
     };
     // The same reading of the same fields as the API's: the same problems, shown on the form.
@@ -667,6 +690,7 @@ pub async fn sign_up(
         name: form.name.clone(),
         email: form.email.clone(),
         projects: form.projects.clone(),
+        show_name: form.show_name == "on",
     };
     let outcome = match input.parse() {
         Ok(request) => {
